@@ -135,7 +135,9 @@ func (c *collector) Has(context.Context, cid.Cid) (bool, error) { return false, 
 func (c *collector) Get(_ context.Context, k cid.Cid) (blocks.Block, error) {
 	return nil, fmt.Errorf("collector: block %s not available", k)
 }
-func (c *collector) GetSize(context.Context, cid.Cid) (int, error) { return 0, fmt.Errorf("not supported") }
+func (c *collector) GetSize(context.Context, cid.Cid) (int, error) {
+	return 0, fmt.Errorf("not supported")
+}
 func (c *collector) AllKeysChan(context.Context) (<-chan cid.Cid, error) {
 	return nil, fmt.Errorf("not supported")
 }

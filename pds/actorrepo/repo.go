@@ -16,9 +16,9 @@ import (
 
 // Limits on one commit.
 const (
-	MaxOpsPerCommit   = 200
-	MaxCommitBlocks   = 2 << 20 // bytes of new blocks per commit
-	MaxRecordBytes    = 1 << 20
+	MaxOpsPerCommit = 200
+	MaxCommitBlocks = 2 << 20 // bytes of new blocks per commit
+	MaxRecordBytes  = 1 << 20
 )
 
 // Sentinel errors; the engine maps them to XRPC errors.
@@ -394,4 +394,36 @@ func (r *Repo) Walk(f func(path string, c cid.Cid) error) error {
 		return nil
 	}
 	return r.tree.Walk(func(k []byte, v cid.Cid) error { return f(string(k), v) })
+}
+
+// Rebase makes a repo from a complete, verified tree (an import) and signs a
+// fresh commit over it with key. The new rev is later than afterRev.
+func Rebase(did syntax.DID, tree *mst.Tree, key atcrypto.PrivateKey, afterRev string) (*Repo, error) {
+	if tree.IsPartial() {
+		return nil, fmt.Errorf("%w: tree is missing nodes", mst.ErrPartialTree)
+	}
+	root, err := tree.RootCID()
+	if err != nil {
+		return nil, fmt.Errorf("compute MST root: %w", err)
+	}
+	r := &Repo{DID: did, tree: tree, clock: syntax.ClockFromTID(syntax.TID("2222222222222"))}
+	if afterRev != "" {
+		if _, err := syntax.ParseTID(afterRev); err == nil {
+			r.clock = syntax.ClockFromTID(syntax.TID(afterRev))
+		}
+	}
+	commit := repo.Commit{DID: did.String(), Version: repo.ATPROTO_REPO_VERSION, Data: *root, Rev: r.clock.Next().String()}
+	if err := commit.Sign(key); err != nil {
+		return nil, fmt.Errorf("sign commit: %w", err)
+	}
+	buf := new(bytes.Buffer)
+	if err := commit.MarshalCBOR(buf); err != nil {
+		return nil, fmt.Errorf("encode commit: %w", err)
+	}
+	cc, err := CBORCID(buf.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	r.head = &Head{CID: cc, Commit: commit, Bytes: buf.Bytes()}
+	return r, nil
 }

@@ -1,0 +1,202 @@
+// Command hearthd runs Hearth's PDS engine without the desktop shell.
+//
+//	hearthd serve --data-dir DIR --listen 127.0.0.1:PORT --public-url URL [--plc-url URL]
+//	hearthd account create --data-dir DIR --handle H --password P [--email E] [--public-url URL]
+//	hearthd invite create --data-dir DIR [--uses N]
+//
+// Every flag can also be given as an environment variable: HEARTH_ and the
+// flag's name in upper case with dashes as underscores (HEARTH_DATA_DIR, …).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/xrpc"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "hearthd:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  hearthd serve --data-dir DIR --listen 127.0.0.1:PORT --public-url URL [--plc-url URL]
+  hearthd account create --data-dir DIR --handle HANDLE --password PASSWORD [--email EMAIL] [--public-url URL]
+  hearthd invite create --data-dir DIR [--uses N]
+Every flag may also be set as HEARTH_<NAME> (e.g. HEARTH_DATA_DIR).`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	switch {
+	case len(args) >= 1 && args[0] == "serve":
+		return serve(ctx, args[1:], stderr)
+	case len(args) >= 2 && args[0] == "account" && args[1] == "create":
+		return accountCreate(ctx, args[2:], stdout, stderr)
+	case len(args) >= 2 && args[0] == "invite" && args[1] == "create":
+		return inviteCreate(ctx, args[2:], stdout, stderr)
+	case len(args) >= 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return errors.New("unknown command\n" + usage)
+}
+
+// parseFlags parses args, then fills every flag not given on the command
+// line from its HEARTH_* environment variable.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		env := "HEARTH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %w", env, e)
+			}
+		}
+	})
+	return err
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+type engineFlags struct {
+	dataDir, publicURL, plcURL, logLevel string
+	blobLimit                            int64
+}
+
+func (f *engineFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dataDir, "data-dir", "", "data directory (database and blobs)")
+	fs.StringVar(&f.publicURL, "public-url", "", "URL the PDS is reachable at, e.g. https://pds.example.com")
+	fs.StringVar(&f.plcURL, "plc-url", pds.DefaultPLCURL, "did:plc directory URL")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Int64Var(&f.blobLimit, "blob-limit", 100<<20, "largest accepted blob in bytes")
+}
+
+func (f *engineFlags) open(ctx context.Context, log *slog.Logger) (*pds.Engine, error) {
+	if f.dataDir == "" {
+		return nil, errors.New("--data-dir (or HEARTH_DATA_DIR) is required")
+	}
+	return pds.Open(ctx, pds.Config{
+		DataDir: f.dataDir, PublicURL: f.publicURL, PLCURL: f.plcURL, BlobLimit: f.blobLimit,
+		Logger: log, HandleResolver: pds.NewNetworkHandleResolver(),
+	})
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var ef engineFlags
+	ef.register(fs)
+	listen := fs.String("listen", "127.0.0.1:2583", "address to listen on")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if ef.publicURL == "" {
+		return errors.New("--public-url (or HEARTH_PUBLIC_URL) is required")
+	}
+	log := newLogger(stderr, ef.logLevel)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e, err := ef.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	srv := &http.Server{Handler: xrpc.New(e), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("hearthd ready", "listen", ln.Addr().String(), "public_url", e.PublicURL(), "data_dir", ef.dataDir)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	return nil
+}
+
+func accountCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("account create", flag.ContinueOnError)
+	var ef engineFlags
+	ef.register(fs)
+	handle := fs.String("handle", "", "the account's handle, e.g. alice.example.com")
+	password := fs.String("password", "", "the account's password (8 characters or more)")
+	email := fs.String("email", "", "optional email address")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if ef.publicURL == "" {
+		return errors.New("--public-url (or HEARTH_PUBLIC_URL) is required: it goes into the new DID document")
+	}
+	log := newLogger(stderr, "warn")
+	e, err := ef.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	acc, err := e.CreateAccount(ctx, pds.NewAccount{Handle: *handle, Password: *password, Email: *email})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, acc.DID)
+	return nil
+}
+
+func inviteCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("invite create", flag.ContinueOnError)
+	var ef engineFlags
+	ef.register(fs)
+	uses := fs.Int("uses", 1, "how many accounts the code may create")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if ef.publicURL == "" {
+		ef.publicURL = "http://localhost"
+	}
+	e, err := ef.open(ctx, newLogger(stderr, "warn"))
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	code, err := e.CreateInviteCode(ctx, *uses)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, code)
+	return nil
+}

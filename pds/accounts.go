@@ -1,0 +1,449 @@
+package pds
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bluesky-social/indigo/atproto/atcrypto"
+	"github.com/bluesky-social/indigo/atproto/syntax"
+
+	"github.com/hearth-pds/hearth/pds/actorrepo"
+	"github.com/hearth-pds/hearth/pds/apierr"
+	"github.com/hearth-pds/hearth/pds/auth"
+	"github.com/hearth-pds/hearth/pds/events"
+	"github.com/hearth-pds/hearth/pds/plc"
+)
+
+// Account statuses.
+const (
+	StatusActive      = "active"
+	StatusDeactivated = "deactivated"
+)
+
+// Account is an account hosted here.
+type Account struct {
+	DID       string
+	Handle    string
+	Email     string
+	Status    string
+	CreatedAt string
+}
+
+// NewAccount is the input to CreateAccount.
+type NewAccount struct {
+	Handle     string
+	Password   string
+	Email      string
+	InviteCode string
+	// RequireInvite makes the invite code mandatory (XRPC sets it; the CLI
+	// and the desktop owner do not).
+	RequireInvite bool
+}
+
+// CreateAccount generates the account's keys and did:plc genesis operation,
+// stores everything, commits an empty repo and emits #identity, #account and
+// #commit. The genesis operation is published to the PLC directory when it
+// is reachable and kept pending otherwise.
+func (e *Engine) CreateAccount(ctx context.Context, in NewAccount) (*Account, error) {
+	handle, err := syntax.ParseHandle(strings.ToLower(strings.TrimSpace(in.Handle)))
+	if err != nil {
+		return nil, apierr.New(http.StatusBadRequest, "InvalidHandle", "invalid handle %q: %v", in.Handle, err)
+	}
+	if !handle.AllowedTLD() {
+		return nil, apierr.New(http.StatusBadRequest, "UnsupportedDomain", "handle %q has a disallowed top-level domain", handle)
+	}
+	if len(in.Password) < 8 {
+		return nil, apierr.Invalid("password must be at least 8 characters")
+	}
+	email := strings.TrimSpace(strings.ToLower(in.Email))
+	if email != "" && !strings.Contains(email, "@") {
+		return nil, apierr.New(http.StatusBadRequest, "InvalidEmail", "invalid email %q", in.Email)
+	}
+	if in.RequireInvite && in.InviteCode == "" {
+		return nil, apierr.New(http.StatusBadRequest, "InvalidInviteCode", "this server requires an invite code: ask its owner for one")
+	}
+	hash, err := auth.HashPassword(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	signing, err := atcrypto.GeneratePrivateKeyK256()
+	if err != nil {
+		return nil, fmt.Errorf("generate signing key: %w", err)
+	}
+	rotation, err := atcrypto.GeneratePrivateKeyK256()
+	if err != nil {
+		return nil, fmt.Errorf("generate rotation key: %w", err)
+	}
+	signingPub, err := signing.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	didStr, genesis, err := plc.GenesisOp(rotation, signingPub, handle.String(), e.PublicURL())
+	if err != nil {
+		return nil, fmt.Errorf("build did:plc genesis: %w", err)
+	}
+	did, err := syntax.ParseDID(didStr)
+	if err != nil {
+		return nil, fmt.Errorf("genesis gave an invalid DID: %w", err)
+	}
+
+	a := e.acct(did.String())
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := actorrepo.New(did)
+	res, err := r.Apply(nil, signing, nil)
+	if err != nil {
+		return nil, fmt.Errorf("initial commit: %w", err)
+	}
+	now := nowString()
+	var seqs []Change
+	err = e.db.Write(ctx, func(tx *sql.Tx) error {
+		if in.RequireInvite {
+			if err := useInvite(ctx, tx, in.InviteCode); err != nil {
+				return err
+			}
+		}
+		var n int
+		tx.QueryRowContext(ctx, "SELECT count(*) FROM account WHERE handle = ?", handle.String()).Scan(&n)
+		if n > 0 {
+			return apierr.New(http.StatusBadRequest, "HandleNotAvailable", "handle %s is already taken", handle)
+		}
+		if email != "" {
+			tx.QueryRowContext(ctx, "SELECT count(*) FROM account WHERE email = ?", email).Scan(&n)
+			if n > 0 {
+				return apierr.New(http.StatusBadRequest, "InvalidRequest", "email %s is already in use", email)
+			}
+		}
+		var emailArg any
+		if email != "" {
+			emailArg = email
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO account(did, handle, email, password_hash, status, signing_key, rotation_key, created_at)
+			VALUES(?, ?, ?, ?, 'active', ?, ?, ?)`, did.String(), handle.String(), emailArg, hash, signing.Bytes(), rotation.Bytes(), now); err != nil {
+			return fmt.Errorf("insert account: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO plc_op(did, op, published, created_at) VALUES(?, ?, 0, ?)", did.String(), genesis, now); err != nil {
+			return fmt.Errorf("store genesis op: %w", err)
+		}
+		h := handle.String()
+		c, err := appendEvent(ctx, tx, did.String(), events.KindIdentity, func(seq int64) ([]byte, error) {
+			return events.Encode(events.KindIdentity, &identityBody{Did: did.String(), Handle: &h, Seq: seq, Time: now})
+		})
+		if err != nil {
+			return err
+		}
+		seqs = append(seqs, c)
+		c, err = appendEvent(ctx, tx, did.String(), events.KindAccount, func(seq int64) ([]byte, error) {
+			return events.Encode(events.KindAccount, &accountBody{Did: did.String(), Active: true, Seq: seq, Time: now})
+		})
+		if err != nil {
+			return err
+		}
+		seqs = append(seqs, c)
+		c, err = e.persistCommit(ctx, tx, did.String(), res)
+		if err != nil {
+			return err
+		}
+		seqs = append(seqs, c)
+		return nil
+	})
+	if err != nil {
+		e.dropAcct(did.String())
+		return nil, err
+	}
+	a.repo = r
+	for _, c := range seqs {
+		e.notify.publish(c)
+	}
+	e.log.Info("account created", "did", did, "handle", handle)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	e.publishPLC(pctx, did.String())
+	return &Account{DID: did.String(), Handle: handle.String(), Email: email, Status: StatusActive, CreatedAt: now}, nil
+}
+
+func useInvite(ctx context.Context, tx *sql.Tx, code string) error {
+	res, err := tx.ExecContext(ctx, "UPDATE invite_code SET uses_left = uses_left - 1 WHERE code = ? AND uses_left > 0", code)
+	if err != nil {
+		return fmt.Errorf("use invite code: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return apierr.New(http.StatusBadRequest, "InvalidInviteCode", "invite code not valid or already used")
+	}
+	return nil
+}
+
+// CreateInviteCode mints an invite code usable uses times.
+func (e *Engine) CreateInviteCode(ctx context.Context, uses int) (string, error) {
+	if uses < 1 {
+		uses = 1
+	}
+	b := make([]byte, 10)
+	rand.Read(b)
+	s := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+	code := "hearth-" + s[:5] + "-" + s[5:10] + "-" + s[10:]
+	err := e.db.Write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO invite_code(code, uses_left, created_at) VALUES(?, ?, ?)", code, uses, nowString())
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("store invite code: %w", err)
+	}
+	return code, nil
+}
+
+type accountRow struct {
+	Account
+	passwordHash string
+	signingKey   []byte
+	rotationKey  []byte
+}
+
+var errNoAccount = errors.New("no such account")
+
+func (e *Engine) lookup(ctx context.Context, q *sql.DB, where string, arg any) (*accountRow, error) {
+	var r accountRow
+	var email sql.NullString
+	err := q.QueryRowContext(ctx, "SELECT did, handle, email, status, created_at, password_hash, signing_key, rotation_key FROM account WHERE "+where, arg).
+		Scan(&r.DID, &r.Handle, &email, &r.Status, &r.CreatedAt, &r.passwordHash, &r.signingKey, &r.rotationKey)
+	if err == sql.ErrNoRows {
+		return nil, errNoAccount
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up account: %w", err)
+	}
+	r.Email = email.String
+	return &r, nil
+}
+
+// findAccount resolves a DID, handle or email to an account row.
+func (e *Engine) findAccount(ctx context.Context, ident string) (*accountRow, error) {
+	ident = strings.TrimSpace(ident)
+	switch {
+	case strings.HasPrefix(ident, "did:"):
+		return e.lookup(ctx, e.db.R, "did = ?", ident)
+	case strings.Contains(ident, "@"):
+		return e.lookup(ctx, e.db.R, "email = ?", strings.ToLower(ident))
+	default:
+		return e.lookup(ctx, e.db.R, "handle = ?", strings.ToLower(strings.TrimPrefix(ident, "@")))
+	}
+}
+
+// GetAccount returns the account for a DID or handle.
+func (e *Engine) GetAccount(ctx context.Context, ident string) (*Account, error) {
+	r, err := e.findAccount(ctx, ident)
+	if err == errNoAccount {
+		return nil, apierr.New(http.StatusBadRequest, "RepoNotFound", "could not find repo for %s", ident)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r.Account, nil
+}
+
+// ListAccounts lists every account in the data dir.
+func (e *Engine) ListAccounts(ctx context.Context) ([]Account, error) {
+	rows, err := e.db.R.QueryContext(ctx, "SELECT did, handle, COALESCE(email, ''), status, created_at FROM account ORDER BY created_at")
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []Account
+	for rows.Next() {
+		var a Account
+		if err := rows.Scan(&a.DID, &a.Handle, &a.Email, &a.Status, &a.CreatedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// ResolveHandle returns the DID of a handle hosted here.
+func (e *Engine) ResolveHandle(ctx context.Context, handle string) (string, error) {
+	h, err := syntax.ParseHandle(handle)
+	if err != nil {
+		return "", apierr.Invalid("invalid handle %q", handle)
+	}
+	r, err := e.lookup(ctx, e.db.R, "handle = ?", h.Normalize().String())
+	if err == errNoAccount {
+		return "", apierr.New(http.StatusBadRequest, "HandleNotFound", "unable to resolve handle %s", handle)
+	}
+	if err != nil {
+		return "", err
+	}
+	return r.DID, nil
+}
+
+func (e *Engine) signingKey(r *accountRow) (*atcrypto.PrivateKeyK256, error) {
+	k, err := atcrypto.ParsePrivateBytesK256(r.signingKey)
+	if err != nil {
+		return nil, fmt.Errorf("signing key of %s: %w", r.DID, err)
+	}
+	return k, nil
+}
+
+// DIDDocument builds the DID document this server publishes for an account.
+func (e *Engine) DIDDocument(ctx context.Context, did string) (map[string]any, error) {
+	r, err := e.lookup(ctx, e.db.R, "did = ?", did)
+	if err != nil {
+		return nil, err
+	}
+	k, err := e.signingKey(r)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := k.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"@context":    []string{"https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1", "https://w3id.org/security/suites/secp256k1-2019/v1"},
+		"id":          did,
+		"alsoKnownAs": []string{"at://" + r.Handle},
+		"verificationMethod": []map[string]any{{
+			"id": did + "#atproto", "type": "Multikey", "controller": did, "publicKeyMultibase": pub.Multibase(),
+		}},
+		"service": []map[string]any{{
+			"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": e.PublicURL(),
+		}},
+	}, nil
+}
+
+// UpdateHandle changes an account's handle, queues a PLC update and emits
+// #identity.
+func (e *Engine) UpdateHandle(ctx context.Context, did, handle string) error {
+	h, err := syntax.ParseHandle(strings.ToLower(strings.TrimSpace(handle)))
+	if err != nil {
+		return apierr.New(http.StatusBadRequest, "InvalidHandle", "invalid handle %q: %v", handle, err)
+	}
+	if !h.AllowedTLD() {
+		return apierr.New(http.StatusBadRequest, "UnsupportedDomain", "handle %q has a disallowed top-level domain", h)
+	}
+	r, err := e.lookup(ctx, e.db.R, "did = ?", did)
+	if err != nil {
+		return err
+	}
+	rot, err := atcrypto.ParsePrivateBytesK256(r.rotationKey)
+	if err != nil {
+		return fmt.Errorf("rotation key: %w", err)
+	}
+	sk, err := e.signingKey(r)
+	if err != nil {
+		return err
+	}
+	pub, _ := sk.PublicKey()
+	var change Change
+	err = e.db.Write(ctx, func(tx *sql.Tx) error {
+		var owner string
+		err := tx.QueryRowContext(ctx, "SELECT did FROM account WHERE handle = ?", h.String()).Scan(&owner)
+		if err == nil && owner != did {
+			return apierr.New(http.StatusBadRequest, "HandleNotAvailable", "handle %s is already taken", h)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE account SET handle = ? WHERE did = ?", h.String(), did); err != nil {
+			return fmt.Errorf("update handle: %w", err)
+		}
+		var prev []byte
+		if err := tx.QueryRowContext(ctx, "SELECT op FROM plc_op WHERE did = ? ORDER BY id DESC LIMIT 1", did).Scan(&prev); err != nil {
+			return fmt.Errorf("previous PLC op of %s: %w", did, err)
+		}
+		op, err := plc.UpdateOp(prev, rot, pub, h.String(), e.PublicURL(), nil)
+		if err != nil {
+			return fmt.Errorf("build PLC update: %w", err)
+		}
+		now := nowString()
+		if _, err := tx.ExecContext(ctx, "INSERT INTO plc_op(did, op, published, created_at) VALUES(?, ?, 0, ?)", did, op, now); err != nil {
+			return fmt.Errorf("queue PLC update: %w", err)
+		}
+		hs := h.String()
+		change, err = appendEvent(ctx, tx, did, events.KindIdentity, func(seq int64) ([]byte, error) {
+			return events.Encode(events.KindIdentity, &identityBody{Did: did, Handle: &hs, Seq: seq, Time: now})
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	e.notify.publish(change)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	e.publishPLC(pctx, did)
+	return nil
+}
+
+// PLCStatus says how many of an account's PLC operations are published.
+type PLCStatus struct {
+	Published int
+	Pending   int
+}
+
+// PLCStatus reports whether the account's identity is published.
+func (e *Engine) PLCStatus(ctx context.Context, did string) (PLCStatus, error) {
+	var s PLCStatus
+	err := e.db.R.QueryRowContext(ctx, "SELECT COALESCE(SUM(published), 0), COALESCE(SUM(1 - published), 0) FROM plc_op WHERE did = ?", did).Scan(&s.Published, &s.Pending)
+	if err != nil {
+		return s, fmt.Errorf("PLC status: %w", err)
+	}
+	return s, nil
+}
+
+// PublishPendingPLC submits every pending PLC operation, in order, per account.
+func (e *Engine) PublishPendingPLC(ctx context.Context) {
+	rows, err := e.db.R.QueryContext(ctx, "SELECT DISTINCT did FROM plc_op WHERE published = 0")
+	if err != nil {
+		e.log.Warn("list pending PLC operations", "err", err)
+		return
+	}
+	var dids []string
+	for rows.Next() {
+		var d string
+		rows.Scan(&d)
+		dids = append(dids, d)
+	}
+	rows.Close()
+	for _, d := range dids {
+		e.publishPLC(ctx, d)
+	}
+}
+
+// publishPLC submits one account's pending ops in order; it stops at the
+// first failure (a later op chains on the earlier one).
+func (e *Engine) publishPLC(ctx context.Context, did string) {
+	rows, err := e.db.R.QueryContext(ctx, "SELECT id, op FROM plc_op WHERE did = ? AND published = 0 ORDER BY id", did)
+	if err != nil {
+		return
+	}
+	type pending struct {
+		id int64
+		op []byte
+	}
+	var ops []pending
+	for rows.Next() {
+		var p pending
+		rows.Scan(&p.id, &p.op)
+		ops = append(ops, p)
+	}
+	rows.Close()
+	for _, p := range ops {
+		if err := e.plc.Submit(ctx, did, p.op); err != nil {
+			if errors.Is(err, plc.ErrUnreachable) {
+				e.log.Info("PLC directory unreachable; identity operation stays pending", "did", did, "err", err)
+			} else {
+				e.log.Warn("PLC directory refused an operation", "did", did, "err", err)
+			}
+			return
+		}
+		e.db.Write(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, "UPDATE plc_op SET published = 1 WHERE id = ?", p.id)
+			return err
+		})
+		e.log.Info("published PLC operation", "did", did)
+	}
+}

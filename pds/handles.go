@@ -1,0 +1,47 @@
+package pds
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+)
+
+// HandleResolver resolves a handle to a DID through DNS or HTTPS.
+type HandleResolver interface {
+	ResolveHandle(ctx context.Context, handle string) (string, error)
+}
+
+type handleCheck struct {
+	ok  bool
+	at  time.Time
+	did string
+}
+
+type handleCache struct {
+	mu sync.Mutex
+	m  map[string]handleCheck
+}
+
+// HandleIsCorrect reports whether handle resolves back to did (cached for
+// five minutes; a failed lookup counts as incorrect).
+func (e *Engine) HandleIsCorrect(ctx context.Context, did, handle string) bool {
+	if e.cfg.HandleResolver == nil {
+		return false
+	}
+	key := strings.ToLower(handle)
+	e.handles.mu.Lock()
+	if c, ok := e.handles.m[key]; ok && c.did == did && time.Since(c.at) < 5*time.Minute {
+		e.handles.mu.Unlock()
+		return c.ok
+	}
+	e.handles.mu.Unlock()
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	got, err := e.cfg.HandleResolver.ResolveHandle(rctx, key)
+	ok := err == nil && got == did
+	e.handles.mu.Lock()
+	e.handles.m[key] = handleCheck{ok: ok, at: time.Now(), did: did}
+	e.handles.mu.Unlock()
+	return ok
+}

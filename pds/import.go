@@ -1,0 +1,284 @@
+package pds
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+
+	comatproto "github.com/bluesky-social/indigo/api/atproto"
+	"github.com/bluesky-social/indigo/atproto/atdata"
+	"github.com/bluesky-social/indigo/atproto/repo"
+	"github.com/bluesky-social/indigo/atproto/repo/mst"
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+
+	"github.com/hearth-pds/hearth/pds/actorrepo"
+	"github.com/hearth-pds/hearth/pds/apierr"
+	"github.com/hearth-pds/hearth/pds/events"
+)
+
+// MaxImportBytes bounds the blocks of one imported CAR.
+const MaxImportBytes = 2 << 30
+
+// CARSummary describes a verified repo CAR.
+type CARSummary struct {
+	DID         string
+	Rev         string
+	Commit      string
+	Records     int
+	Collections []CollectionCount
+	Blobs       int // distinct blobs referenced
+	Bytes       int64
+}
+
+// ParsedCAR is a repo CAR read and verified in memory.
+type ParsedCAR struct {
+	Summary CARSummary
+	Commit  repo.Commit
+	tree    *mst.Tree
+	blocks  memBlocks
+	records []importedRecord
+}
+
+type importedRecord struct {
+	collection, rkey string
+	cid              cid.Cid
+	blobs            []string
+}
+
+type memBlocks map[string][]byte
+
+func (m memBlocks) Get(_ context.Context, c cid.Cid) (blocks.Block, error) {
+	b, ok := m[c.KeyString()]
+	if !ok {
+		return nil, &ipld.ErrNotFound{Cid: c}
+	}
+	return blocks.NewBlockWithCid(b, c)
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func badCAR(format string, args ...any) error {
+	return apierr.New(http.StatusBadRequest, "InvalidRequest", "invalid repo CAR: "+format, args...)
+}
+
+// ParseRepoCAR reads a repo CAR and verifies it: every block hashes to its
+// CID, the commit is well-formed, the MST is complete and well-formed, every
+// record is present and valid atproto data. It does not check the commit's
+// signature (an export from another PDS is signed with that PDS's key for
+// the account). size, if known, drives progress.
+func ParseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progress) (*ParsedCAR, error) {
+	if progress == nil {
+		progress = func(ProgressEvent) {}
+	}
+	cr := &countingReader{r: r}
+	car, err := actorrepo.NewCARReader(cr)
+	if err != nil {
+		return nil, badCAR("%v", err)
+	}
+	bs := memBlocks{}
+	var total int64
+	for i := 0; ; i++ {
+		if i%512 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			progress(ProgressEvent{Phase: "read", Done: cr.n, Total: size})
+		}
+		b, err := car.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, badCAR("%v", err)
+		}
+		total += int64(len(b.Data))
+		if total > MaxImportBytes {
+			return nil, badCAR("more than %d bytes of blocks", int64(MaxImportBytes))
+		}
+		bs[b.CID.KeyString()] = b.Data
+	}
+	progress(ProgressEvent{Phase: "read", Done: cr.n, Total: cr.n})
+	root := car.Roots[0]
+	cb, ok := bs[root.KeyString()]
+	if !ok {
+		return nil, badCAR("the root commit block %s is missing", root)
+	}
+	p := &ParsedCAR{blocks: bs}
+	if err := p.Commit.UnmarshalCBOR(bytesReader(cb)); err != nil {
+		return nil, badCAR("commit block: %v", err)
+	}
+	if err := p.Commit.VerifyStructure(); err != nil {
+		return nil, badCAR("commit: %v", err)
+	}
+	tree, err := mst.LoadTreeFromStore(ctx, bs, p.Commit.Data)
+	if err != nil {
+		return nil, badCAR("MST: %v", err)
+	}
+	if tree.IsPartial() {
+		return nil, badCAR("MST nodes are missing")
+	}
+	if err := tree.Verify(); err != nil {
+		return nil, badCAR("MST structure: %v", err)
+	}
+	p.tree = tree
+	counts := map[string]int{}
+	blobSet := map[string]struct{}{}
+	var n int64
+	err = tree.Walk(func(k []byte, v cid.Cid) error {
+		col, rkey, err := syntax.ParseRepoPath(string(k))
+		if err != nil {
+			return badCAR("record path %q: %v", k, err)
+		}
+		data, ok := bs[v.KeyString()]
+		if !ok {
+			return badCAR("record %s (%s) is missing", k, v)
+		}
+		if v.Type() != cid.DagCBOR {
+			return badCAR("record %s is not DAG-CBOR", k)
+		}
+		rec, err := atdata.UnmarshalCBOR(data)
+		if err != nil {
+			return badCAR("record %s: %v", k, err)
+		}
+		ir := importedRecord{collection: col.String(), rkey: rkey.String(), cid: v}
+		for _, b := range atdata.ExtractBlobs(rec) {
+			s := cid.Cid(b.Ref).String()
+			ir.blobs = append(ir.blobs, s)
+			blobSet[s] = struct{}{}
+		}
+		p.records = append(p.records, ir)
+		counts[col.String()]++
+		n++
+		if n%2048 == 0 {
+			progress(ProgressEvent{Phase: "verify", Done: n})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.Summary = CARSummary{DID: p.Commit.DID, Rev: p.Commit.Rev, Commit: root.String(), Records: len(p.records), Blobs: len(blobSet), Bytes: cr.n}
+	for c, k := range counts {
+		p.Summary.Collections = append(p.Summary.Collections, CollectionCount{Collection: c, Count: k})
+	}
+	sort.Slice(p.Summary.Collections, func(i, j int) bool { return p.Summary.Collections[i].Collection < p.Summary.Collections[j].Collection })
+	return p, nil
+}
+
+// ImportRepo replaces did's repo with the one in the CAR (which must be for
+// did), committed anew under did's signing key, and emits #sync. On any
+// error the existing repo is left as it was.
+func (e *Engine) ImportRepo(ctx context.Context, did string, r io.Reader, size int64, progress Progress) (*CARSummary, error) {
+	if progress == nil {
+		progress = func(ProgressEvent) {}
+	}
+	acc, err := e.lookup(ctx, e.db.R, "did = ?", did)
+	if err == errNoAccount {
+		return nil, apierr.New(http.StatusBadRequest, "RepoNotFound", "could not find repo for %s", did)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, err := ParseRepoCAR(ctx, r, size, progress)
+	if err != nil {
+		return nil, err
+	}
+	if p.Commit.DID != did {
+		return nil, apierr.Invalid("this CAR holds the repo of %s, not of %s", p.Commit.DID, did)
+	}
+	key, err := e.signingKey(acc)
+	if err != nil {
+		return nil, err
+	}
+	a := e.acct(did)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	prevRev := p.Commit.Rev
+	if cur, err := e.LatestCommit(ctx, did); err == nil && cur.Rev > prevRev {
+		prevRev = cur.Rev
+	}
+	nr, err := actorrepo.Rebase(syntax.DID(did), p.tree, key, prevRev)
+	if err != nil {
+		return nil, err
+	}
+	head := *nr.Head()
+	var change Change
+	total := int64(len(p.records))
+	err = e.db.Write(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{"DELETE FROM record WHERE did = ?", "DELETE FROM record_blob WHERE did = ?"} {
+			if _, err := tx.ExecContext(ctx, q, did); err != nil {
+				return fmt.Errorf("clear old repo: %w", err)
+			}
+		}
+		ins, err := tx.PrepareContext(ctx, "INSERT INTO record(did, collection, rkey, cid, rev, bytes) VALUES(?, ?, ?, ?, ?, ?)")
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		insBlob, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO record_blob(did, collection, rkey, blob_cid) VALUES(?, ?, ?, ?)")
+		if err != nil {
+			return err
+		}
+		defer insBlob.Close()
+		rev := head.Rev()
+		for i, rec := range p.records {
+			if _, err := ins.ExecContext(ctx, did, rec.collection, rec.rkey, rec.cid.String(), rev, p.blocks[rec.cid.KeyString()]); err != nil {
+				return fmt.Errorf("store record %s/%s: %w", rec.collection, rec.rkey, err)
+			}
+			for _, b := range rec.blobs {
+				if _, err := insBlob.ExecContext(ctx, did, rec.collection, rec.rkey, b); err != nil {
+					return fmt.Errorf("store blob ref: %w", err)
+				}
+			}
+			if i%4096 == 0 {
+				progress(ProgressEvent{Phase: "write", Done: int64(i), Total: total})
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE repo_root SET commit_cid = ?, rev = ?, data_cid = ?, commit_bytes = ? WHERE did = ?`,
+			head.CID.String(), rev, head.Commit.Data.String(), head.Bytes, did); err != nil {
+			return fmt.Errorf("store repo root: %w", err)
+		}
+		now := nowString()
+		change, err = appendEvent(ctx, tx, did, events.KindSync, func(seq int64) ([]byte, error) {
+			body, err := events.SyncBody(did, seq, now, head)
+			if err != nil {
+				return nil, err
+			}
+			return events.Encode(events.KindSync, body)
+		})
+		change.Rev = rev
+		return err
+	})
+	if err != nil {
+		var ae *apierr.Error
+		if errors.As(err, &ae) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("store imported repo: %w", err)
+	}
+	progress(ProgressEvent{Phase: "write", Done: total, Total: total})
+	a.repo = nr
+	e.notify.publish(change)
+	sum := p.Summary
+	sum.Rev, sum.Commit = head.Rev(), head.CID.String()
+	e.log.Info("imported repo", "did", did, "records", sum.Records, "rev", sum.Rev)
+	return &sum, nil
+}
+
+var _ = comatproto.SyncSubscribeRepos_Sync{}

@@ -1,0 +1,518 @@
+package pds
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	comatproto "github.com/bluesky-social/indigo/api/atproto"
+	"github.com/bluesky-social/indigo/atproto/atdata"
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	"github.com/ipfs/go-cid"
+
+	"github.com/hearth-pds/hearth/pds/actorrepo"
+	"github.com/hearth-pds/hearth/pds/apierr"
+	"github.com/hearth-pds/hearth/pds/events"
+	"github.com/hearth-pds/hearth/pds/lexval"
+)
+
+type identityBody = comatproto.SyncSubscribeRepos_Identity
+type accountBody = comatproto.SyncSubscribeRepos_Account
+
+// Write is one requested record operation.
+type Write struct {
+	Action     string // "create", "update" or "delete"
+	Collection string
+	Rkey       string         // optional for create (a TID is chosen)
+	Record     map[string]any // decoded atproto data (atdata.UnmarshalJSON)
+	// SwapRecord: nil = no check; pointer to "" = must not exist; else the
+	// expected current CID.
+	SwapRecord *string
+}
+
+// WriteOptions apply to a whole batch.
+type WriteOptions struct {
+	Validate   *bool  // nil: validate known lexicons; true: require; false: skip
+	SwapCommit string // expected current commit CID, "" = no check
+}
+
+// WriteResult describes one applied op.
+type WriteResult struct {
+	Action           string
+	URI              string
+	CID              string
+	ValidationStatus string
+}
+
+// CommitMeta is a commit's CID and rev.
+type CommitMeta struct {
+	CID string
+	Rev string
+}
+
+// BatchResult is the outcome of ApplyWrites.
+type BatchResult struct {
+	Commit  CommitMeta
+	Results []WriteResult
+}
+
+type preparedOp struct {
+	op     actorrepo.Op
+	status lexval.Status
+	blobs  []atdata.Blob
+}
+
+// ApplyWrites validates and applies a batch of writes to did's repo as one
+// signed commit, durably, and emits its #commit event.
+func (e *Engine) ApplyWrites(ctx context.Context, did string, writes []Write, opts WriteOptions) (*BatchResult, error) {
+	if len(writes) == 0 {
+		return nil, apierr.Invalid("no writes given")
+	}
+	if len(writes) > actorrepo.MaxOpsPerCommit {
+		return nil, apierr.Invalid("too many writes: %d, the limit is %d per commit", len(writes), actorrepo.MaxOpsPerCommit)
+	}
+	acc, err := e.lookup(ctx, e.db.R, "did = ?", did)
+	if err == errNoAccount {
+		return nil, apierr.New(http.StatusBadRequest, "RepoNotFound", "could not find repo for %s", did)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if acc.Status != StatusActive {
+		return nil, apierr.New(http.StatusBadRequest, "AccountDeactivated", "account %s is %s", did, acc.Status)
+	}
+	key, err := e.signingKey(acc)
+	if err != nil {
+		return nil, err
+	}
+	var swapCommit *cid.Cid
+	if opts.SwapCommit != "" {
+		c, err := cid.Decode(opts.SwapCommit)
+		if err != nil {
+			return nil, apierr.Invalid("invalid swapCommit CID %q", opts.SwapCommit)
+		}
+		swapCommit = &c
+	}
+	mode := lexval.ModeFor(opts.Validate)
+
+	a := e.acct(did)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, err := e.loadRepo(ctx, a, did)
+	if err != nil {
+		return nil, err
+	}
+	prepared := make([]preparedOp, 0, len(writes))
+	for i, w := range writes {
+		p, err := e.prepare(r, w, mode)
+		if err != nil {
+			var ae *apierr.Error
+			if errors.As(err, &ae) && len(writes) > 1 {
+				ae.Message = fmt.Sprintf("write %d: %s", i, ae.Message)
+			}
+			return nil, err
+		}
+		prepared = append(prepared, p)
+	}
+	if err := e.checkBlobs(ctx, did, prepared); err != nil {
+		return nil, err
+	}
+	ops := make([]actorrepo.Op, len(prepared))
+	for i, p := range prepared {
+		ops[i] = p.op
+	}
+	res, err := r.Apply(ops, key, swapCommit)
+	if err != nil {
+		var broken *actorrepo.BrokenTreeError
+		if errors.As(err, &broken) {
+			a.repo = nil
+		}
+		return nil, repoError(err)
+	}
+	var change Change
+	err = e.db.Write(ctx, func(tx *sql.Tx) error {
+		if err := writeRecordRows(ctx, tx, did, res, prepared); err != nil {
+			return err
+		}
+		c, err := e.persistCommit(ctx, tx, did, res)
+		change = c
+		return err
+	})
+	if err != nil {
+		a.repo = nil // in-memory tree is ahead of storage: reload next time
+		return nil, fmt.Errorf("store commit: %w", err)
+	}
+	e.notify.publish(change)
+
+	out := &BatchResult{Commit: CommitMeta{CID: res.Head.CID.String(), Rev: res.Head.Rev()}}
+	for _, p := range prepared {
+		wr := WriteResult{Action: string(p.op.Action), URI: "at://" + did + "/" + p.op.Path()}
+		if p.op.Record != nil {
+			wr.CID = p.op.Record.CID.String()
+			wr.ValidationStatus = string(p.status)
+		}
+		out.Results = append(out.Results, wr)
+	}
+	return out, nil
+}
+
+func repoError(err error) error {
+	switch {
+	case errors.Is(err, actorrepo.ErrSwapCommit), errors.Is(err, actorrepo.ErrSwapRecord):
+		return apierr.Wrap(err, http.StatusBadRequest, "InvalidSwap", "%v", err)
+	case errors.Is(err, actorrepo.ErrRecordExists):
+		return apierr.Wrap(err, http.StatusBadRequest, "InvalidRequest", "%v", err)
+	case errors.Is(err, actorrepo.ErrRecordNotFound):
+		return apierr.Wrap(err, http.StatusBadRequest, "InvalidRequest", "%v", err)
+	case errors.Is(err, actorrepo.ErrTooManyOps), errors.Is(err, actorrepo.ErrTooLarge):
+		return apierr.Wrap(err, http.StatusBadRequest, "InvalidRequest", "%v", err)
+	}
+	return err
+}
+
+func (e *Engine) prepare(r *actorrepo.Repo, w Write, mode lexval.Mode) (preparedOp, error) {
+	var p preparedOp
+	col, err := syntax.ParseNSID(w.Collection)
+	if err != nil {
+		return p, apierr.Invalid("invalid collection %q: %v", w.Collection, err)
+	}
+	act := actorrepo.Action(w.Action)
+	rkey := w.Rkey
+	switch act {
+	case actorrepo.Create:
+		if rkey == "" {
+			rkey = r.NextRev().String()
+		}
+	case actorrepo.Update, actorrepo.Delete:
+		if rkey == "" {
+			return p, apierr.Invalid("%s needs an rkey", w.Action)
+		}
+	default:
+		return p, apierr.Invalid("unknown write action %q", w.Action)
+	}
+	rk, err := syntax.ParseRecordKey(rkey)
+	if err != nil {
+		return p, apierr.Invalid("invalid record key %q: %v", rkey, err)
+	}
+	p.op = actorrepo.Op{Action: act, Collection: col.String(), Rkey: rk.String()}
+	if w.SwapRecord != nil {
+		if *w.SwapRecord == "" {
+			u := cid.Undef
+			p.op.SwapRecord = &u
+		} else {
+			c, err := cid.Decode(*w.SwapRecord)
+			if err != nil {
+				return p, apierr.Invalid("invalid swapRecord CID %q", *w.SwapRecord)
+			}
+			p.op.SwapRecord = &c
+		}
+	}
+	if act == actorrepo.Delete {
+		return p, nil
+	}
+	if w.Record == nil {
+		return p, apierr.New(http.StatusBadRequest, "InvalidRecord", "%s needs a record", w.Action)
+	}
+	rec := w.Record
+	if t, ok := rec["$type"]; !ok || t == nil {
+		rec["$type"] = col.String()
+	} else if ts, _ := t.(string); ts != col.String() && mode != lexval.ModeSkip {
+		return p, apierr.New(http.StatusBadRequest, "InvalidRecord", "invalid $type: expected %s, got %v", col, t)
+	}
+	status, err := e.lex.Validate(col.String(), rec, mode)
+	if err != nil {
+		return p, apierr.Wrap(err, http.StatusBadRequest, "InvalidRecord", "%v", err)
+	}
+	p.status = status
+	blk, err := actorrepo.EncodeRecord(rec)
+	if err != nil {
+		return p, apierr.New(http.StatusBadRequest, "InvalidRecord", "%v", err)
+	}
+	if len(blk.Data) > actorrepo.MaxRecordBytes {
+		return p, apierr.New(http.StatusBadRequest, "InvalidRecord", "record is %d bytes, the limit is %d", len(blk.Data), actorrepo.MaxRecordBytes)
+	}
+	p.op.Record = &blk
+	p.blobs = atdata.ExtractBlobs(rec)
+	return p, nil
+}
+
+// checkBlobs makes sure every blob a record references was uploaded by did.
+func (e *Engine) checkBlobs(ctx context.Context, did string, ops []preparedOp) error {
+	for _, p := range ops {
+		for _, b := range p.blobs {
+			c := cid.Cid(b.Ref)
+			var size int64
+			var mime string
+			err := e.db.R.QueryRowContext(ctx, "SELECT size, mime FROM blob WHERE did = ? AND cid = ?", did, c.String()).Scan(&size, &mime)
+			if err == sql.ErrNoRows {
+				return apierr.New(http.StatusBadRequest, "InvalidRequest", "could not find blob %s: upload it first", c)
+			}
+			if err != nil {
+				return fmt.Errorf("check blob %s: %w", c, err)
+			}
+			if b.Size >= 0 && b.Size != size {
+				return apierr.New(http.StatusBadRequest, "InvalidRequest", "blob %s: record says %d bytes, the upload has %d", c, b.Size, size)
+			}
+		}
+	}
+	return nil
+}
+
+func writeRecordRows(ctx context.Context, tx *sql.Tx, did string, res *actorrepo.CommitResult, prepared []preparedOp) error {
+	blobsByPath := map[string][]atdata.Blob{}
+	for _, p := range prepared {
+		if p.op.Record != nil {
+			blobsByPath[p.op.Path()] = p.blobs
+		}
+	}
+	rev := res.Head.Rev()
+	upsert, err := tx.PrepareContext(ctx, `INSERT INTO record(did, collection, rkey, cid, rev, bytes) VALUES(?, ?, ?, ?, ?, ?)
+		ON CONFLICT(did, collection, rkey) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, bytes = excluded.bytes`)
+	if err != nil {
+		return fmt.Errorf("prepare record upsert: %w", err)
+	}
+	defer upsert.Close()
+	for _, op := range res.Ops {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?", did, op.Collection, op.Rkey); err != nil {
+			return fmt.Errorf("clear blob refs: %w", err)
+		}
+		switch op.Action {
+		case actorrepo.Delete:
+			if _, err := tx.ExecContext(ctx, "DELETE FROM record WHERE did = ? AND collection = ? AND rkey = ?", did, op.Collection, op.Rkey); err != nil {
+				return fmt.Errorf("delete record: %w", err)
+			}
+		default:
+			blk := res.Records[op.Path()]
+			if _, err := upsert.ExecContext(ctx, did, op.Collection, op.Rkey, blk.CID.String(), rev, blk.Data); err != nil {
+				return fmt.Errorf("store record %s: %w", op.Path(), err)
+			}
+			for _, b := range blobsByPath[op.Path()] {
+				if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO record_blob(did, collection, rkey, blob_cid) VALUES(?, ?, ?, ?)", did, op.Collection, op.Rkey, cid.Cid(b.Ref).String()); err != nil {
+					return fmt.Errorf("store blob ref: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// persistCommit stores the new head and appends the #commit event.
+func (e *Engine) persistCommit(ctx context.Context, tx *sql.Tx, did string, res *actorrepo.CommitResult) (Change, error) {
+	h := res.Head
+	if _, err := tx.ExecContext(ctx, `INSERT INTO repo_root(did, commit_cid, rev, data_cid, commit_bytes) VALUES(?, ?, ?, ?, ?)
+		ON CONFLICT(did) DO UPDATE SET commit_cid = excluded.commit_cid, rev = excluded.rev, data_cid = excluded.data_cid, commit_bytes = excluded.commit_bytes`,
+		did, h.CID.String(), h.Rev(), h.Commit.Data.String(), h.Bytes); err != nil {
+		return Change{}, fmt.Errorf("store repo root: %w", err)
+	}
+	now := nowString()
+	c, err := appendEvent(ctx, tx, did, events.KindCommit, func(seq int64) ([]byte, error) {
+		body, err := events.CommitBody(did, seq, now, res)
+		if err != nil {
+			return nil, err
+		}
+		return events.Encode(events.KindCommit, body)
+	})
+	c.Rev = h.Rev()
+	return c, err
+}
+
+// appendEvent adds an event to the log, giving it the next seq.
+func appendEvent(ctx context.Context, tx *sql.Tx, did, kind string, build func(seq int64) ([]byte, error)) (Change, error) {
+	res, err := tx.ExecContext(ctx, "INSERT INTO event(did, kind, time, frame) VALUES(?, ?, ?, x'')", did, kind, nowString())
+	if err != nil {
+		return Change{}, fmt.Errorf("append %s event: %w", kind, err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return Change{}, err
+	}
+	frame, err := build(seq)
+	if err != nil {
+		return Change{}, fmt.Errorf("encode %s event: %w", kind, err)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE event SET frame = ? WHERE seq = ?", frame, seq); err != nil {
+		return Change{}, fmt.Errorf("store %s event: %w", kind, err)
+	}
+	return Change{Seq: seq, DID: did, Kind: kind}, nil
+}
+
+// loadRepo returns the account's warm repo, loading it from storage if
+// needed. The caller holds a.mu.
+func (e *Engine) loadRepo(ctx context.Context, a *account, did string) (*actorrepo.Repo, error) {
+	if a.repo != nil {
+		return a.repo, nil
+	}
+	var head []byte
+	err := e.db.Read(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, "SELECT commit_bytes FROM repo_root WHERE did = ?", did).Scan(&head); err != nil {
+			if err == sql.ErrNoRows {
+				return apierr.New(http.StatusBadRequest, "RepoNotFound", "could not find repo for %s", did)
+			}
+			return fmt.Errorf("read repo root: %w", err)
+		}
+		m, err := recordIndex(ctx, tx, did)
+		if err != nil {
+			return err
+		}
+		r, err := actorrepo.Load(syntax.DID(did), m, head)
+		if err != nil {
+			return err
+		}
+		a.repo = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a.repo, nil
+}
+
+func recordIndex(ctx context.Context, tx *sql.Tx, did string) (map[string]cid.Cid, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT collection, rkey, cid FROM record WHERE did = ?", did)
+	if err != nil {
+		return nil, fmt.Errorf("read record index: %w", err)
+	}
+	defer rows.Close()
+	m := map[string]cid.Cid{}
+	for rows.Next() {
+		var col, rkey, cs string
+		if err := rows.Scan(&col, &rkey, &cs); err != nil {
+			return nil, err
+		}
+		c, err := cid.Decode(cs)
+		if err != nil {
+			return nil, fmt.Errorf("record %s/%s has a bad CID: %w", col, rkey, err)
+		}
+		m[col+"/"+rkey] = c
+	}
+	return m, rows.Err()
+}
+
+// Record is a stored record.
+type Record struct {
+	URI   string
+	CID   string
+	Value map[string]any
+	Bytes []byte // DAG-CBOR
+}
+
+func decodeRecord(did, col, rkey, cs string, b []byte) (*Record, error) {
+	v, err := atdata.UnmarshalCBOR(b)
+	if err != nil {
+		return nil, fmt.Errorf("decode record %s/%s: %w", col, rkey, err)
+	}
+	return &Record{URI: "at://" + did + "/" + col + "/" + rkey, CID: cs, Value: v, Bytes: b}, nil
+}
+
+// GetRecord reads one record. cidWant, if set, must match.
+func (e *Engine) GetRecord(ctx context.Context, repo, collection, rkey, cidWant string) (*Record, error) {
+	acc, err := e.findAccount(ctx, repo)
+	if err == errNoAccount {
+		return nil, apierr.New(http.StatusBadRequest, "RepoNotFound", "could not find repo for %s", repo)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var cs string
+	var b []byte
+	err = e.db.R.QueryRowContext(ctx, "SELECT cid, bytes FROM record WHERE did = ? AND collection = ? AND rkey = ?", acc.DID, collection, rkey).Scan(&cs, &b)
+	if err == sql.ErrNoRows || (err == nil && cidWant != "" && cidWant != cs) {
+		return nil, apierr.New(http.StatusBadRequest, "RecordNotFound", "could not locate record: at://%s/%s/%s", acc.DID, collection, rkey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read record: %w", err)
+	}
+	return decodeRecord(acc.DID, collection, rkey, cs, b)
+}
+
+// ListRecordsQuery pages through a collection. Records come newest rkey
+// first unless Reverse.
+type ListRecordsQuery struct {
+	Repo       string
+	Collection string
+	Limit      int
+	Cursor     string
+	Reverse    bool
+}
+
+// ListRecords returns a page of records and the cursor for the next page.
+func (e *Engine) ListRecords(ctx context.Context, q ListRecordsQuery) ([]*Record, string, error) {
+	acc, err := e.findAccount(ctx, q.Repo)
+	if err == errNoAccount {
+		return nil, "", apierr.New(http.StatusBadRequest, "RepoNotFound", "could not find repo for %s", q.Repo)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	if q.Limit > 100 {
+		q.Limit = 100
+	}
+	order, cmp := "DESC", "<"
+	if q.Reverse {
+		order, cmp = "ASC", ">"
+	}
+	query := "SELECT rkey, cid, bytes FROM record WHERE did = ? AND collection = ?"
+	args := []any{acc.DID, q.Collection}
+	if q.Cursor != "" {
+		query += " AND rkey " + cmp + " ?"
+		args = append(args, q.Cursor)
+	}
+	query += " ORDER BY rkey " + order + " LIMIT ?"
+	args = append(args, q.Limit)
+	rows, err := e.db.R.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list records: %w", err)
+	}
+	defer rows.Close()
+	var out []*Record
+	for rows.Next() {
+		var rkey, cs string
+		var b []byte
+		if err := rows.Scan(&rkey, &cs, &b); err != nil {
+			return nil, "", err
+		}
+		r, err := decodeRecord(acc.DID, q.Collection, rkey, cs, b)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	cursor := ""
+	if len(out) == q.Limit {
+		cursor = out[len(out)-1].URI[strings.LastIndex(out[len(out)-1].URI, "/")+1:]
+	}
+	return out, cursor, nil
+}
+
+// CollectionCount is a collection and how many records it has.
+type CollectionCount struct {
+	Collection string
+	Count      int
+}
+
+// Collections lists a repo's collections with record counts.
+func (e *Engine) Collections(ctx context.Context, did string) ([]CollectionCount, error) {
+	rows, err := e.db.R.QueryContext(ctx, "SELECT collection, count(*) FROM record WHERE did = ? GROUP BY collection ORDER BY collection", did)
+	if err != nil {
+		return nil, fmt.Errorf("list collections: %w", err)
+	}
+	defer rows.Close()
+	var out []CollectionCount
+	for rows.Next() {
+		var c CollectionCount
+		if err := rows.Scan(&c.Collection, &c.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,334 @@
+package xrpc
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/bluesky-social/indigo/atproto/atdata"
+
+	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/apierr"
+)
+
+func (s *Server) registerRepo() {
+	s.handle("com.atproto.repo.createRecord", http.MethodPost, authAccess, s.createRecord)
+	s.handle("com.atproto.repo.putRecord", http.MethodPost, authAccess, s.putRecord)
+	s.handle("com.atproto.repo.deleteRecord", http.MethodPost, authAccess, s.deleteRecord)
+	s.handle("com.atproto.repo.applyWrites", http.MethodPost, authAccess, s.applyWrites)
+	s.handle("com.atproto.repo.getRecord", http.MethodGet, authNone, s.getRecord)
+	s.handle("com.atproto.repo.listRecords", http.MethodGet, authNone, s.listRecords)
+	s.handle("com.atproto.repo.describeRepo", http.MethodGet, authNone, s.describeRepo)
+	s.handle("com.atproto.repo.uploadBlob", http.MethodPost, authAccess, s.uploadBlob)
+	s.handle("com.atproto.repo.importRepo", http.MethodPost, authFull, s.importRepo)
+	s.handle("com.atproto.repo.listMissingBlobs", http.MethodGet, authAccess, s.listMissingBlobs)
+}
+
+// optionalCID distinguishes an absent field (no check) from null (must not
+// exist) and a CID string.
+type optionalCID struct {
+	set bool
+	val *string
+}
+
+func (o *optionalCID) UnmarshalJSON(b []byte) error {
+	o.set = true
+	if bytes.Equal(b, []byte("null")) {
+		empty := ""
+		o.val = &empty
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	o.val = &s
+	return nil
+}
+
+func (o optionalCID) ptr() *string {
+	if !o.set {
+		return nil
+	}
+	return o.val
+}
+
+func decodeRecord(raw json.RawMessage) (map[string]any, error) {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil, apierr.New(http.StatusBadRequest, "InvalidRecord", "record is required")
+	}
+	rec, err := atdata.UnmarshalJSON(raw)
+	if err != nil {
+		return nil, apierr.New(http.StatusBadRequest, "InvalidRecord", "record is not valid atproto data: %v", err)
+	}
+	return rec, nil
+}
+
+func commitJSON(m pds.CommitMeta) map[string]any {
+	return map[string]any{"cid": m.CID, "rev": m.Rev}
+}
+
+func (s *Server) createRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+	var in struct {
+		Repo       string          `json:"repo"`
+		Collection string          `json:"collection"`
+		Rkey       string          `json:"rkey"`
+		Validate   *bool           `json:"validate"`
+		Record     json.RawMessage `json:"record"`
+		SwapCommit string          `json:"swapCommit"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	did, err := s.requireOwner(r.Context(), c, in.Repo)
+	if err != nil {
+		return err
+	}
+	rec, err := decodeRecord(in.Record)
+	if err != nil {
+		return err
+	}
+	res, err := s.e.ApplyWrites(r.Context(), did, []pds.Write{{Action: "create", Collection: in.Collection, Rkey: in.Rkey, Record: rec}},
+		pds.WriteOptions{Validate: in.Validate, SwapCommit: in.SwapCommit})
+	if err != nil {
+		return err
+	}
+	wr := res.Results[0]
+	writeJSON(w, http.StatusOK, map[string]any{"uri": wr.URI, "cid": wr.CID, "commit": commitJSON(res.Commit), "validationStatus": wr.ValidationStatus})
+	return nil
+}
+
+func (s *Server) putRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+	var in struct {
+		Repo       string          `json:"repo"`
+		Collection string          `json:"collection"`
+		Rkey       string          `json:"rkey"`
+		Validate   *bool           `json:"validate"`
+		Record     json.RawMessage `json:"record"`
+		SwapRecord optionalCID     `json:"swapRecord"`
+		SwapCommit string          `json:"swapCommit"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	did, err := s.requireOwner(r.Context(), c, in.Repo)
+	if err != nil {
+		return err
+	}
+	if in.Rkey == "" {
+		return apierr.Invalid("rkey is required")
+	}
+	rec, err := decodeRecord(in.Record)
+	if err != nil {
+		return err
+	}
+	res, err := s.e.ApplyWrites(r.Context(), did, []pds.Write{{Action: "update", Collection: in.Collection, Rkey: in.Rkey, Record: rec, SwapRecord: in.SwapRecord.ptr()}},
+		pds.WriteOptions{Validate: in.Validate, SwapCommit: in.SwapCommit})
+	if err != nil {
+		return err
+	}
+	wr := res.Results[0]
+	writeJSON(w, http.StatusOK, map[string]any{"uri": wr.URI, "cid": wr.CID, "commit": commitJSON(res.Commit), "validationStatus": wr.ValidationStatus})
+	return nil
+}
+
+func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+	var in struct {
+		Repo       string      `json:"repo"`
+		Collection string      `json:"collection"`
+		Rkey       string      `json:"rkey"`
+		SwapRecord optionalCID `json:"swapRecord"`
+		SwapCommit string      `json:"swapCommit"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	did, err := s.requireOwner(r.Context(), c, in.Repo)
+	if err != nil {
+		return err
+	}
+	if !in.SwapRecord.set {
+		// Deleting a record that is not there is a no-op, as in the reference PDS.
+		if _, err := s.e.GetRecord(r.Context(), did, in.Collection, in.Rkey, ""); err != nil {
+			var ae *apierr.Error
+			if errors.As(err, &ae) && ae.Name == "RecordNotFound" {
+				writeJSON(w, http.StatusOK, map[string]any{})
+				return nil
+			}
+		}
+	}
+	res, err := s.e.ApplyWrites(r.Context(), did, []pds.Write{{Action: "delete", Collection: in.Collection, Rkey: in.Rkey, SwapRecord: in.SwapRecord.ptr()}},
+		pds.WriteOptions{SwapCommit: in.SwapCommit})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"commit": commitJSON(res.Commit)})
+	return nil
+}
+
+func (s *Server) applyWrites(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+	var in struct {
+		Repo     string `json:"repo"`
+		Validate *bool  `json:"validate"`
+		Writes   []struct {
+			Type       string          `json:"$type"`
+			Collection string          `json:"collection"`
+			Rkey       string          `json:"rkey"`
+			Value      json.RawMessage `json:"value"`
+		} `json:"writes"`
+		SwapCommit string `json:"swapCommit"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	did, err := s.requireOwner(r.Context(), c, in.Repo)
+	if err != nil {
+		return err
+	}
+	writes := make([]pds.Write, 0, len(in.Writes))
+	for i, wr := range in.Writes {
+		pw := pds.Write{Collection: wr.Collection, Rkey: wr.Rkey}
+		switch wr.Type {
+		case "com.atproto.repo.applyWrites#create":
+			pw.Action = "create"
+		case "com.atproto.repo.applyWrites#update":
+			pw.Action = "update"
+		case "com.atproto.repo.applyWrites#delete":
+			pw.Action = "delete"
+		default:
+			return apierr.Invalid("write %d: unknown $type %q", i, wr.Type)
+		}
+		if pw.Action != "delete" {
+			rec, err := decodeRecord(wr.Value)
+			if err != nil {
+				return err
+			}
+			pw.Record = rec
+		}
+		writes = append(writes, pw)
+	}
+	res, err := s.e.ApplyWrites(r.Context(), did, writes, pds.WriteOptions{Validate: in.Validate, SwapCommit: in.SwapCommit})
+	if err != nil {
+		return err
+	}
+	results := make([]map[string]any, 0, len(res.Results))
+	for _, wr := range res.Results {
+		switch wr.Action {
+		case "delete":
+			results = append(results, map[string]any{"$type": "com.atproto.repo.applyWrites#deleteResult"})
+		default:
+			results = append(results, map[string]any{"$type": "com.atproto.repo.applyWrites#" + wr.Action + "Result", "uri": wr.URI, "cid": wr.CID, "validationStatus": wr.ValidationStatus})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"commit": commitJSON(res.Commit), "results": results})
+	return nil
+}
+
+func (s *Server) getRecord(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+	q := r.URL.Query()
+	rec, err := s.e.GetRecord(r.Context(), q.Get("repo"), q.Get("collection"), q.Get("rkey"), q.Get("cid"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"uri": rec.URI, "cid": rec.CID, "value": rec.Value})
+	return nil
+}
+
+func (s *Server) listRecords(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+	q := r.URL.Query()
+	limit, err := intParam(r, "limit", 50, 1, 100)
+	if err != nil {
+		return err
+	}
+	rev, err := boolParam(r, "reverse")
+	if err != nil {
+		return err
+	}
+	recs, cursor, err := s.e.ListRecords(r.Context(), pds.ListRecordsQuery{Repo: q.Get("repo"), Collection: q.Get("collection"), Limit: limit, Cursor: q.Get("cursor"), Reverse: rev})
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, map[string]any{"uri": rec.URI, "cid": rec.CID, "value": rec.Value})
+	}
+	resp := map[string]any{"records": out}
+	if cursor != "" {
+		resp["cursor"] = cursor
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) describeRepo(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+	acc, err := s.e.GetAccount(r.Context(), r.URL.Query().Get("repo"))
+	if err != nil {
+		return err
+	}
+	doc, err := s.e.DIDDocument(r.Context(), acc.DID)
+	if err != nil {
+		return err
+	}
+	cols, err := s.e.Collections(r.Context(), acc.DID)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(cols))
+	for _, c := range cols {
+		names = append(names, c.Collection)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"handle": acc.Handle, "did": acc.DID, "didDoc": doc, "collections": names,
+		"handleIsCorrect": s.e.HandleIsCorrect(r.Context(), acc.DID, acc.Handle),
+	})
+	return nil
+}
+
+func (s *Server) uploadBlob(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+	if r.ContentLength > s.e.BlobLimit() {
+		return apierr.New(http.StatusRequestEntityTooLarge, "BlobTooLarge", "blob is larger than the %d byte limit", s.e.BlobLimit())
+	}
+	body := http.MaxBytesReader(w, r.Body, s.e.BlobLimit()+1)
+	info, err := s.e.UploadBlob(r.Context(), c.DID, r.Header.Get("Content-Type"), body)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"blob": map[string]any{
+		"$type": "blob", "ref": map[string]any{"$link": info.CID}, "mimeType": info.MimeType, "size": info.Size,
+	}})
+	return nil
+}
+
+func (s *Server) importRepo(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+	body := http.MaxBytesReader(w, r.Body, pds.MaxImportBytes+(64<<20))
+	if _, err := s.e.ImportRepo(r.Context(), c.DID, body, r.ContentLength, nil); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) listMissingBlobs(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+	limit, err := intParam(r, "limit", 500, 1, 1000)
+	if err != nil {
+		return err
+	}
+	missing, cursor, err := s.e.ListMissingBlobs(r.Context(), c.DID, r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, 0, len(missing))
+	for _, m := range missing {
+		out = append(out, map[string]any{"cid": m.CID, "recordUri": m.RecordURI})
+	}
+	resp := map[string]any{"blobs": out}
+	if cursor != "" {
+		resp["cursor"] = cursor
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+var _ = strconv.Itoa
