@@ -164,7 +164,7 @@ func (e *Engine) RefreshSession(ctx context.Context, token string) (*Session, er
 		now := time.Now()
 		nextID := auth.NewID()
 		if next.Valid {
-			if now.Sub(time.Unix(rotated.Int64, 0)) > e.cfg.RefreshGrace {
+			if now.Sub(time.UnixMilli(rotated.Int64)) > e.cfg.RefreshGrace {
 				return authErr(http.StatusBadRequest, "ExpiredToken", "Token has been revoked")
 			}
 			nextID = next.String
@@ -196,7 +196,7 @@ func (e *Engine) RefreshSession(ctx context.Context, token string) (*Session, er
 			if _, err := tx.ExecContext(ctx, "INSERT INTO refresh_token(id, did, app_password, expires_at) VALUES(?, ?, ?, ?)", nextID, did, app, exp.Unix()); err != nil {
 				return fmt.Errorf("store refresh token: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, "UPDATE refresh_token SET next_id = ?, rotated_at = ? WHERE id = ?", nextID, now.Unix(), c.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, "UPDATE refresh_token SET next_id = ?, rotated_at = ? WHERE id = ?", nextID, now.UnixMilli(), c.ID); err != nil {
 				return fmt.Errorf("rotate refresh token: %w", err)
 			}
 		}
@@ -233,7 +233,7 @@ func (e *Engine) pruneTokens(ctx context.Context) {
 	now := time.Now()
 	e.db.Write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM refresh_token WHERE expires_at < ? OR (rotated_at IS NOT NULL AND rotated_at < ?)",
-			now.Unix(), now.Add(-e.cfg.RefreshGrace).Unix())
+			now.Unix(), now.Add(-e.cfg.RefreshGrace).UnixMilli())
 		return err
 	})
 }

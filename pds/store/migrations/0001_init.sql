@@ -56,7 +56,7 @@ CREATE TABLE refresh_token (
     app_password TEXT,
     expires_at   INTEGER NOT NULL,
     next_id      TEXT,
-    rotated_at   INTEGER
+    rotated_at   INTEGER -- unix milliseconds
 );
 CREATE INDEX refresh_token_did ON refresh_token (did);
 

@@ -1,0 +1,250 @@
+package xrpc_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	comatproto "github.com/bluesky-social/indigo/api/atproto"
+	"github.com/bluesky-social/indigo/api/bsky"
+	lexutil "github.com/bluesky-social/indigo/lex/util"
+
+	"github.com/hearth-pds/hearth/internal/testpds"
+)
+
+func TestRecordsCRUDWithIndigoClient(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+
+	// Typed create through indigo's generated client.
+	out, err := comatproto.RepoCreateRecord(ctx, c, &comatproto.RepoCreateRecord_Input{
+		Repo: a.Handle, Collection: "app.bsky.feed.post",
+		Record: &lexutil.LexiconTypeDecoder{Val: &bsky.FeedPost{Text: "hello world", CreatedAt: "2026-11-22T10:00:00Z", Langs: []string{"en"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.Uri, "at://"+a.DID+"/app.bsky.feed.post/") || out.ValidationStatus == nil || *out.ValidationStatus != "valid" {
+		t.Fatalf("createRecord = %+v", out)
+	}
+	got, err := comatproto.RepoGetRecord(ctx, c, "", "app.bsky.feed.post", a.DID, rkeyOf(out.Uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp, ok := got.Value.Val.(*bsky.FeedPost); !ok || fp.Text != "hello world" || *got.Cid != out.Cid {
+		t.Fatalf("getRecord = %+v", got)
+	}
+
+	// putRecord creates, then updates; swapRecord guards it.
+	rkey := "self"
+	prof := func(name string) *lexutil.LexiconTypeDecoder {
+		return &lexutil.LexiconTypeDecoder{Val: &bsky.ActorProfile{DisplayName: &name}}
+	}
+	put1, err := comatproto.RepoPutRecord(ctx, c, &comatproto.RepoPutRecord_Input{Repo: a.DID, Collection: "app.bsky.actor.profile", Rkey: rkey, Record: prof("Alice")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := out.Cid
+	_, err = comatproto.RepoPutRecord(ctx, c, &comatproto.RepoPutRecord_Input{Repo: a.DID, Collection: "app.bsky.actor.profile", Rkey: rkey, Record: prof("Mallory"), SwapRecord: &wrong})
+	apiErr(t, err, 400, "InvalidSwap")
+	put2, err := comatproto.RepoPutRecord(ctx, c, &comatproto.RepoPutRecord_Input{Repo: a.DID, Collection: "app.bsky.actor.profile", Rkey: rkey, Record: prof("Alice A."), SwapRecord: &put1.Cid})
+	if err != nil || put2.Cid == put1.Cid {
+		t.Fatalf("update with swap: %v", err)
+	}
+	// swapRecord null: only if absent.
+	var o map[string]any
+	apiErr(t, c.Post(ctx, "com.atproto.repo.putRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.actor.profile", "rkey": rkey, "record": map[string]any{"displayName": "x"}, "swapRecord": nil}, &o), 400, "InvalidSwap")
+
+	// swapCommit
+	head, err := comatproto.SyncGetLatestCommit(ctx, c, a.DID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := out.Commit.Cid
+	_, err = comatproto.RepoCreateRecord(ctx, c, &comatproto.RepoCreateRecord_Input{Repo: a.DID, Collection: "app.bsky.feed.post", SwapCommit: &stale,
+		Record: &lexutil.LexiconTypeDecoder{Val: &bsky.FeedPost{Text: "x", CreatedAt: "2026-11-22T10:00:00Z"}}})
+	apiErr(t, err, 400, "InvalidSwap")
+	if _, err := comatproto.RepoCreateRecord(ctx, c, &comatproto.RepoCreateRecord_Input{Repo: a.DID, Collection: "app.bsky.feed.post", SwapCommit: &head.Cid,
+		Record: &lexutil.LexiconTypeDecoder{Val: &bsky.FeedPost{Text: "x", CreatedAt: "2026-11-22T10:00:00Z"}}}); err != nil {
+		t.Fatalf("create with current swapCommit: %v", err)
+	}
+
+	// deleteRecord, and deleting again is a no-op.
+	if _, err := comatproto.RepoDeleteRecord(ctx, c, &comatproto.RepoDeleteRecord_Input{Repo: a.DID, Collection: "app.bsky.feed.post", Rkey: rkeyOf(out.Uri)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := comatproto.RepoDeleteRecord(ctx, c, &comatproto.RepoDeleteRecord_Input{Repo: a.DID, Collection: "app.bsky.feed.post", Rkey: rkeyOf(out.Uri)}); err != nil {
+		t.Fatalf("second delete: %v", err)
+	}
+	_, err = comatproto.RepoGetRecord(ctx, c, "", "app.bsky.feed.post", a.DID, rkeyOf(out.Uri))
+	apiErr(t, err, 400, "RecordNotFound")
+
+	desc, err := comatproto.RepoDescribeRepo(ctx, c, a.Handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.Did != a.DID || strings.Join(desc.Collections, ",") != "app.bsky.actor.profile,app.bsky.feed.post" || desc.HandleIsCorrect {
+		t.Fatalf("describeRepo = %+v", desc)
+	}
+	v := mustVerify(t, p, a.DID)
+	if len(v.Records) != 2 {
+		t.Fatalf("repo has %d records, want 2", len(v.Records))
+	}
+}
+
+func TestListRecordsPaging(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	var rkeys []string
+	for i := 0; i < 23; i++ {
+		rk := fmt.Sprintf("3kaaaaaaaa%03d", i)
+		rkeys = append(rkeys, rk)
+		if err := c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.like", "rkey": rk,
+			"record": map[string]any{"subject": map[string]any{"uri": "at://did:plc:abc/app.bsky.feed.post/3k2", "cid": "bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a"}, "createdAt": "2026-11-22T10:00:00Z"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, reverse := range []bool{false, true} {
+		var seen []string
+		cursor := ""
+		for page := 0; page < 10; page++ {
+			res, err := comatproto.RepoListRecords(ctx, c, "app.bsky.feed.like", cursor, 10, a.DID, reverse)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res.Records {
+				seen = append(seen, rkeyOf(r.Uri))
+			}
+			if res.Cursor == nil {
+				break
+			}
+			cursor = *res.Cursor
+		}
+		if len(seen) != 23 {
+			t.Fatalf("reverse=%v: saw %d records", reverse, len(seen))
+		}
+		for i := range seen {
+			want := rkeys[len(rkeys)-1-i] // newest first by default
+			if reverse {
+				want = rkeys[i]
+			}
+			if seen[i] != want {
+				t.Fatalf("reverse=%v: record %d is %s, want %s", reverse, i, seen[i], want)
+			}
+		}
+	}
+	st, _, b := raw(t, "GET", p.URL+"/xrpc/com.atproto.repo.listRecords?repo="+a.DID+"&collection=app.bsky.feed.like&limit=abc", "", "", nil)
+	xrpcErr(t, st, b, 400, "InvalidRequest")
+}
+
+func TestApplyWrites(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	create(t, c, a.DID, "app.bsky.feed.post", post("keep"))
+	old := create(t, c, a.DID, "app.bsky.feed.post", post("to delete"))
+	upd := create(t, c, a.DID, "app.bsky.feed.post", post("to update"))
+	var out struct {
+		Commit  struct{ CID, Rev string }
+		Results []map[string]any
+	}
+	err := c.Post(ctx, "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": []any{
+		map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "value": post("new")},
+		map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.unknown", "rkey": "k1", "value": map[string]any{"anything": 1}},
+		map[string]any{"$type": "com.atproto.repo.applyWrites#update", "collection": "app.bsky.feed.post", "rkey": rkeyOf(upd.URI), "value": post("updated")},
+		map[string]any{"$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": rkeyOf(old.URI)},
+	}}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := []string{}
+	for _, r := range out.Results {
+		types = append(types, fmt.Sprint(r["$type"], ":", r["validationStatus"]))
+	}
+	want := "com.atproto.repo.applyWrites#createResult:valid com.atproto.repo.applyWrites#createResult:unknown com.atproto.repo.applyWrites#updateResult:valid com.atproto.repo.applyWrites#deleteResult:<nil>"
+	if strings.Join(types, " ") != want {
+		t.Fatalf("results = %v", types)
+	}
+	v := mustVerify(t, p, a.DID)
+	if len(v.Records) != 4 || v.Commit.Rev != out.Commit.Rev {
+		t.Fatalf("after applyWrites: %d records, rev %s (want %s)", len(v.Records), v.Commit.Rev, out.Commit.Rev)
+	}
+	// The #commit event for it carries all four ops with prev CIDs.
+	evs, err := p.Engine.Events(ctx, 0, 100, a.DID)
+	if err != nil || len(evs) < 6 {
+		t.Fatalf("events: %d %v", len(evs), err)
+	}
+	kinds := []string{}
+	for _, e := range evs[:3] {
+		kinds = append(kinds, e.Kind)
+	}
+	if strings.Join(kinds, ",") != "#identity,#account,#commit" {
+		t.Fatalf("new account events = %v", kinds)
+	}
+}
+
+func TestWriteRejections(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	b := p.CreateAccount(t, "bob.test")
+	c := p.Login(t, a)
+	create(t, c, a.DID, "app.bsky.feed.post", post("existing"))
+	before := mustVerify(t, p, a.DID)
+	access, _ := tokens(c)
+	big := strings.Repeat("a", 1100*1024)
+	manyWrites := []any{}
+	for i := 0; i < 201; i++ {
+		manyWrites = append(manyWrites, map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "value": post("x")})
+	}
+	cases := []struct {
+		name   string
+		nsid   string
+		body   any
+		status int
+		errn   string
+	}{
+		{"text too long", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "record": post(strings.Repeat("é", 301))}, 400, "InvalidRecord"},
+		{"missing field", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.like", "record": map[string]any{"createdAt": "2026-11-22T10:00:00Z"}}, 400, "InvalidRecord"},
+		{"wrong $type", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "record": map[string]any{"$type": "app.bsky.feed.like", "text": "x"}}, 400, "InvalidRecord"},
+		{"require unknown lexicon", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "com.example.thing", "validate": true, "record": map[string]any{"a": 1}}, 400, "InvalidRecord"},
+		{"bad collection", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "not an nsid", "record": post("x")}, 400, "InvalidRequest"},
+		{"bad rkey", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "rkey": "../../etc", "record": post("x")}, 400, "InvalidRequest"},
+		{"dot rkey", "com.atproto.repo.putRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "rkey": "..", "record": post("x")}, 400, "InvalidRequest"},
+		{"someone else's repo", "com.atproto.repo.createRecord", map[string]any{"repo": b.DID, "collection": "app.bsky.feed.post", "record": post("x")}, 401, "AuthenticationRequired"},
+		{"unknown repo", "com.atproto.repo.createRecord", map[string]any{"repo": "did:plc:nobody", "collection": "app.bsky.feed.post", "record": post("x")}, 400, "InvalidRequest"},
+		{"record over 1 MB", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "com.example.big", "record": map[string]any{"blob": big}}, 400, "InvalidRecord"},
+		{"201 ops", "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": manyWrites}, 400, "InvalidRequest"},
+		{"unknown write type", "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": []any{map[string]any{"$type": "x", "collection": "app.bsky.feed.post"}}}, 400, "InvalidRequest"},
+		{"delete missing in batch", "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": []any{map[string]any{"$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": "3kzzzzzzzzzzz"}}}, 400, "InvalidRequest"},
+		{"bad cid link", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "com.example.x", "record": map[string]any{"l": map[string]any{"$link": "../../etc/passwd"}}}, 400, "InvalidRecord"},
+		{"unknown blob", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "record": map[string]any{"text": "x", "createdAt": "2026-11-22T10:00:00Z",
+			"embed": map[string]any{"$type": "app.bsky.embed.images", "images": []any{map[string]any{"alt": "", "image": map[string]any{"$type": "blob", "ref": map[string]any{"$link": "bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy"}, "mimeType": "image/png", "size": 10}}}}}}, 400, "InvalidRequest"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, _, body := raw(t, "POST", p.URL+"/xrpc/"+tc.nsid, access, "application/json", mustJSON(t, tc.body))
+			xrpcErr(t, st, body, tc.status, tc.errn)
+		})
+	}
+	// Malformed and oversize bodies.
+	for name, body := range map[string][]byte{"malformed": []byte(`{"repo": `), "empty": nil, "trailing": []byte(`{} {}`), "not an object": []byte(`[1,2]`)} {
+		st, _, b := raw(t, "POST", p.URL+"/xrpc/com.atproto.repo.createRecord", access, "application/json", body)
+		if st != 400 {
+			t.Errorf("%s body: %d %s", name, st, b)
+		}
+	}
+	st, _, body := raw(t, "POST", p.URL+"/xrpc/com.atproto.repo.createRecord", access, "application/json", []byte(`{"repo":"`+strings.Repeat("x", 6<<20)+`"}`))
+	xrpcErr(t, st, body, http.StatusRequestEntityTooLarge, "PayloadTooLarge")
+	st, _, body = raw(t, "GET", p.URL+"/xrpc/com.atproto.repo.createRecord", access, "", nil)
+	xrpcErr(t, st, body, http.StatusMethodNotAllowed, "InvalidRequest")
+	st, _, body = raw(t, "GET", p.URL+"/xrpc/app.bsky.feed.getTimeline", access, "", nil)
+	xrpcErr(t, st, body, http.StatusNotImplemented, "MethodNotImplemented")
+
+	after := mustVerify(t, p, a.DID)
+	if after.Commit.Rev != before.Commit.Rev || len(after.Records) != len(before.Records) {
+		t.Fatalf("rejected writes changed the repo: rev %s -> %s", before.Commit.Rev, after.Commit.Rev)
+	}
+}
