@@ -21,13 +21,22 @@ log() { echo "test-ts: $*" >&2; }
 # --- Node 22 and the client's packages ---------------------------------------
 NODE="$(bash "$ROOT/scripts/ensure-node22.sh")"
 export PATH="$(dirname "$NODE"):$PATH"
-log "node $(node --version), npm $(npm --version 2>/dev/null)"
+# Run the system npm under Node 22 even if its launcher names another node
+# (some distributions' npm starts with #!/usr/bin/node).
+NPM_CLI="$(readlink -f "$(command -v npm)")"
+npm22() {
+	case "$NPM_CLI" in
+	*.js) "$NODE" "$NPM_CLI" "$@" ;;
+	*) npm "$@" ;;
+	esac
+}
+log "node $(node --version), npm $(npm22 --version 2>/dev/null)"
 
 lock_sum="$(cat "$CLIENT/package.json" "$CLIENT/package-lock.json" | sha256sum | cut -d' ' -f1)-$(node --version)"
 stamp="$CLIENT/node_modules/.hearth-installed"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
 	log "npm ci in tests/ts-client"
-	(cd "$CLIENT" && npm ci --no-audit --no-fund --loglevel=error)
+	(cd "$CLIENT" && npm22 ci --no-audit --no-fund --loglevel=error)
 	echo "$lock_sum" >"$stamp"
 fi
 

@@ -160,6 +160,9 @@ func accountCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if ef.dataDir == "" {
+		return errors.New("--data-dir (or HEARTH_DATA_DIR) is required")
+	}
 	if ef.publicURL == "" {
 		return errors.New("--public-url (or HEARTH_PUBLIC_URL) is required: it goes into the new DID document")
 	}

@@ -84,10 +84,10 @@ async function getPost(rkey) {
 async function expectXrpcError(promise, name, status) {
   await assert.rejects(promise, (err) => {
     assert.ok(err instanceof XRPCError, `expected an XRPCError, got ${err?.constructor?.name}: ${err}`)
-    assert.equal(err.error, name, `error name (message: ${err.message})`)
+    assert.equal(err.error, name, `error ${err.error} (${err.message}), want ${name}`)
     if (status !== undefined) assert.equal(err.status, status, 'HTTP status')
     return true
-  })
+  }, `the call succeeded; want error ${name}`)
 }
 
 before(async () => {
@@ -237,12 +237,23 @@ test('upload a PNG, embed it as images, read it back and fetch the blob', async 
   assert.ok(blobs.data.cids.includes(cid), 'listBlobs has the blob')
 })
 
-// Known deviations from the reference PDS, kept visible as TODO tests (they
-// run and report, but do not fail the suite). The reference checks a
-// record's blob refs against the stored blob with these error names
-// (actor-store/blob/transactor.ts: BlobNotFound, verifyBlob).
-const KNOWN_BLOB_REF_GAP = 'hearthd: blob-ref checks differ from the reference PDS (see the ts-client report)'
+// Known deviations from the reference PDS. These run the reference's
+// expectation; while hearthd still differs, the test is marked TODO (with the
+// difference as its message) instead of failing the suite, so the gap stays
+// visible in every run ("ℹ todo N"). Once hearthd matches they pass as
+// ordinary tests: then drop the knownGap() wrapper so regressions fail.
+async function knownGap(t, fn) {
+  try {
+    await fn()
+  } catch (err) {
+    if (!(err instanceof assert.AssertionError)) throw err
+    t.todo(`known hearthd deviation from the reference PDS: ${err.message.split('\n')[0]}`)
+  }
+}
 
+// The reference checks a record's blob refs against the stored blob with
+// these error names (packages/pds/src/actor-store/blob/transactor.ts:
+// BlobNotFound, and verifyBlob's InvalidMimeType / InvalidSize).
 async function postWithImage(image) {
   return agent.com.atproto.repo.createRecord({
     repo: agent.did,
@@ -256,24 +267,28 @@ async function postWithImage(image) {
   })
 }
 
-test('blob ref to a blob never uploaded is BlobNotFound', { todo: KNOWN_BLOB_REF_GAP }, async () => {
+test('blob ref to a blob never uploaded is BlobNotFound', async (t) => {
   const { blob } = state
   assert.ok(blob, 'the upload test ran')
   // sha256("hello") as a raw CID: never uploaded in this run.
   const missing = blob.ref.constructor.parse('bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq')
-  await expectXrpcError(postWithImage(new BlobRef(missing, 'image/png', 5)), 'BlobNotFound', 400)
+  await knownGap(t, () => expectXrpcError(postWithImage(new BlobRef(missing, 'image/png', 5)), 'BlobNotFound', 400))
 })
 
-test('blob ref with the wrong size is InvalidSize', { todo: KNOWN_BLOB_REF_GAP }, async () => {
+test('blob ref with the wrong size is InvalidSize', async (t) => {
   const { blob } = state
   assert.ok(blob, 'the upload test ran')
-  await expectXrpcError(postWithImage(new BlobRef(blob.ref, blob.mimeType, blob.size + 1)), 'InvalidSize', 400)
+  await knownGap(t, () =>
+    expectXrpcError(postWithImage(new BlobRef(blob.ref, blob.mimeType, blob.size + 1)), 'InvalidSize', 400),
+  )
 })
 
-test('blob ref with the wrong mimeType is InvalidMimeType', { todo: KNOWN_BLOB_REF_GAP }, async () => {
+test('blob ref with the wrong mimeType is InvalidMimeType', async (t) => {
   const { blob } = state
   assert.ok(blob, 'the upload test ran')
-  await expectXrpcError(postWithImage(new BlobRef(blob.ref, 'image/jpeg', blob.size)), 'InvalidMimeType', 400)
+  await knownGap(t, () =>
+    expectXrpcError(postWithImage(new BlobRef(blob.ref, 'image/jpeg', blob.size)), 'InvalidMimeType', 400),
+  )
 })
 
 test('listRecords finds both posts; deleteRecord removes one', async () => {
