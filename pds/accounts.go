@@ -266,20 +266,37 @@ func (e *Engine) ListAccounts(ctx context.Context) ([]Account, error) {
 	return out, rows.Err()
 }
 
-// ResolveHandle returns the DID of a handle hosted here.
+// ResolveHandle returns the DID of a handle: one hosted here, or else one
+// resolved over DNS/HTTPS with the configured resolver.
 func (e *Engine) ResolveHandle(ctx context.Context, handle string) (string, error) {
 	h, err := syntax.ParseHandle(handle)
 	if err != nil {
 		return "", apierr.Invalid("invalid handle %q", handle)
 	}
 	r, err := e.lookup(ctx, e.db.R, "handle = ?", h.Normalize().String())
-	if err == errNoAccount {
-		return "", apierr.New(http.StatusBadRequest, "HandleNotFound", "unable to resolve handle %s", handle)
+	if err == nil {
+		return r.DID, nil
 	}
-	if err != nil {
+	if err != errNoAccount {
 		return "", err
 	}
-	return r.DID, nil
+	if e.cfg.HandleResolver != nil {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if did, err := e.cfg.HandleResolver.ResolveHandle(rctx, h.Normalize().String()); err == nil && did != "" {
+			return did, nil
+		}
+	}
+	return "", apierr.New(http.StatusBadRequest, "HandleNotFound", "unable to resolve handle %s", handle)
+}
+
+// LocalHandleDID returns the DID of a handle hosted here ("" if none).
+func (e *Engine) LocalHandleDID(ctx context.Context, handle string) string {
+	r, err := e.lookup(ctx, e.db.R, "handle = ?", strings.ToLower(handle))
+	if err != nil {
+		return ""
+	}
+	return r.DID
 }
 
 func (e *Engine) signingKey(r *accountRow) (*atcrypto.PrivateKeyK256, error) {

@@ -52,15 +52,17 @@ func (e *Engine) UploadBlob(ctx context.Context, did, declaredMIME string, r io.
 	}
 	mime := strings.TrimSpace(strings.SplitN(declaredMIME, ";", 2)[0])
 	sniffed := strings.SplitN(up.Sniffed, ";", 2)[0]
+	// Like the reference PDS, store the type sniffed from the bytes when it
+	// says something, else the declared one; refuse a declared type of
+	// another kind than the content (video/mp4 for a PNG, say).
 	switch {
-	case genericMIME(mime):
-		mime = sniffed
-		if genericMIME(mime) {
-			mime = "application/octet-stream"
-		}
-	case !genericMIME(sniffed) && majorType(sniffed) != majorType(mime):
+	case !genericMIME(sniffed) && !genericMIME(mime) && majorType(sniffed) != majorType(mime):
 		up.Discard()
 		return nil, apierr.Invalid("declared type %s does not match the content, which looks like %s", mime, sniffed)
+	case !genericMIME(sniffed):
+		mime = sniffed
+	case genericMIME(mime):
+		mime = "application/octet-stream"
 	}
 	if err := e.blobs.Commit(did, up); err != nil {
 		up.Discard()

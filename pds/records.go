@@ -248,13 +248,16 @@ func (e *Engine) checkBlobs(ctx context.Context, did string, ops []preparedOp) e
 			var mime string
 			err := e.db.R.QueryRowContext(ctx, "SELECT size, mime FROM blob WHERE did = ? AND cid = ?", did, c.String()).Scan(&size, &mime)
 			if err == sql.ErrNoRows {
-				return apierr.New(http.StatusBadRequest, "InvalidRequest", "could not find blob %s: upload it first", c)
+				return apierr.New(http.StatusBadRequest, "BlobNotFound", "could not find blob %s: upload it first", c)
 			}
 			if err != nil {
 				return fmt.Errorf("check blob %s: %w", c, err)
 			}
 			if b.Size >= 0 && b.Size != size {
-				return apierr.New(http.StatusBadRequest, "InvalidRequest", "blob %s: record says %d bytes, the upload has %d", c, b.Size, size)
+				return apierr.New(http.StatusBadRequest, "InvalidSize", "blob %s: record says %d bytes, the upload has %d", c, b.Size, size)
+			}
+			if b.MimeType != "" && !strings.EqualFold(b.MimeType, mime) {
+				return apierr.New(http.StatusBadRequest, "InvalidMimeType", "blob %s: record says %s, the upload is %s", c, b.MimeType, mime)
 			}
 		}
 	}

@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,6 +48,14 @@ func TestTokens(t *testing.T) {
 	forged, _ := other.Access("did:plc:x", ScopeAccess)
 	if c, err := iss.ParseAccess(acc); err != nil || c.DID != "did:plc:x" {
 		t.Fatalf("access: %v %v", c, err)
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(acc, ".")[1])
+	if !strings.Contains(string(payload), `"aud":"did:web:pds.test"`) {
+		t.Fatalf("aud is not a single string: %s", payload)
+	}
+	otherAud := &Issuer{Secret: iss.Secret, ServiceDID: "did:web:elsewhere", Now: iss.Now}
+	if _, err := otherAud.ParseAccess(acc); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("token for another audience: %v", err)
 	}
 	if c, err := iss.ParseRefresh(ref); err != nil || c.ID != "jti1" {
 		t.Fatalf("refresh: %v %v", c, err)

@@ -46,8 +46,14 @@ type Claims struct {
 
 type claims struct {
 	Scope string `json:"scope"`
+	// Aud is a single string, as the reference PDS sends it (the embedded
+	// RegisteredClaims.Audience would marshal as an array).
+	Aud string `json:"aud"`
 	jwt.RegisteredClaims
 }
+
+// GetAudience implements jwt.Claims.
+func (c claims) GetAudience() (jwt.ClaimStrings, error) { return jwt.ClaimStrings{c.Aud}, nil }
 
 func (i *Issuer) now() time.Time {
 	if i.Now != nil {
@@ -66,9 +72,8 @@ func NewID() string {
 func (i *Issuer) sign(typ, did, scope, id string, ttl time.Duration) (string, time.Time, error) {
 	now := i.now()
 	exp := now.Add(ttl)
-	c := claims{Scope: scope, RegisteredClaims: jwt.RegisteredClaims{
+	c := claims{Scope: scope, Aud: i.ServiceDID, RegisteredClaims: jwt.RegisteredClaims{
 		Subject:   did,
-		Audience:  jwt.ClaimStrings{i.ServiceDID},
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(exp),
 		ID:        id,

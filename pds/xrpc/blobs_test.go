@@ -48,6 +48,17 @@ func TestBlobs(t *testing.T) {
 	rec := post("look")
 	rec["embed"] = map[string]any{"$type": "app.bsky.embed.images", "images": []any{map[string]any{"alt": "a picture",
 		"image": map[string]any{"$type": "blob", "ref": map[string]any{"$link": blobCID}, "mimeType": "image/png", "size": len(pngBytes)}}}}
+	// The record's blob ref must match the upload's size and type.
+	for _, tc := range []struct {
+		mime string
+		size int
+		want string
+	}{{"image/png", len(pngBytes) + 1, "InvalidSize"}, {"image/jpeg", len(pngBytes), "InvalidMimeType"}} {
+		bad := post("bad ref")
+		bad["embed"] = map[string]any{"$type": "app.bsky.embed.images", "images": []any{map[string]any{"alt": "",
+			"image": map[string]any{"$type": "blob", "ref": map[string]any{"$link": blobCID}, "mimeType": tc.mime, "size": tc.size}}}}
+		apiErr(t, c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "record": bad}, nil), 400, tc.want)
+	}
 	out := create(t, c, a.DID, "app.bsky.feed.post", rec)
 
 	// A second, unreferenced upload.

@@ -221,7 +221,7 @@ func TestWriteRejections(t *testing.T) {
 		{"delete missing in batch", "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": []any{map[string]any{"$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": "3kzzzzzzzzzzz"}}}, 400, "InvalidRequest"},
 		{"bad cid link", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "com.example.x", "record": map[string]any{"l": map[string]any{"$link": "../../etc/passwd"}}}, 400, "InvalidRecord"},
 		{"unknown blob", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "record": map[string]any{"text": "x", "createdAt": "2026-11-22T10:00:00Z",
-			"embed": map[string]any{"$type": "app.bsky.embed.images", "images": []any{map[string]any{"alt": "", "image": map[string]any{"$type": "blob", "ref": map[string]any{"$link": "bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy"}, "mimeType": "image/png", "size": 10}}}}}}, 400, "InvalidRequest"},
+			"embed": map[string]any{"$type": "app.bsky.embed.images", "images": []any{map[string]any{"alt": "", "image": map[string]any{"$type": "blob", "ref": map[string]any{"$link": "bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy"}, "mimeType": "image/png", "size": 10}}}}}}, 400, "BlobNotFound"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

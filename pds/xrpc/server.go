@@ -287,8 +287,8 @@ func (s *Server) wellKnownDID(w http.ResponseWriter, r *http.Request) {
 	if i := strings.LastIndex(host, ":"); i > 0 && !strings.HasSuffix(host, "]") {
 		host = host[:i]
 	}
-	did, err := s.e.ResolveHandle(r.Context(), strings.ToLower(host))
-	if err != nil {
+	did := s.e.LocalHandleDID(r.Context(), strings.ToLower(host))
+	if did == "" {
 		http.Error(w, "no user by that handle", http.StatusNotFound)
 		return
 	}

@@ -48,8 +48,9 @@ func (s *Server) sessionJSON(r *http.Request, sess *pds.Session, withTokens bool
 	}
 	if sess.Email != "" {
 		out["email"] = sess.Email
-		out["emailConfirmed"] = false
 	}
+	out["emailConfirmed"] = false
+	out["emailAuthFactor"] = false
 	if withTokens {
 		out["accessJwt"] = sess.AccessJwt
 		out["refreshJwt"] = sess.RefreshJwt

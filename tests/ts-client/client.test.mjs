@@ -237,20 +237,6 @@ test('upload a PNG, embed it as images, read it back and fetch the blob', async 
   assert.ok(blobs.data.cids.includes(cid), 'listBlobs has the blob')
 })
 
-// Known deviations from the reference PDS. These run the reference's
-// expectation; while hearthd still differs, the test is marked TODO (with the
-// difference as its message) instead of failing the suite, so the gap stays
-// visible in every run ("ℹ todo N"). Once hearthd matches they pass as
-// ordinary tests: then drop the knownGap() wrapper so regressions fail.
-async function knownGap(t, fn) {
-  try {
-    await fn()
-  } catch (err) {
-    if (!(err instanceof assert.AssertionError)) throw err
-    t.todo(`known hearthd deviation from the reference PDS: ${err.message.split('\n')[0]}`)
-  }
-}
-
 // The reference checks a record's blob refs against the stored blob with
 // these error names (packages/pds/src/actor-store/blob/transactor.ts:
 // BlobNotFound, and verifyBlob's InvalidMimeType / InvalidSize).
@@ -272,23 +258,19 @@ test('blob ref to a blob never uploaded is BlobNotFound', async (t) => {
   assert.ok(blob, 'the upload test ran')
   // sha256("hello") as a raw CID: never uploaded in this run.
   const missing = blob.ref.constructor.parse('bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq')
-  await knownGap(t, () => expectXrpcError(postWithImage(new BlobRef(missing, 'image/png', 5)), 'BlobNotFound', 400))
+  await expectXrpcError(postWithImage(new BlobRef(missing, 'image/png', 5)), 'BlobNotFound', 400)
 })
 
 test('blob ref with the wrong size is InvalidSize', async (t) => {
   const { blob } = state
   assert.ok(blob, 'the upload test ran')
-  await knownGap(t, () =>
-    expectXrpcError(postWithImage(new BlobRef(blob.ref, blob.mimeType, blob.size + 1)), 'InvalidSize', 400),
-  )
+  await expectXrpcError(postWithImage(new BlobRef(blob.ref, blob.mimeType, blob.size + 1)), 'InvalidSize', 400)
 })
 
 test('blob ref with the wrong mimeType is InvalidMimeType', async (t) => {
   const { blob } = state
   assert.ok(blob, 'the upload test ran')
-  await knownGap(t, () =>
-    expectXrpcError(postWithImage(new BlobRef(blob.ref, 'image/jpeg', blob.size)), 'InvalidMimeType', 400),
-  )
+  await expectXrpcError(postWithImage(new BlobRef(blob.ref, 'image/jpeg', blob.size)), 'InvalidMimeType', 400)
 })
 
 test('listRecords finds both posts; deleteRecord removes one', async () => {
