@@ -464,3 +464,47 @@ func (e *Engine) publishPLC(ctx context.Context, did string) {
 		e.log.Info("published PLC operation", "did", did)
 	}
 }
+
+// SetActive deactivates (active=false) or reactivates an account and emits
+// #account. A deactivated account keeps its data, refuses writes and is not
+// served by sync endpoints.
+func (e *Engine) SetActive(ctx context.Context, did string, active bool) error {
+	status := StatusActive
+	if !active {
+		status = StatusDeactivated
+	}
+	var change Change
+	err := e.db.Write(ctx, func(tx *sql.Tx) error {
+		var cur string
+		if err := tx.QueryRowContext(ctx, "SELECT status FROM account WHERE did = ?", did).Scan(&cur); err != nil {
+			if err == sql.ErrNoRows {
+				return apierr.New(http.StatusBadRequest, "RepoNotFound", "could not find account %s", did)
+			}
+			return fmt.Errorf("read account status: %w", err)
+		}
+		if cur == status {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE account SET status = ? WHERE did = ?", status, did); err != nil {
+			return fmt.Errorf("update account status: %w", err)
+		}
+		now := nowString()
+		var err error
+		change, err = appendEvent(ctx, tx, did, events.KindAccount, func(seq int64) ([]byte, error) {
+			body := &accountBody{Did: did, Active: active, Seq: seq, Time: now}
+			if !active {
+				s := status
+				body.Status = &s
+			}
+			return events.Encode(events.KindAccount, body)
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if change.Seq != 0 {
+		e.notify.publish(change)
+	}
+	return nil
+}

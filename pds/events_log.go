@@ -2,7 +2,9 @@ package pds
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"time"
 )
 
 // Event is one entry of the event log, its frame already encoded.
@@ -51,4 +53,46 @@ func (e *Engine) LastSeq(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("read last seq: %w", err)
 	}
 	return seq, nil
+}
+
+// OldestSeq returns the oldest kept event's seq (0 when the log is empty).
+func (e *Engine) OldestSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := e.db.R.QueryRowContext(ctx, "SELECT COALESCE(MIN(seq), 0) FROM event").Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read oldest seq: %w", err)
+	}
+	return seq, nil
+}
+
+// PruneEvents deletes events older than olderThan, and those beyond the
+// newest keepCount (0 = no count limit), but never an event with seq >
+// protect (a subscriber still needs it). It returns how many it deleted.
+func (e *Engine) PruneEvents(ctx context.Context, olderThan time.Time, keepCount int64, protect int64) (int64, error) {
+	last, err := e.LastSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	limit := int64(0)
+	if keepCount > 0 {
+		limit = last - keepCount
+	}
+	var byTime int64
+	if err := e.db.R.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM event WHERE time < ?",
+		olderThan.UTC().Format("2006-01-02T15:04:05.000Z")).Scan(&byTime); err != nil {
+		return 0, fmt.Errorf("find old events: %w", err)
+	}
+	limit = min(max(limit, byTime), protect)
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int64
+	err = e.db.Write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM event WHERE seq <= ?", limit)
+		if err != nil {
+			return fmt.Errorf("prune events: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
 }

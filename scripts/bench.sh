@@ -46,7 +46,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$GO" build -o "$WORK/hearthbench" ./cmd/hearthbench
+REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 
 # shellcheck disable=SC2086 # HEARTHBENCH_ARGS is split on purpose
-"$WORK/hearthbench" --hearthd "$HEARTHD" --work-dir "$WORK" --pid-file "$PIDS" ${HEARTHBENCH_ARGS:-} >"$WORK/result.json"
+"$WORK/hearthbench" --hearthd "$HEARTHD" --work-dir "$WORK" --pid-file "$PIDS" --revision "$REV" ${HEARTHBENCH_ARGS:-} >"$WORK/result.json"
 cat "$WORK/result.json"

@@ -64,7 +64,7 @@ const (
 )
 
 type config struct {
-	hearthd, workDir, pidFile, plcURL string
+	hearthd, workDir, pidFile, plcURL, revision string
 
 	createRecords  int
 	writesDur      time.Duration
@@ -83,6 +83,7 @@ func main() {
 	flag.StringVar(&c.hearthd, "hearthd", "bin/hearthd", "hearthd binary to benchmark")
 	flag.StringVar(&c.workDir, "work-dir", "", "directory for data dirs, logs and the fsync probe (required)")
 	flag.StringVar(&c.pidFile, "pid-file", "", "append the PID of every started hearthd here")
+	flag.StringVar(&c.revision, "revision", "", "source revision of hearthd, copied into the output")
 	flag.StringVar(&c.plcURL, "plc-url", "http://127.0.0.1:9", "PLC URL given to hearthd (unreachable on purpose)")
 	flag.IntVar(&c.createRecords, "create-records", 2000, "createRecord calls to time")
 	flag.DurationVar(&c.writesDur, "writes-duration", 5*time.Second, "how long each applyWrites run lasts")
@@ -112,8 +113,13 @@ func main() {
 		b.dumpLogs()
 		os.Exit(1)
 	}
-	out, _ := json.MarshalIndent(res, "", "  ")
-	fmt.Println(string(out))
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetEscapeHTML(false) // keep ">=" readable in the targets
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res); err != nil {
+		fmt.Fprintln(os.Stderr, "hearthbench:", err)
+		os.Exit(1)
+	}
 }
 
 func logf(format string, args ...any) {
@@ -130,6 +136,16 @@ type createRecordResult struct {
 	P99Ms             float64 `json:"p99_ms"`
 	MaxMs             float64 `json:"max_ms"`
 	RatioToFsyncFloor float64 `json:"ratio_to_fsync_floor"`
+	costs
+}
+
+// costs say where a write benchmark's time went: CPU of hearthd and of this
+// client per record, and bytes hearthd sent to the block layer per record
+// (/proc/PID/io write_bytes: the WAL and checkpoint writes).
+type costs struct {
+	ServerCPUMsPerRecord float64 `json:"server_cpu_ms_per_record"`
+	ClientCPUMsPerRecord float64 `json:"client_cpu_ms_per_record"`
+	DiskWriteKBPerRecord float64 `json:"disk_write_kib_per_record"`
 }
 
 type applyWritesResult struct {
@@ -141,15 +157,17 @@ type applyWritesResult struct {
 	BatchP50Ms    float64 `json:"batch_p50_ms"`
 	BatchP99Ms    float64 `json:"batch_p99_ms"`
 	RepoSizeAfter int     `json:"repo_records_after"`
+	costs
 }
 
 type getRepoResult struct {
-	Records         int     `json:"records"`
-	CARBytes        int     `json:"car_bytes"`
-	Downloads       int     `json:"downloads"`
-	MBPerS          float64 `json:"mb_per_s"`
-	MedianMs        float64 `json:"median_ms"`
-	VerifiedRecords int     `json:"verified_records"`
+	Records          int     `json:"records"`
+	CARBytes         int     `json:"car_bytes"`
+	Downloads        int     `json:"downloads"`
+	MBPerS           float64 `json:"mb_per_s"`
+	MedianMs         float64 `json:"median_ms"`
+	VerifiedRecords  int     `json:"verified_records"`
+	ServerCPUMsPerMB float64 `json:"server_cpu_ms_per_mb"`
 }
 
 type importResult struct {
@@ -160,6 +178,7 @@ type importResult struct {
 	Status             int     `json:"status"`
 	Seconds            float64 `json:"seconds"`
 	PeakRSSMB          float64 `json:"peak_rss_mb"`
+	ServerCPUSeconds   float64 `json:"server_cpu_seconds"`
 	RSSBeforeMB        float64 `json:"rss_before_mb"`
 	RSSAfterMB         float64 `json:"rss_after_mb"`
 	VerifiedRecords    int     `json:"verified_records_after_import"`
@@ -187,6 +206,7 @@ type target struct {
 
 type results struct {
 	FsyncFloorPerS float64            `json:"fsync_floor_per_s"`
+	FsyncRecheck   float64            `json:"fsync_floor_recheck_per_s"`
 	CreateRecord   createRecordResult `json:"create_record"`
 	ApplyWrites10  applyWritesResult  `json:"apply_writes_10"`
 	ApplyWrites200 applyWritesResult  `json:"apply_writes_200"`
@@ -214,7 +234,7 @@ func (b *bench) run() (*results, error) {
 	res := &results{}
 	var err error
 
-	logf("fsync floor (%s)", b.cfg.fsyncDur)
+	logf("fsync floor (%s) in %s", b.cfg.fsyncDur, b.cfg.workDir)
 	if res.FsyncFloorPerS, err = fsyncFloor(b.cfg.workDir, b.cfg.fsyncDur); err != nil {
 		return nil, fmt.Errorf("fsync floor: %w", err)
 	}
@@ -233,7 +253,7 @@ func (b *bench) run() (*results, error) {
 	host, _ := os.Hostname()
 	res.Env = map[string]any{
 		"cpus": runtime.NumCPU(), "hearthd": b.cfg.hearthd, "work_dir_fs": fsType(b.cfg.workDir),
-		"host": host, "bench_seconds": round(time.Since(start).Seconds(), 1), "mb": "MiB (2^20 bytes)",
+		"host": host, "revision": b.cfg.revision, "go": runtime.Version(), "bench_seconds": round(time.Since(start).Seconds(), 1), "mb": "MiB (2^20 bytes)",
 	}
 	return res, nil
 }
@@ -314,6 +334,7 @@ func (b *bench) mainPhases(res *results) error {
 		logf("create_record: %d sequential calls", b.cfg.createRecords)
 		lat := make([]float64, 0, b.cfg.createRecords)
 		deadline := time.Now().Add(90 * time.Second)
+		m := s.meter()
 		t0 := time.Now()
 		for i := 0; i < b.cfg.createRecords && time.Now().Before(deadline); i++ {
 			t := time.Now()
@@ -324,12 +345,20 @@ func (b *bench) mainPhases(res *results) error {
 		}
 		el := time.Since(t0).Seconds()
 		r := &res.CreateRecord
+		r.costs = m.costs(len(lat))
 		r.Records, r.Seconds = len(lat), round(el, 3)
 		r.RecordsPerS = round(float64(len(lat))/el, 1)
 		sort.Float64s(lat)
 		r.P50Ms, r.P99Ms, r.MaxMs = round(pct(lat, 50), 3), round(pct(lat, 99), 3), round(lat[len(lat)-1], 3)
 		r.RatioToFsyncFloor = round(r.RecordsPerS/res.FsyncFloorPerS, 3)
-		logf("create_record: %.0f/s p50 %.2f ms p99 %.2f ms (%.0f%% of fsync floor)", r.RecordsPerS, r.P50Ms, r.P99Ms, 100*r.RatioToFsyncFloor)
+		logf("create_record: %.0f/s p50 %.2f ms p99 %.2f ms (%.0f%% of fsync floor); per record: server CPU %.3f ms, client CPU %.3f ms, %.1f KiB written",
+			r.RecordsPerS, r.P50Ms, r.P99Ms, 100*r.RatioToFsyncFloor, r.ServerCPUMsPerRecord, r.ClientCPUMsPerRecord, r.DiskWriteKBPerRecord)
+		// The floor drifts on shared machines: measure it again next to
+		// the run it is compared with.
+		if res.FsyncRecheck, err = fsyncFloor(b.cfg.workDir, time.Second); err != nil {
+			return fmt.Errorf("fsync floor: %w", err)
+		}
+		logf("fsync floor recheck: %.0f/s", res.FsyncRecheck)
 	}
 
 	// applyWrites
@@ -344,13 +373,16 @@ func (b *bench) mainPhases(res *results) error {
 		}
 		logf("apply_writes_%d: batches for %s", bs.size, b.cfg.writesDur)
 		maxBatches := 200000 / bs.size
+		m := s.meter()
 		r, err := ss.fill(b.ctx, bs.size, maxBatches, b.cfg.writesDur)
 		if err != nil {
 			return fmt.Errorf("apply_writes_%d: %w", bs.size, err)
 		}
+		r.costs = m.costs(r.Records)
 		r.RepoSizeAfter = r.Records + bs.size
 		*bs.out = *r
-		logf("apply_writes_%d: %d batches, %.0f records/s, batch p50 %.2f ms p99 %.2f ms", bs.size, r.Batches, r.RecordsPerS, r.BatchP50Ms, r.BatchP99Ms)
+		logf("apply_writes_%d: %d batches, %.0f records/s, batch p50 %.2f ms p99 %.2f ms; per record: server CPU %.3f ms, client CPU %.3f ms, %.1f KiB written",
+			bs.size, r.Batches, r.RecordsPerS, r.BatchP50Ms, r.BatchP99Ms, r.ServerCPUMsPerRecord, r.ClientCPUMsPerRecord, r.DiskWriteKBPerRecord)
 	}
 
 	// getRepo
@@ -375,6 +407,7 @@ func (b *bench) mainPhases(res *results) error {
 		var total int
 		var times []float64
 		var sum time.Duration
+		m := s.meter()
 		for i := 0; i < b.cfg.getRepoRuns; i++ {
 			nb, d, err := s.getRepoDiscard(b.ctx, ss.did)
 			if err != nil {
@@ -390,6 +423,7 @@ func (b *bench) mainPhases(res *results) error {
 		r := &res.GetRepo
 		r.Records, r.CARBytes, r.Downloads, r.VerifiedRecords = n, len(car), len(times), got
 		r.MBPerS = round(float64(total)/mib/sum.Seconds(), 1)
+		r.ServerCPUMsPerMB = round(m.costs(1).ServerCPUMsPerRecord/(float64(total)/mib), 2)
 		r.MedianMs = round(median(times), 1)
 		logf("get_repo: %d-byte CAR (%d records verified), %.1f MB/s, median %.1f ms", len(car), got, r.MBPerS, r.MedianMs)
 	}
@@ -482,7 +516,9 @@ func (b *bench) importPhase(res *results) error {
 	logf("import: importRepo of %d bytes into a fresh server (pid %d)", len(car), pid)
 	// The access token from before the restart is still valid (the JWT
 	// secret is stored), which avoids an argon2 login inflating VmHWM.
+	m := s.meter()
 	status, d, err := ss.importRepo(b.ctx, car)
+	r.ServerCPUSeconds = round(m.costs(1).ServerCPUMsPerRecord/1000, 2)
 	st, serr := procStatus(pid)
 	if serr != nil {
 		return serr
@@ -1034,6 +1070,62 @@ func fsType(dir string) string {
 		}
 	}
 	return typ
+}
+
+type usage struct {
+	server, client time.Duration
+	diskWrite      int64
+}
+
+// meter is a snapshot of the server's and this process's resource use.
+type meter struct {
+	pid   int
+	start usage
+}
+
+func (s *server) meter() *meter {
+	m := &meter{pid: s.cmd.Process.Pid}
+	m.start = m.read()
+	return m
+}
+
+func (m *meter) read() usage {
+	var u usage
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.pid)); err == nil {
+		if i := bytes.LastIndexByte(data, ')'); i > 0 {
+			f := strings.Fields(string(data[i+1:]))
+			if len(f) > 12 { // f[0] is field 3 (state); utime is 14, stime 15
+				ut, _ := strconv.ParseInt(f[11], 10, 64)
+				st, _ := strconv.ParseInt(f[12], 10, 64)
+				u.server = time.Duration(ut+st) * time.Second / 100 // USER_HZ
+			}
+		}
+	}
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", m.pid)); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+				u.diskWrite, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			}
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		u.client = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return u
+}
+
+func (m *meter) costs(records int) costs {
+	if records <= 0 {
+		return costs{}
+	}
+	u := m.read()
+	n := float64(records)
+	return costs{
+		ServerCPUMsPerRecord: round(ms(u.server-m.start.server)/n, 4),
+		ClientCPUMsPerRecord: round(ms(u.client-m.start.client)/n, 4),
+		DiskWriteKBPerRecord: round(float64(u.diskWrite-m.start.diskWrite)/1024/n, 2),
+	}
 }
 
 // ---------------------------------------------------------------- math

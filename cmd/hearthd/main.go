@@ -132,7 +132,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	srv := &http.Server{Handler: xrpc.New(e), ReadHeaderTimeout: 10 * time.Second}
+	h, err := xrpc.New(e, xrpc.Options{})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("hearthd ready", "listen", ln.Addr().String(), "public_url", e.PublicURL(), "data_dir", ef.dataDir)

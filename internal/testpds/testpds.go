@@ -36,22 +36,28 @@ type PDS struct {
 	PLC    *httptest.Server
 	Dir    identity.Directory
 	Config pds.Config
+	Opts   xrpc.Options
+	Server *xrpc.Server
 	srv    *http.Server
 	ln     net.Listener
 }
 
 // Start starts a PDS; tweak adjusts its config before it opens.
 func Start(t testing.TB, tweak func(*pds.Config)) *PDS {
+	return StartWithOptions(t, tweak, xrpc.Options{})
+}
+
+// StartWithOptions also sets the HTTP server's options.
+func StartWithOptions(t testing.TB, tweak func(*pds.Config), opts xrpc.Options) *PDS {
 	t.Helper()
 	plc := httptest.NewServer(plcdir.New())
 	t.Cleanup(plc.Close)
-	p := startWith(t, t.TempDir(), plc, tweak)
-	return p
+	return startWith(t, t.TempDir(), plc, tweak, opts, "127.0.0.1:0")
 }
 
-func startWith(t testing.TB, dataDir string, plc *httptest.Server, tweak func(*pds.Config)) *PDS {
+func startWith(t testing.TB, dataDir string, plc *httptest.Server, tweak func(*pds.Config), opts xrpc.Options, addr string) *PDS {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,9 +79,13 @@ func startWith(t testing.TB, dataDir string, plc *httptest.Server, tweak func(*p
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: xrpc.New(e)}
+	h, err := xrpc.New(e, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
-	p := &PDS{Engine: e, URL: url, PLC: plc, Config: cfg, srv: srv, ln: ln,
+	p := &PDS{Engine: e, Server: h, URL: url, PLC: plc, Config: cfg, Opts: opts, srv: srv, ln: ln,
 		Dir: &identity.BaseDirectory{PLCURL: plc.URL, SkipHandleVerification: true}}
 	t.Cleanup(p.Stop)
 	return p
@@ -89,19 +99,18 @@ func (p *PDS) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	p.srv.Shutdown(ctx)
+	p.Server.Close()
 	p.Engine.Close()
 	p.srv = nil
 }
 
-// Restart stops the PDS and opens a new one on the same data dir and PLC.
+// Restart stops the PDS and opens a new one on the same data dir, PLC and
+// port (so the public URL stays the same).
 func (p *PDS) Restart(t testing.TB) *PDS {
+	addr := p.ln.Addr().String()
 	p.Stop()
 	cfg := p.Config
-	return startWith(t, cfg.DataDir, p.PLC, func(c *pds.Config) {
-		url := c.PublicURL
-		*c = cfg
-		c.PublicURL = url
-	})
+	return startWith(t, cfg.DataDir, p.PLC, func(c *pds.Config) { *c = cfg }, p.Opts, addr)
 }
 
 // Account is a test account.

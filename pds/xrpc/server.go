@@ -1,12 +1,14 @@
 package xrpc
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/apierr"
 	"github.com/hearth-pds/hearth/pds/auth"
+	"github.com/hearth-pds/hearth/pds/firehose"
 )
 
 // Version is reported by /xrpc/_health.
@@ -40,18 +43,28 @@ type route struct {
 	fn     handler
 }
 
+// Options configure a Server.
+type Options struct {
+	Firehose firehose.Config
+}
+
 // Server serves the engine over HTTP.
 type Server struct {
 	e      *pds.Engine
+	hub    *firehose.Hub
 	log    *slog.Logger
 	routes map[string]route
 	mux    *http.ServeMux
 	nextID atomic.Uint64
 }
 
-// New builds the HTTP handler for an engine.
-func New(e *pds.Engine) *Server {
-	s := &Server{e: e, log: e.Logger(), routes: map[string]route{}, mux: http.NewServeMux()}
+// New builds the HTTP handler for an engine and starts its firehose.
+func New(e *pds.Engine, opts Options) (*Server, error) {
+	hub, err := firehose.New(e, opts.Firehose)
+	if err != nil {
+		return nil, fmt.Errorf("start firehose: %w", err)
+	}
+	s := &Server{e: e, hub: hub, log: e.Logger(), routes: map[string]route{}, mux: http.NewServeMux()}
 	s.registerServer()
 	s.registerIdentity()
 	s.registerRepo()
@@ -69,8 +82,14 @@ func New(e *pds.Engine) *Server {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "This is an AT Protocol Personal Data Server, run by Hearth.\n\nMost API routes are under /xrpc/\n")
 	})
-	return s
+	return s, nil
 }
+
+// Firehose is the server's subscribeRepos hub.
+func (s *Server) Firehose() *firehose.Hub { return s.hub }
+
+// Close stops the firehose (call after http.Server.Shutdown).
+func (s *Server) Close() { s.hub.Close() }
 
 func (s *Server) handle(nsid, method string, a authKind, fn handler) {
 	s.routes[nsid] = route{method: method, auth: a, fn: fn}
@@ -102,6 +121,16 @@ func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// Hijack lets the websocket upgrader take over the connection.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("connection cannot be hijacked")
+	}
+	w.status = http.StatusSwitchingProtocols
+	return h.Hijack()
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer (for

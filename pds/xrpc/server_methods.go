@@ -18,6 +18,28 @@ func (s *Server) registerServer() {
 	s.handle("com.atproto.server.listAppPasswords", http.MethodGet, authFull, s.listAppPasswords)
 	s.handle("com.atproto.server.revokeAppPassword", http.MethodPost, authFull, s.revokeAppPassword)
 	s.handle("com.atproto.server.checkAccountStatus", http.MethodGet, authAccess, s.checkAccountStatus)
+	s.handle("com.atproto.server.deactivateAccount", http.MethodPost, authFull, func(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+		var in struct {
+			DeleteAfter string `json:"deleteAfter"`
+		}
+		if r.ContentLength != 0 {
+			if err := decodeJSON(w, r, &in); err != nil {
+				return err
+			}
+		}
+		if err := s.e.SetActive(r.Context(), c.DID, false); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
+	s.handle("com.atproto.server.activateAccount", http.MethodPost, authFull, func(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+		if err := s.e.SetActive(r.Context(), c.DID, true); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
 }
 
 func (s *Server) describeServer(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {

@@ -18,6 +18,10 @@ func (s *Server) registerSync() {
 	s.handle("com.atproto.sync.listRepos", http.MethodGet, authNone, s.listRepos)
 	s.handle("com.atproto.sync.getBlob", http.MethodGet, authNone, s.getBlob)
 	s.handle("com.atproto.sync.listBlobs", http.MethodGet, authNone, s.listBlobs)
+	s.handle("com.atproto.sync.subscribeRepos", http.MethodGet, authNone, func(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+		s.hub.ServeHTTP(w, r)
+		return nil
+	})
 }
 
 func didParam(r *http.Request) (string, error) {

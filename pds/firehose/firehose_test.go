@@ -1,0 +1,426 @@
+package firehose_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	comatproto "github.com/bluesky-social/indigo/api/atproto"
+	"github.com/bluesky-social/indigo/atproto/atclient"
+	"github.com/bluesky-social/indigo/atproto/repo"
+	"github.com/gorilla/websocket"
+
+	"github.com/hearth-pds/hearth/internal/testpds"
+	"github.com/hearth-pds/hearth/pds/events"
+	"github.com/hearth-pds/hearth/pds/firehose"
+	"github.com/hearth-pds/hearth/pds/xrpc"
+)
+
+var ctx = context.Background()
+
+type sub struct {
+	t    *testing.T
+	conn *websocket.Conn
+}
+
+func dial(t *testing.T, p *testpds.PDS, cursor string) *sub {
+	t.Helper()
+	u := strings.Replace(p.URL, "http://", "ws://", 1) + "/xrpc/com.atproto.sync.subscribeRepos"
+	if cursor != "" {
+		u += "?cursor=" + cursor
+	}
+	conn, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v (%v)", u, err, resp)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &sub{t: t, conn: conn}
+}
+
+// next reads one frame (with a timeout); nil on close/timeout. After a
+// timeout the connection is unusable (gorilla/websocket), so only time out
+// at the end of a test.
+func (s *sub) next(timeout time.Duration) *events.Frame {
+	s.t.Helper()
+	s.conn.SetReadDeadline(time.Now().Add(timeout))
+	typ, b, err := s.conn.ReadMessage()
+	if err != nil {
+		return nil
+	}
+	if typ != websocket.BinaryMessage {
+		s.t.Fatalf("frame of type %d", typ)
+	}
+	f, err := events.Decode(b)
+	if err != nil {
+		s.t.Fatalf("decode frame: %v", err)
+	}
+	return f
+}
+
+// collect reads frames until n have arrived.
+func (s *sub) collect(n int) []*events.Frame {
+	s.t.Helper()
+	var out []*events.Frame
+	for len(out) < n {
+		f := s.next(10 * time.Second)
+		if f == nil {
+			s.t.Fatalf("stream ended after %d of %d frames", len(out), n)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// verifyFrames checks seqs increase by one and every commit/sync verifies
+// the way a relay checks it.
+func verifyFrames(t *testing.T, p *testpds.PDS, frames []*events.Frame, firstSeq int64) {
+	t.Helper()
+	for i, f := range frames {
+		if f.Op != 1 {
+			t.Fatalf("frame %d is an error: %s %s", i, f.Error, f.Message)
+		}
+		if want := firstSeq + int64(i); f.Seq() != want {
+			t.Fatalf("frame %d has seq %d, want %d (gap or duplicate)", i, f.Seq(), want)
+		}
+		switch {
+		case f.Commit != nil:
+			c := f.Commit
+			if c.TooBig || c.Rebase || len(c.Blobs) != 0 {
+				t.Fatalf("commit %d: tooBig=%v rebase=%v blobs=%v", c.Seq, c.TooBig, c.Rebase, c.Blobs)
+			}
+			if c.Since != nil && c.PrevData == nil {
+				t.Fatalf("commit %d has since but no prevData", c.Seq)
+			}
+			if _, err := repo.VerifyCommitMessage(ctx, c); err != nil {
+				t.Fatalf("commit %d: %v", c.Seq, err)
+			}
+			if err := repo.VerifyCommitSignature(ctx, p.Dir, c); err != nil {
+				t.Fatalf("commit %d signature: %v", c.Seq, err)
+			}
+		case f.Sync != nil:
+			if _, err := repo.VerifySyncMessage(ctx, p.Dir, f.Sync); err != nil {
+				t.Fatalf("sync %d: %v", f.Sync.Seq, err)
+			}
+		}
+	}
+}
+
+func kinds(frames []*events.Frame) string {
+	var k []string
+	for _, f := range frames {
+		k = append(k, f.Kind)
+	}
+	return strings.Join(k, ",")
+}
+
+func post(text string) map[string]any {
+	return map[string]any{"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-11-22T10:00:00Z"}
+}
+
+type out struct {
+	URI string `json:"uri"`
+	CID string `json:"cid"`
+}
+
+func mustPost(t *testing.T, c *atclient.APIClient, did, text string) out {
+	t.Helper()
+	var o out
+	if err := c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": did, "collection": "app.bsky.feed.post", "record": post(text)}, &o); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func rkey(uri string) string { return uri[strings.LastIndex(uri, "/")+1:] }
+
+// workload runs a long mixed workload and returns how many events it made.
+func workload(t *testing.T, p *testpds.PDS, a testpds.Account) int {
+	c := p.Login(t, a)
+	n := 0
+	var posts []out
+	for i := 0; i < 30; i++ {
+		posts = append(posts, mustPost(t, c, a.DID, fmt.Sprint("post ", i)))
+		n++
+	}
+	for i := 0; i < 10; i++ { // updates
+		if err := c.Post(ctx, "com.atproto.repo.putRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "rkey": rkey(posts[i].URI), "record": post(fmt.Sprint("edited ", i))}, nil); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	for i := 10; i < 20; i++ { // deletes
+		if err := c.Post(ctx, "com.atproto.repo.deleteRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "rkey": rkey(posts[i].URI)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	for b := 0; b < 3; b++ { // applyWrites batches mixing all three
+		writes := []any{}
+		for i := 0; i < 40; i++ {
+			writes = append(writes, map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.like",
+				"value": map[string]any{"subject": map[string]any{"uri": posts[0].URI, "cid": posts[0].CID}, "createdAt": "2026-11-22T10:00:00Z"}})
+		}
+		writes = append(writes,
+			map[string]any{"$type": "com.atproto.repo.applyWrites#update", "collection": "app.bsky.feed.post", "rkey": rkey(posts[20+b].URI), "value": post("batch edit")},
+			map[string]any{"$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": rkey(posts[25+b].URI)})
+		if err := c.Post(ctx, "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": writes}, nil); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	// Import (the current export) -> #sync.
+	car := p.GetRepo(t, a.DID, "")
+	if err := comatproto.RepoImportRepo(ctx, c, bytes.NewReader(car)); err != nil {
+		t.Fatal(err)
+	}
+	n++
+	mustPost(t, c, a.DID, "after import")
+	n++
+	if err := comatproto.IdentityUpdateHandle(ctx, c, &comatproto.IdentityUpdateHandle_Input{Handle: "renamed-" + a.Handle}); err != nil {
+		t.Fatal(err)
+	}
+	n++
+	if err := c.Post(ctx, "com.atproto.server.deactivateAccount", map[string]any{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Post(ctx, "com.atproto.server.activateAccount", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	n += 2
+	mustPost(t, c, a.DID, "back")
+	n++
+	return n
+}
+
+func TestMixedWorkloadEveryFrameVerifies(t *testing.T) {
+	p := testpds.Start(t, nil)
+	live := dial(t, p, "")
+	a := p.CreateAccount(t, "alice.test")
+	n := 3 + workload(t, p, a)
+	frames := live.collect(n)
+	verifyFrames(t, p, frames, 1)
+	if got := kinds(frames[:3]); got != "#identity,#account,#commit" {
+		t.Fatalf("new account emitted %s", got)
+	}
+	all := kinds(frames)
+	for _, want := range []string{"#sync", "#identity", "#account"} {
+		if strings.Count(all, want) < 1 {
+			t.Fatalf("no %s frame in %s", want, all)
+		}
+	}
+	if f := frames[len(frames)-3]; f.Account == nil || f.Account.Active || f.Account.Status == nil || *f.Account.Status != "deactivated" {
+		t.Fatalf("deactivation frame = %+v", f)
+	}
+	if f := live.next(300 * time.Millisecond); f != nil {
+		t.Fatalf("unexpected extra frame %s seq %d", f.Kind, f.Seq())
+	}
+
+	// Replay from interesting cursors gives the same frames.
+	for _, cursor := range []int64{0, 1, 2, 3, int64(n / 2), int64(n) - 1} {
+		s := dial(t, p, fmt.Sprint(cursor))
+		start := cursor + 1
+		if cursor == 0 {
+			start = 1
+		}
+		got := s.collect(n + 3 - int(start) + 1 - 3)
+		verifyFrames(t, p, got, start)
+		if extra := s.next(200 * time.Millisecond); extra != nil {
+			t.Fatalf("cursor %d: extra frame seq %d", cursor, extra.Seq())
+		}
+	}
+	// Cursor at the head: nothing, then live (the first frame must be the
+	// new one; a read timeout would break the connection, so no probing).
+	s := dial(t, p, fmt.Sprint(n))
+	time.Sleep(100 * time.Millisecond)
+	c := p.Login(t, a)
+	mustPost(t, c, a.DID, "live again")
+	verifyFrames(t, p, s.collect(1), int64(n)+1)
+
+	// A future cursor is an error frame, then close.
+	fut := dial(t, p, fmt.Sprint(n+100))
+	f := fut.next(5 * time.Second)
+	if f == nil || f.Op != -1 || f.Error != "FutureCursor" {
+		t.Fatalf("future cursor got %+v", f)
+	}
+	if fut.next(2*time.Second) != nil {
+		t.Fatal("connection stayed open after FutureCursor")
+	}
+}
+
+func TestReplayToLiveSeamUnderLoad(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	for i := 0; i < 50; i++ {
+		mustPost(t, c, a.DID, fmt.Sprint(i))
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	total := 0
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 150; i++ {
+			mustPost(t, c, a.DID, fmt.Sprint("live ", i))
+			if i == 20 {
+				close(done)
+			}
+		}
+	}()
+	<-done // connect while writes are flowing
+	s := dial(t, p, "10")
+	wg.Wait()
+	total = 3 + 50 + 150
+	frames := s.collect(total - 10)
+	verifyFrames(t, p, frames, 11)
+}
+
+func TestRestartKeepsSeqAndCursor(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	for i := 0; i < 5; i++ {
+		mustPost(t, c, a.DID, fmt.Sprint(i))
+	}
+	s := dial(t, p, "0")
+	first := s.collect(8)
+	verifyFrames(t, p, first, 1)
+	p = p.Restart(t)
+	if s.next(2*time.Second) != nil {
+		t.Fatal("frame after the server stopped")
+	}
+	c2, err := atclient.LoginWithPasswordHost(ctx, p.URL, a.Handle, a.Password, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPost(t, c2, a.DID, "after restart")
+	s2 := dial(t, p, "8")
+	got := s2.collect(1)
+	verifyFrames(t, p, got, 9) // seq continues, never reused
+}
+
+func TestOutdatedCursorAndPruning(t *testing.T) {
+	p := testpds.StartWithOptions(t, nil, xrpc.Options{Firehose: firehose.Config{MaxEvents: 10, PruneEvery: time.Hour}})
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	for i := 0; i < 30; i++ {
+		mustPost(t, c, a.DID, fmt.Sprint(i))
+	}
+	// A subscriber parked at seq 5 protects what it has not read yet.
+	slow := dial(t, p, "5")
+	slow.collect(1)                    // it is connected and reading
+	time.Sleep(100 * time.Millisecond) // let it get ahead a little, not to the end
+	// Pruning now may only drop what the connected reader was already sent:
+	// everything after frame 6 must still reach it, gap-free.
+	p.Server.Firehose().Prune(ctx)
+	rest := slow.collect(33 - 6)
+	verifyFrames(t, p, rest, 7)
+	slow.conn.Close()
+	time.Sleep(100 * time.Millisecond)
+	p.Server.Firehose().Prune(ctx)
+	oldest, _ := p.Engine.OldestSeq(ctx)
+	if oldest != 24 {
+		t.Fatalf("after pruning to 10 events the oldest is %d, want 24", oldest)
+	}
+	s := dial(t, p, "3")
+	f := s.next(5 * time.Second)
+	if f == nil || f.Info == nil || f.Info.Name != "OutdatedCursor" {
+		t.Fatalf("old cursor got %+v", f)
+	}
+	verifyFrames(t, p, s.collect(10), 24)
+}
+
+func TestSlowConsumerIsCut(t *testing.T) {
+	p := testpds.StartWithOptions(t, nil, xrpc.Options{Firehose: firehose.Config{RingSize: 16}})
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	s := dial(t, p, "")
+	big := strings.Repeat("x", 200_000)
+	// The consumer reads nothing while 120 large commits go out: socket
+	// buffers fill, it falls out of the 16-event ring, and is cut.
+	for i := 0; i < 120; i++ {
+		if err := c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "com.example.big", "record": map[string]any{"data": big, "i": i}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last *events.Frame
+	for {
+		f := s.next(5 * time.Second)
+		if f == nil {
+			break
+		}
+		last = f
+	}
+	if last == nil || last.Op != -1 || last.Error != "ConsumerTooSlow" {
+		t.Fatalf("slow consumer's last frame = %+v", last)
+	}
+	if st := p.Server.Firehose().Stats(); st.Subscribers != 0 {
+		t.Fatalf("%d subscribers still registered", st.Subscribers)
+	}
+}
+
+func TestManySubscribers(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	const n = 200
+	subs := make([]*sub, n)
+	for i := range subs {
+		subs[i] = dial(t, p, "")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Server.Firehose().Stats().Subscribers < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := p.Server.Firehose().Stats().Subscribers; got != n {
+		t.Fatalf("%d subscribers registered", got)
+	}
+	for i := 0; i < 20; i++ {
+		mustPost(t, c, a.DID, fmt.Sprint(i))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i, s := range subs {
+		wg.Add(1)
+		go func(i int, s *sub) {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, b, err := s.conn.ReadMessage()
+				if err != nil {
+					errs <- fmt.Sprintf("subscriber %d: %v", i, err)
+					return
+				}
+				f, err := events.Decode(b)
+				if err != nil || f.Seq() != int64(4+j) {
+					errs <- fmt.Sprintf("subscriber %d frame %d: seq %d %v", i, j, f.Seq(), err)
+					return
+				}
+			}
+		}(i, s)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+}
+
+func TestPlainGETAndBadCursor(t *testing.T) {
+	p := testpds.Start(t, nil)
+	for q, want := range map[string]int{"": 400, "?cursor=abc": 400, "?cursor=-1": 400} {
+		resp, err := http.Get(p.URL + "/xrpc/com.atproto.sync.subscribeRepos" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("GET subscribeRepos%s: %d %s", q, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}

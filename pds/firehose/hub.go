@@ -1,0 +1,271 @@
+package firehose
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hearth-pds/hearth/pds"
+)
+
+// Config tunes a Hub.
+type Config struct {
+	RingSize     int           // events kept in memory (default 8192)
+	BatchSize    int           // events per read from the log (default 500)
+	WriteTimeout time.Duration // per frame (default 15 s)
+	PingInterval time.Duration // websocket pings (default 30 s)
+	Retention    time.Duration // prune events older than this (default 72 h)
+	MaxEvents    int64         // and beyond this many (default 1,000,000)
+	PruneEvery   time.Duration // default 1 min
+}
+
+func (c *Config) defaults() {
+	if c.RingSize <= 0 {
+		c.RingSize = 8192
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 15 * time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 30 * time.Second
+	}
+	if c.Retention <= 0 {
+		c.Retention = 72 * time.Hour
+	}
+	if c.MaxEvents <= 0 {
+		c.MaxEvents = 1_000_000
+	}
+	if c.PruneEvery <= 0 {
+		c.PruneEvery = time.Minute
+	}
+}
+
+// Hub follows the event log and serves subscribers.
+type Hub struct {
+	e   *pds.Engine
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	ring    []pds.Event // contiguous seqs, oldest first
+	head    int64       // newest seq seen in the log
+	wake    chan struct{}
+	subs    map[*subscriber]struct{}
+	served  int64
+	closed  bool
+	recent  []pds.Event // newest events for the GUI (frames dropped)
+	watcher map[chan pds.Event]struct{}
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type subscriber struct {
+	pos    int64 // last seq sent
+	remote string
+}
+
+// New starts a hub on e's event log.
+func New(e *pds.Engine, cfg Config) (*Hub, error) {
+	cfg.defaults()
+	head, err := e.LastSeq(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Hub{e: e, cfg: cfg, log: e.Logger(), head: head, wake: make(chan struct{}), subs: map[*subscriber]struct{}{},
+		watcher: map[chan pds.Event]struct{}{}, cancel: cancel, done: make(chan struct{})}
+	go h.tail(ctx)
+	return h, nil
+}
+
+// Close stops the hub; connected subscribers are closed.
+func (h *Hub) Close() {
+	h.cancel()
+	<-h.done
+}
+
+// tail follows the log: woken by engine notifications, and once a second
+// in case another process (the CLI) wrote.
+func (h *Hub) tail(ctx context.Context) {
+	defer close(h.done)
+	changes, stop := h.e.Subscribe(1024)
+	defer stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	prune := time.NewTicker(h.cfg.PruneEvery)
+	defer prune.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			h.mu.Lock()
+			h.closed = true
+			close(h.wake)
+			h.mu.Unlock()
+			return
+		case _, ok := <-changes:
+			if !ok {
+				changes = nil
+			}
+		case <-tick.C:
+		case <-prune.C:
+			h.prune(ctx)
+			continue
+		}
+		h.catchUp(ctx)
+	}
+}
+
+func (h *Hub) catchUp(ctx context.Context) {
+	for {
+		h.mu.Lock()
+		after := h.head
+		h.mu.Unlock()
+		evs, err := h.e.Events(ctx, after, h.cfg.BatchSize, "")
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Warn("firehose: read event log", "err", err)
+			}
+			return
+		}
+		if len(evs) == 0 {
+			return
+		}
+		h.mu.Lock()
+		if len(h.ring) > 0 && evs[0].Seq != h.ring[len(h.ring)-1].Seq+1 {
+			h.ring = h.ring[:0] // a gap (pruned, or seqs skipped by a rollback): restart the ring
+		}
+		h.ring = append(h.ring, evs...)
+		if over := len(h.ring) - h.cfg.RingSize; over > 0 {
+			h.ring = append([]pds.Event(nil), h.ring[over:]...)
+		}
+		h.head = evs[len(evs)-1].Seq
+		close(h.wake)
+		h.wake = make(chan struct{})
+		for _, ev := range evs {
+			lite := pds.Event{Seq: ev.Seq, DID: ev.DID, Kind: ev.Kind, Time: ev.Time}
+			h.recent = append(h.recent, lite)
+			for ch := range h.watcher {
+				select {
+				case ch <- lite:
+				default:
+				}
+			}
+		}
+		if len(h.recent) > 100 {
+			h.recent = append([]pds.Event(nil), h.recent[len(h.recent)-100:]...)
+		}
+		h.mu.Unlock()
+		if len(evs) < h.cfg.BatchSize {
+			return
+		}
+	}
+}
+
+// fetch returns events after pos: from the ring if it covers pos, else
+// from the log. wait is a channel closed when more events arrive.
+func (h *Hub) fetch(ctx context.Context, pos int64) (evs []pds.Event, fromRing bool, head int64, wait <-chan struct{}, err error) {
+	h.mu.Lock()
+	head, wait = h.head, h.wake
+	if h.closed {
+		h.mu.Unlock()
+		return nil, false, head, nil, context.Canceled
+	}
+	if pos >= head {
+		h.mu.Unlock()
+		return nil, true, head, wait, nil
+	}
+	if len(h.ring) > 0 && pos >= h.ring[0].Seq-1 {
+		i := int(pos - (h.ring[0].Seq - 1))
+		j := min(len(h.ring), i+h.cfg.BatchSize)
+		evs = append([]pds.Event(nil), h.ring[i:j]...)
+		h.mu.Unlock()
+		return evs, true, head, wait, nil
+	}
+	h.mu.Unlock()
+	evs, err = h.e.Events(ctx, pos, h.cfg.BatchSize, "")
+	return evs, false, head, wait, err
+}
+
+// inRing reports whether pos can still be served from memory.
+func (h *Hub) inRing(pos int64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return pos >= h.head || (len(h.ring) > 0 && pos >= h.ring[0].Seq-1)
+}
+
+func (h *Hub) prune(ctx context.Context) {
+	h.mu.Lock()
+	protect := h.head
+	for s := range h.subs {
+		protect = min(protect, s.pos)
+	}
+	h.mu.Unlock()
+	n, err := h.e.PruneEvents(ctx, time.Now().Add(-h.cfg.Retention), h.cfg.MaxEvents, protect)
+	if err != nil {
+		h.log.Warn("firehose: prune event log", "err", err)
+	} else if n > 0 {
+		h.log.Info("firehose: pruned event log", "events", n)
+	}
+}
+
+// Prune runs one pruning pass now (tests and the GUI's maintenance).
+func (h *Hub) Prune(ctx context.Context) { h.prune(ctx) }
+
+// Stats is what the GUI shows.
+type Stats struct {
+	Seq         int64 // newest event
+	Subscribers int
+	Served      int64 // connections served since start
+}
+
+// Stats returns current numbers.
+func (h *Hub) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return Stats{Seq: h.head, Subscribers: len(h.subs), Served: h.served}
+}
+
+// Recent returns the newest events (without frames), newest last.
+func (h *Hub) Recent() []pds.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]pds.Event(nil), h.recent...)
+}
+
+// Watch streams new events (without frames) until cancel is called;
+// events are dropped if the reader falls behind.
+func (h *Hub) Watch(buf int) (<-chan pds.Event, func()) {
+	ch := make(chan pds.Event, buf)
+	h.mu.Lock()
+	h.watcher[ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		delete(h.watcher, ch)
+		h.mu.Unlock()
+	}
+}
+
+func (h *Hub) add(s *subscriber) {
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.served++
+	h.mu.Unlock()
+}
+
+func (h *Hub) remove(s *subscriber) {
+	h.mu.Lock()
+	delete(h.subs, s)
+	h.mu.Unlock()
+}
+
+func (h *Hub) setPos(s *subscriber, pos int64) {
+	h.mu.Lock()
+	s.pos = pos
+	h.mu.Unlock()
+}

@@ -1,0 +1,151 @@
+package firehose
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	comatproto "github.com/bluesky-social/indigo/api/atproto"
+	"github.com/gorilla/websocket"
+
+	"github.com/hearth-pds/hearth/pds/events"
+)
+
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  1024,
+	WriteBufferSize: 64 << 10,
+	CheckOrigin:     func(*http.Request) bool { return true },
+}
+
+func httpError(w http.ResponseWriter, status int, name, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": name, "message": msg})
+}
+
+// ServeHTTP serves one subscribeRepos connection.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var cursor *int64
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		n, err := strconv.ParseInt(c, 10, 64)
+		if err != nil || n < 0 {
+			httpError(w, http.StatusBadRequest, "InvalidRequest", "cursor must be a non-negative integer")
+			return
+		}
+		cursor = &n
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		httpError(w, http.StatusBadRequest, "InvalidRequest", "subscribeRepos is a websocket endpoint")
+		return
+	}
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	conn.SetReadLimit(1 << 12)
+	go func() {
+		// Consumers send nothing but control frames; a read error means gone.
+		for {
+			if _, _, err := conn.NextReader(); err != nil {
+				cancel()
+				return
+			}
+		}
+	}()
+	sub := &subscriber{remote: r.RemoteAddr} // pos 0 protects the whole log while we start
+	h.add(sub)
+	defer h.remove(sub)
+	h.stream(ctx, conn, sub, cursor)
+}
+
+func (h *Hub) writeFrame(conn *websocket.Conn, frame []byte) error {
+	conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
+	return conn.WriteMessage(websocket.BinaryMessage, frame)
+}
+
+func (h *Hub) closeWithError(conn *websocket.Conn, name, msg string) {
+	if frame, err := events.EncodeError(name, msg); err == nil {
+		h.writeFrame(conn, frame)
+	}
+	conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, name), time.Now().Add(time.Second))
+}
+
+func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, sub *subscriber, cursor *int64) {
+	head := h.Stats().Seq
+	pos := head
+	if cursor != nil {
+		if *cursor > head {
+			h.closeWithError(conn, "FutureCursor", "cursor is ahead of the stream")
+			return
+		}
+		oldest, err := h.e.OldestSeq(ctx)
+		if err != nil {
+			return
+		}
+		switch {
+		case oldest == 0:
+			pos = head
+		case *cursor == 0:
+			pos = oldest - 1
+		case *cursor < oldest-1:
+			msg := "cursor is older than the events kept; sending from the oldest"
+			frame, err := events.Encode(events.KindInfo, &comatproto.SyncSubscribeRepos_Info{Name: "OutdatedCursor", Message: &msg})
+			if err != nil || h.writeFrame(conn, frame) != nil {
+				return
+			}
+			pos = oldest - 1
+		default:
+			pos = *cursor
+		}
+	}
+	h.setPos(sub, pos)
+	live := cursor == nil
+	ping := time.NewTicker(h.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		evs, fromRing, _, wait, err := h.fetch(ctx, pos)
+		if err != nil {
+			if ctx.Err() == nil {
+				conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+			}
+			return
+		}
+		if len(evs) == 0 {
+			live = true
+			select {
+			case <-ctx.Done():
+				return
+			case <-wait:
+			case <-ping.C:
+				if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteTimeout)) != nil {
+					return
+				}
+			}
+			continue
+		}
+		if live && !fromRing {
+			h.log.Info("firehose: cutting a consumer that fell behind", "remote", sub.remote, "pos", pos)
+			h.closeWithError(conn, "ConsumerTooSlow", "consumer fell too far behind the live stream")
+			return
+		}
+		for _, ev := range evs {
+			if err := h.writeFrame(conn, ev.Frame); err != nil {
+				return
+			}
+			pos = ev.Seq
+		}
+		h.setPos(sub, pos)
+		select {
+		case <-ping.C:
+			if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteTimeout)) != nil {
+				return
+			}
+		default:
+		}
+	}
+}
