@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/crawl"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
 
@@ -114,6 +115,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var ef engineFlags
 	ef.register(fs)
 	listen := fs.String("listen", "127.0.0.1:2583", "address to listen on")
+	relays := fs.String("relays", "https://bsky.network", "comma-separated relays to ask for a crawl when the public URL is not local (empty: none)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -141,6 +143,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("hearthd ready", "listen", ln.Addr().String(), "public_url", e.PublicURL(), "data_dir", ef.dataDir)
+	crawler := crawl.New(strings.Split(*relays, ","), nil, log)
+	defer crawler.Close()
+	if isLocalHost(e.Hostname()) {
+		log.Info("public URL is local: not asking relays to crawl", "hostname", e.Hostname())
+	} else {
+		crawler.Request(e.Hostname())
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -153,6 +162,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Warn("shutdown", "err", err)
 	}
 	return nil
+}
+
+// isLocalHost reports whether relays on the internet could not reach host.
+func isLocalHost(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") || strings.HasSuffix(host, ".local") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsLinkLocalUnicast())
 }
 
 func accountCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
