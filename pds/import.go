@@ -8,8 +8,8 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 
-	comatproto "github.com/bluesky-social/indigo/api/atproto"
 	"github.com/bluesky-social/indigo/atproto/atdata"
 	"github.com/bluesky-social/indigo/atproto/repo"
 	"github.com/bluesky-social/indigo/atproto/repo/mst"
@@ -281,4 +281,38 @@ func (e *Engine) ImportRepo(ctx context.Context, did string, r io.Reader, size i
 	return &sum, nil
 }
 
-var _ = comatproto.SyncSubscribeRepos_Sync{}
+
+// RecordsIn lists up to limit records of collection in key order, after
+// the rkey cursor (for browsing a CAR read-only).
+func (p *ParsedCAR) RecordsIn(collection, cursor string, limit int) ([]*Record, string, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	var out []*Record
+	next := ""
+	for _, rec := range p.records {
+		if rec.collection != collection || rec.rkey <= cursor {
+			continue
+		}
+		if len(out) == limit {
+			next = out[len(out)-1].URI[strings.LastIndex(out[len(out)-1].URI, "/")+1:]
+			break
+		}
+		r, err := decodeRecord(p.Commit.DID, rec.collection, rec.rkey, rec.cid.String(), p.blocks[rec.cid.KeyString()])
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, r)
+	}
+	return out, next, nil
+}
+
+// Record returns one record of the CAR.
+func (p *ParsedCAR) Record(collection, rkey string) (*Record, error) {
+	for _, rec := range p.records {
+		if rec.collection == collection && rec.rkey == rkey {
+			return decodeRecord(p.Commit.DID, rec.collection, rec.rkey, rec.cid.String(), p.blocks[rec.cid.KeyString()])
+		}
+	}
+	return nil, apierr.New(http.StatusBadRequest, "RecordNotFound", "no record %s/%s in this CAR", collection, rkey)
+}

@@ -519,3 +519,43 @@ func (e *Engine) Collections(ctx context.Context, did string) ([]CollectionCount
 	}
 	return out, rows.Err()
 }
+
+// FindRecords returns records of did whose rkey is rkey, in any collection.
+func (e *Engine) FindRecords(ctx context.Context, did, rkey string) ([]*Record, error) {
+	rows, err := e.db.R.QueryContext(ctx, "SELECT collection, cid, bytes FROM record WHERE did = ? AND rkey = ? ORDER BY collection", did, rkey)
+	if err != nil {
+		return nil, fmt.Errorf("find records: %w", err)
+	}
+	defer rows.Close()
+	var out []*Record
+	for rows.Next() {
+		var col, cs string
+		var b []byte
+		if err := rows.Scan(&col, &cs, &b); err != nil {
+			return nil, err
+		}
+		r, err := decodeRecord(did, col, rkey, cs, b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SigningKey returns the did:key of the account's repo signing key.
+func (e *Engine) SigningKey(ctx context.Context, did string) (string, error) {
+	r, err := e.lookup(ctx, e.db.R, "did = ?", did)
+	if err != nil {
+		return "", err
+	}
+	k, err := e.signingKey(r)
+	if err != nil {
+		return "", err
+	}
+	pub, err := k.PublicKey()
+	if err != nil {
+		return "", err
+	}
+	return pub.DIDKey(), nil
+}

@@ -1,0 +1,209 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/xrpc"
+)
+
+// UI is what the app needs from the window: events to the frontend and
+// native file dialogs. The Wails runtime implements it in main.go.
+type UI interface {
+	Emit(event string, data any)
+	SaveFile(title, defaultName string) (string, error)
+	OpenFile(title, pattern string) (string, error)
+}
+
+// Config configures the app.
+type Config struct {
+	DataDir string // default: $XDG_DATA_HOME/hearth (~/.local/share/hearth)
+	PLCURL  string // default: the public PLC directory
+	Port    int    // loopback port for the PDS; 0 = remembered or free
+	Logger  *slog.Logger
+}
+
+// DefaultDataDir follows the XDG base directory spec.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "hearth")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "hearth-data"
+	}
+	return filepath.Join(home, ".local", "share", "hearth")
+}
+
+// App is bound to the frontend.
+type App struct {
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	ui      UI
+	engine  *pds.Engine
+	server  *xrpc.Server
+	httpSrv *http.Server
+	dataDir string
+	url     string
+	carView *pds.ParsedCAR // a CAR opened read-only
+	carPath string
+}
+
+// New returns an app; call Start to open the engine.
+func New(cfg Config) *App {
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &App{cfg: cfg, log: cfg.Logger}
+}
+
+func (a *App) emit(event string, data any) {
+	a.mu.Lock()
+	ui := a.ui
+	a.mu.Unlock()
+	if ui != nil {
+		ui.Emit(event, data)
+	}
+}
+
+type settings struct {
+	Port int `json:"port"`
+}
+
+func loadSettings(dir string) settings {
+	var s settings
+	b, err := os.ReadFile(filepath.Join(dir, "desktop.json"))
+	if err == nil {
+		json.Unmarshal(b, &s)
+	}
+	return s
+}
+
+func saveSettings(dir string, s settings) error {
+	b, _ := json.MarshalIndent(s, "", "  ")
+	return os.WriteFile(filepath.Join(dir, "desktop.json"), b, 0o600)
+}
+
+// Start connects the window and opens the engine on the configured data
+// dir. (A function, not a method, so Wails does not bind it.)
+func Start(ctx context.Context, a *App, ui UI) error {
+	a.mu.Lock()
+	a.ui = ui
+	a.mu.Unlock()
+	return a.open(ctx, a.cfg.DataDir)
+}
+
+func (a *App) open(ctx context.Context, dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data folder %s: %w", dir, err)
+	}
+	st := loadSettings(dir)
+	port := a.cfg.Port
+	if port == 0 {
+		port = st.Port
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil && port != 0 {
+		ln, err = net.Listen("tcp", "127.0.0.1:0") // remembered port taken: pick another
+	}
+	if err != nil {
+		return fmt.Errorf("listen on loopback: %w", err)
+	}
+	port = ln.Addr().(*net.TCPAddr).Port
+	url := fmt.Sprintf("http://localhost:%d", port)
+	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: pds.NewNetworkHandleResolver()})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv, err := xrpc.New(e, xrpc.Options{})
+	if err != nil {
+		ln.Close()
+		e.Close()
+		return err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	st.Port = port
+	if err := saveSettings(dir, st); err != nil {
+		a.log.Warn("save desktop settings", "err", err)
+	}
+	a.mu.Lock()
+	a.engine, a.server, a.httpSrv, a.dataDir, a.url = e, srv, hs, dir, url
+	a.mu.Unlock()
+	a.log.Info("engine started", "data_dir", dir, "url", url)
+	go a.forwardEvents(srv)
+	return nil
+}
+
+// forwardEvents pushes new log events to the frontend (status view).
+func (a *App) forwardEvents(srv *xrpc.Server) {
+	ch, stop := srv.Firehose().Watch(256)
+	defer stop()
+	for ev := range ch {
+		a.emit("event", eventInfo(ev))
+	}
+}
+
+// Shutdown stops the HTTP server and closes the engine cleanly.
+func Shutdown(ctx context.Context, a *App) { a.stop(ctx) }
+
+func (a *App) stop(ctx context.Context) {
+	a.mu.Lock()
+	e, srv, hs := a.engine, a.server, a.httpSrv
+	a.engine, a.server, a.httpSrv = nil, nil, nil
+	a.mu.Unlock()
+	if hs == nil {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	hs.Shutdown(sctx)
+	srv.Close()
+	if err := e.Close(); err != nil {
+		a.log.Warn("close engine", "err", err)
+	}
+}
+
+var errNotRunning = errors.New("the PDS engine is not running")
+
+func (a *App) eng() (*pds.Engine, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.engine == nil {
+		return nil, errNotRunning
+	}
+	return a.engine, nil
+}
+
+// account returns the account the window works with (the first one).
+func (a *App) account(ctx context.Context) (*pds.Engine, *pds.Account, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, nil, err
+	}
+	accs, err := e.ListAccounts(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(accs) == 0 {
+		return nil, nil, errors.New("no account yet: create one first")
+	}
+	return e, &accs[0], nil
+}
