@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bluesky-social/indigo/atproto/identity"
 	"github.com/bluesky-social/indigo/atproto/syntax"
 
 	"github.com/hearth-pds/hearth/pds/actorrepo"
@@ -45,6 +46,13 @@ type Config struct {
 	// HandleResolver checks handles for describeRepo's handleIsCorrect;
 	// nil means handles are never reported correct.
 	HandleResolver HandleResolver
+	// AppViewURL and AppViewDID name the default service for app.bsky.*
+	// (like the reference PDS's PDS_BSKY_APP_VIEW_URL / _DID).
+	AppViewURL string
+	AppViewDID string
+	// Directory resolves DIDs (service DIDs for proxying); default: the
+	// network, with PLCURL for did:plc.
+	Directory identity.Directory
 }
 
 func (c *Config) setDefaults() {
@@ -68,6 +76,16 @@ func (c *Config) setDefaults() {
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if c.AppViewURL == "" {
+		c.AppViewURL = DefaultAppViewURL
+	}
+	if c.AppViewDID == "" {
+		c.AppViewDID = DefaultAppViewDID
+	}
+	if c.Directory == nil {
+		base := identity.BaseDirectory{PLCURL: c.PLCURL, SkipHandleVerification: true, HTTPClient: http.Client{Timeout: 10 * time.Second}}
+		c.Directory = identity.NewCacheDirectory(&base, 10000, 10*time.Minute, time.Minute, 10*time.Minute)
 	}
 }
 

@@ -281,7 +281,6 @@ func (e *Engine) ImportRepo(ctx context.Context, did string, r io.Reader, size i
 	return &sum, nil
 }
 
-
 // RecordsIn lists up to limit records of collection in key order, after
 // the rkey cursor (for browsing a CAR read-only).
 func (p *ParsedCAR) RecordsIn(collection, cursor string, limit int) ([]*Record, string, error) {

@@ -89,6 +89,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 
 type engineFlags struct {
 	dataDir, publicURL, plcURL, logLevel string
+	appViewURL, appViewDID               string
 	blobLimit                            int64
 }
 
@@ -98,6 +99,8 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.plcURL, "plc-url", pds.DefaultPLCURL, "did:plc directory URL")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.Int64Var(&f.blobLimit, "blob-limit", 100<<20, "largest accepted blob in bytes")
+	fs.StringVar(&f.appViewURL, "appview-url", pds.DefaultAppViewURL, "AppView that app.bsky.* calls are proxied to")
+	fs.StringVar(&f.appViewDID, "appview-did", pds.DefaultAppViewDID, "the AppView's service DID and #id (the audience of service auth)")
 }
 
 func (f *engineFlags) open(ctx context.Context, log *slog.Logger) (*pds.Engine, error) {
@@ -107,6 +110,7 @@ func (f *engineFlags) open(ctx context.Context, log *slog.Logger) (*pds.Engine, 
 	return pds.Open(ctx, pds.Config{
 		DataDir: f.dataDir, PublicURL: f.publicURL, PLCURL: f.plcURL, BlobLimit: f.blobLimit,
 		Logger: log, HandleResolver: pds.NewNetworkHandleResolver(),
+		AppViewURL: f.appViewURL, AppViewDID: f.appViewDID,
 	})
 }
 

@@ -240,7 +240,7 @@ func TestWriteRejections(t *testing.T) {
 	xrpcErr(t, st, body, http.StatusRequestEntityTooLarge, "PayloadTooLarge")
 	st, _, body = raw(t, "GET", p.URL+"/xrpc/com.atproto.repo.createRecord", access, "", nil)
 	xrpcErr(t, st, body, http.StatusMethodNotAllowed, "InvalidRequest")
-	st, _, body = raw(t, "GET", p.URL+"/xrpc/app.bsky.feed.getTimeline", access, "", nil)
+	st, _, body = raw(t, "GET", p.URL+"/xrpc/com.example.nothing.here", access, "", nil)
 	xrpcErr(t, st, body, http.StatusNotImplemented, "MethodNotImplemented")
 
 	after := mustVerify(t, p, a.DID)

@@ -56,6 +56,8 @@ type Server struct {
 	routes map[string]route
 	mux    *http.ServeMux
 	nextID atomic.Uint64
+
+	proxyClient *http.Client
 }
 
 // New builds the HTTP handler for an engine and starts its firehose.
@@ -69,6 +71,7 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 	s.registerIdentity()
 	s.registerRepo()
 	s.registerSync()
+	s.registerProxy()
 	s.mux.HandleFunc("/xrpc/{nsid}", s.dispatch)
 	s.mux.HandleFunc("GET /xrpc/_health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"version": Version})
@@ -179,6 +182,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	nsid := r.PathValue("nsid")
 	rt, ok := s.routes[nsid]
+	local := ok && (strings.HasPrefix(nsid, "com.atproto.") || nsid == "app.bsky.actor.getPreferences" || nsid == "app.bsky.actor.putPreferences")
+	if !local {
+		if target := s.proxyTarget(r, nsid); target != "" {
+			if err := s.proxy(w, r, nsid, target); err != nil {
+				writeError(w, err)
+			}
+			return
+		}
+	}
 	if !ok {
 		writeError(w, apierr.New(http.StatusNotImplemented, "MethodNotImplemented", "Method Not Implemented"))
 		return
