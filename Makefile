@@ -8,7 +8,7 @@ PORT ?= 2583
 DATA_DIR ?= $(HOME)/.local/share/hearth/hearthd
 APT_PACKAGES := build-essential pkg-config ca-certificates curl git
 
-.PHONY: deps apt-deps go-deps build run test test-go test-ts bench clean
+.PHONY: deps apt-deps go-deps build run test test-go test-ts test-relay bench clean
 
 deps: apt-deps go-deps
 
@@ -31,7 +31,7 @@ run: deps build
 	@mkdir -p "$(DATA_DIR)"
 	$(BIN)/hearthd serve --data-dir "$(DATA_DIR)" --listen 127.0.0.1:$(PORT) --public-url http://localhost:$(PORT)
 
-test: deps test-go test-ts
+test: deps test-go test-ts test-relay
 
 test-go:
 	$(GO) vet ./...
@@ -39,6 +39,10 @@ test-go:
 
 test-ts: build
 	bash scripts/test-ts.sh
+
+# A real indigo relay (built once into .cache/bin) must accept Hearth's firehose.
+test-relay:
+	GO="$(GO)" bash scripts/test-relay.sh
 
 bench: deps build
 	bash scripts/bench.sh

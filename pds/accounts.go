@@ -307,29 +307,26 @@ func (e *Engine) signingKey(r *accountRow) (*atcrypto.PrivateKeyK256, error) {
 	return k, nil
 }
 
-// DIDDocument builds the DID document this server publishes for an account.
+// DIDDocument builds the account's DID document from its latest signed
+// PLC operation (what the directory serves, or will once it is published).
 func (e *Engine) DIDDocument(ctx context.Context, did string) (map[string]any, error) {
-	r, err := e.lookup(ctx, e.db.R, "did = ?", did)
+	_, st, err := latestOp(ctx, e.db.R, did)
 	if err != nil {
 		return nil, err
 	}
-	k, err := e.signingKey(r)
+	pub, err := atcrypto.ParsePublicDIDKey(st.SigningKey)
 	if err != nil {
-		return nil, err
-	}
-	pub, err := k.PublicKey()
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signing key of %s: %w", did, err)
 	}
 	return map[string]any{
 		"@context":    []string{"https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1", "https://w3id.org/security/suites/secp256k1-2019/v1"},
 		"id":          did,
-		"alsoKnownAs": []string{"at://" + r.Handle},
+		"alsoKnownAs": []string{"at://" + st.Handle},
 		"verificationMethod": []map[string]any{{
 			"id": did + "#atproto", "type": "Multikey", "controller": did, "publicKeyMultibase": pub.Multibase(),
 		}},
 		"service": []map[string]any{{
-			"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": e.PublicURL(),
+			"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": st.PDS,
 		}},
 	}, nil
 }
@@ -367,18 +364,10 @@ func (e *Engine) UpdateHandle(ctx context.Context, did, handle string) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE account SET handle = ? WHERE did = ?", h.String(), did); err != nil {
 			return fmt.Errorf("update handle: %w", err)
 		}
-		var prev []byte
-		if err := tx.QueryRowContext(ctx, "SELECT op FROM plc_op WHERE did = ? ORDER BY id DESC LIMIT 1", did).Scan(&prev); err != nil {
-			return fmt.Errorf("previous PLC op of %s: %w", did, err)
-		}
-		op, err := plc.UpdateOp(prev, rot, pub, h.String(), e.PublicURL(), nil)
-		if err != nil {
-			return fmt.Errorf("build PLC update: %w", err)
+		if err := e.queuePLCUpdate(ctx, tx, did, rot, pub, func(st *plc.State) { st.Handle = h.String() }); err != nil {
+			return err
 		}
 		now := nowString()
-		if _, err := tx.ExecContext(ctx, "INSERT INTO plc_op(did, op, published, created_at) VALUES(?, ?, 0, ?)", did, op, now); err != nil {
-			return fmt.Errorf("queue PLC update: %w", err)
-		}
 		hs := h.String()
 		change, err = appendEvent(ctx, tx, did, events.KindIdentity, func(seq int64) ([]byte, error) {
 			return events.Encode(events.KindIdentity, &identityBody{Did: did, Handle: &hs, Seq: seq, Time: now})
@@ -395,16 +384,21 @@ func (e *Engine) UpdateHandle(ctx context.Context, did, handle string) error {
 	return nil
 }
 
-// PLCStatus says how many of an account's PLC operations are published.
+// PLCStatus says how many of an account's PLC operations are published,
+// pending, or refused by the directory (with the last refusal's reason).
 type PLCStatus struct {
 	Published int
 	Pending   int
+	Refused   int
+	LastError string
 }
 
 // PLCStatus reports whether the account's identity is published.
 func (e *Engine) PLCStatus(ctx context.Context, did string) (PLCStatus, error) {
 	var s PLCStatus
-	err := e.db.R.QueryRowContext(ctx, "SELECT COALESCE(SUM(published), 0), COALESCE(SUM(1 - published), 0) FROM plc_op WHERE did = ?", did).Scan(&s.Published, &s.Pending)
+	err := e.db.R.QueryRowContext(ctx, `SELECT COALESCE(SUM(published = 1), 0), COALESCE(SUM(published = 0), 0), COALESCE(SUM(published = -1), 0),
+		COALESCE((SELECT error FROM plc_op WHERE did = ? AND published = -1 ORDER BY id DESC LIMIT 1), '')
+		FROM plc_op WHERE did = ?`, did, did).Scan(&s.Published, &s.Pending, &s.Refused, &s.LastError)
 	if err != nil {
 		return s, fmt.Errorf("PLC status: %w", err)
 	}
@@ -431,8 +425,17 @@ func (e *Engine) PublishPendingPLC(ctx context.Context) {
 }
 
 // publishPLC submits one account's pending ops in order; it stops at the
-// first failure (a later op chains on the earlier one).
+// first failure (a later op chains on the earlier one). An op the directory
+// refuses is marked refused and not retried: the chain needs the owner's
+// attention (PLCStatus reports it).
 func (e *Engine) publishPLC(ctx context.Context, did string) {
+	e.plcMu.Lock()
+	defer e.plcMu.Unlock()
+	var refused int
+	e.db.R.QueryRowContext(ctx, "SELECT count(*) FROM plc_op WHERE did = ? AND published = -1", did).Scan(&refused)
+	if refused > 0 {
+		return
+	}
 	rows, err := e.db.R.QueryContext(ctx, "SELECT id, op FROM plc_op WHERE did = ? AND published = 0 ORDER BY id", did)
 	if err != nil {
 		return
@@ -454,6 +457,12 @@ func (e *Engine) publishPLC(ctx context.Context, did string) {
 				e.log.Info("PLC directory unreachable; identity operation stays pending", "did", did, "err", err)
 			} else {
 				e.log.Warn("PLC directory refused an operation", "did", did, "err", err)
+				if errors.Is(err, plc.ErrRejected) {
+					e.db.Write(ctx, func(tx *sql.Tx) error {
+						_, err := tx.ExecContext(ctx, "UPDATE plc_op SET published = -1, error = ? WHERE id = ?", err.Error(), p.id)
+						return err
+					})
+				}
 			}
 			return
 		}

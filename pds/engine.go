@@ -104,6 +104,9 @@ type Engine struct {
 	mu    sync.Mutex
 	accts map[string]*account // by DID: lock + warm repo
 
+	urlMu sync.RWMutex // guards publicURL
+	plcMu sync.Mutex   // one PLC publication at a time
+
 	notify  *notifier
 	handles handleCache
 
@@ -199,15 +202,21 @@ func (e *Engine) Close() error {
 }
 
 // PublicURL is the URL the PDS is published at.
-func (e *Engine) PublicURL() string { return e.publicURL.String() }
+func (e *Engine) PublicURL() string {
+	e.urlMu.RLock()
+	defer e.urlMu.RUnlock()
+	return e.publicURL.String()
+}
 
 // Hostname is the public URL's hostname (no port).
-func (e *Engine) Hostname() string { return e.publicURL.Hostname() }
+func (e *Engine) Hostname() string {
+	e.urlMu.RLock()
+	defer e.urlMu.RUnlock()
+	return e.publicURL.Hostname()
+}
 
 // ServiceDID is the server's did:web.
-func (e *Engine) ServiceDID() string {
-	return "did:web:" + e.publicURL.Hostname()
-}
+func (e *Engine) ServiceDID() string { return "did:web:" + e.Hostname() }
 
 // Logger returns the engine's logger.
 func (e *Engine) Logger() *slog.Logger { return e.log }

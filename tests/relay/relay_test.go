@@ -97,7 +97,7 @@ func TestIndigoRelayAcceptsHearthFirehose(t *testing.T) {
 	resumeAfter := first[0].Seq
 
 	hostname := strings.TrimPrefix(p.URL, "http://") // localhost:PORT
-	r := startRelay(t, bin, p.PLC.URL, hostname, resumeAfter)
+	r := startRelay(t, bin, "http://127.0.0.1:1", hostname, resumeAfter)
 	t.Logf("relay listening on %s, subscribed to %s (resuming after seq %d); started in %s", r.url, hostname, resumeAfter, time.Since(start).Round(time.Millisecond))
 
 	// --- workload through Hearth's XRPC --------------------------------------
@@ -144,7 +144,7 @@ func TestIndigoRelayAcceptsHearthFirehose(t *testing.T) {
 	}
 
 	// Scan the relay log at the end whatever happens.
-	defer r.checkLog(t, dids, hostname)
+	defer r.checkLog(t, dids, hostname, want)
 
 	// --- the relay's API agrees with Hearth ---------------------------------
 	rc := atclient.NewAPIClient(r.url)
@@ -296,9 +296,11 @@ func startRelay(t *testing.T, bin, plcURL, hostname string, lastSeq int64) *rela
 	apiPort, metricsPort := freePort(t), freePort(t)
 	dbPath := filepath.Join(dir, "relay.sqlite")
 	r := &relayProc{bin: bin, dir: dir, url: fmt.Sprintf("http://127.0.0.1:%d", apiPort)}
+	// debug: the relay then logs "prevData matched" for every commit whose
+	// MST it inverted, which checkLog requires
 	level := os.Getenv("RELAY_LOG_LEVEL")
 	if level == "" {
-		level = "info"
+		level = "debug"
 	}
 	r.args = []string{
 		"--plc-host", plcURL,
@@ -325,7 +327,7 @@ func startRelay(t *testing.T, bin, plcURL, hostname string, lastSeq int64) *rela
 	// 1. first start: the relay migrates its schema.
 	r.run(t, "relay-migrate.log")
 	r.stop(t)
-	if bad := scanLog(t, r.logPath, nil, "", true); len(bad) > 0 {
+	if bad, _ := scanLog(t, r.logPath, nil, true); len(bad) > 0 {
 		t.Fatalf("relay errors during its first (schema-creating) run:\n%s", strings.Join(bad, "\n"))
 	}
 
@@ -446,19 +448,21 @@ var benign = map[string]int{
 	"not verifying prevData or MST inversion for first commit from account": 1,
 }
 
-var suspicious = []string{"dropping", "drop", "invalid", "failed", "fail", "verif", "prevdata", "miss-matching", "mismatch", "inactive", "skipping", "throttle", "panic", "ban"}
+// words in a relay log message that mean an event was not (fully) accepted
+var suspicious = []string{"drop", "invalid", "fail", "verif", "prevdata", "invert", "legacy", "miss-matching", "mismatch", "inactive", "skip", "ignor", "null", "throttle", "panic", "ban", "toobig", "rebase", "future", "old rev"}
 
 // scanLog returns the relay log lines that are warnings/errors or mention
-// dropped/invalid/unverified events. dids (if non-nil) limits the benign
-// allowances to those DIDs.
-func scanLog(t *testing.T, path string, dids map[string]string, hostname string, errorsOnly bool) []string {
+// dropped/invalid/unverified events, and the "did rev" of every commit whose
+// MST inversion reproduced its prevData ("prevData matched", debug level).
+// dids (if non-nil) limits the benign allowances to those DIDs.
+func scanLog(t *testing.T, path string, dids map[string]string, errorsOnly bool) (bad []string, matched map[string]bool) {
 	t.Helper()
+	matched = map[string]bool{}
 	f, err := os.Open(path)
 	if err != nil {
-		return []string{fmt.Sprintf("cannot read relay log: %v", err)}
+		return []string{fmt.Sprintf("cannot read relay log: %v", err)}, matched
 	}
 	defer f.Close()
-	var bad []string
 	seen := map[string]int{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -490,6 +494,14 @@ func scanLog(t *testing.T, path string, dids map[string]string, hostname string,
 			}
 			continue
 		}
+		if msg == "prevData matched" && level == "DEBUG" {
+			did, _ := m["did"].(string)
+			rev, _ := m["rev"].(string)
+			if m["prevData"] != nil && m["prevData"] == m["computed"] {
+				matched[did+" "+rev] = true
+				continue
+			}
+		}
 		lower := strings.ToLower(line)
 		if level != "WARN" && level != "ERROR" && !containsAny(strings.ToLower(msg), suspicious) && !containsAny(lower, []string{"\"err\":\"", "\"error\":\""}) {
 			continue
@@ -511,19 +523,46 @@ func scanLog(t *testing.T, path string, dids map[string]string, hostname string,
 		}
 		bad = append(bad, line)
 	}
-	return bad
+	if err := sc.Err(); err != nil {
+		bad = append(bad, fmt.Sprintf("reading relay log: %v", err))
+	}
+	return bad, matched
 }
 
-func (r *relayProc) checkLog(t *testing.T, dids map[string]string, hostname string) {
+// checkLog fails on any suspicious relay log line and, at debug level,
+// unless the relay inverted every commit that carried prevData.
+func (r *relayProc) checkLog(t *testing.T, dids map[string]string, hostname string, want *stream) {
 	t.Helper()
 	if os.Getenv("RELAY_TEST_VERBOSE") != "" {
 		printTail(t, r.logPath, 1<<30)
 	}
-	bad := scanLog(t, r.logPath, dids, hostname, false)
+	bad, matched := scanLog(t, r.logPath, dids, false)
 	if len(bad) > 0 {
 		t.Errorf("the relay logged %d warnings/errors or dropped/invalid events (Hearth %s, DIDs %v):\n%s", len(bad), hostname, dids, strings.Join(bad, "\n"))
 	} else {
 		t.Logf("relay log %s: no warnings, errors, drops or verification failures", r.logPath)
+	}
+	if lvl := os.Getenv("RELAY_LOG_LEVEL"); lvl != "" && !strings.EqualFold(lvl, "debug") {
+		t.Logf("RELAY_LOG_LEVEL=%s: not checking that the relay inverted every commit", lvl)
+		return
+	}
+	var notInverted []string
+	inverted := 0
+	for k, c := range want.commits {
+		if !c.hasPrevData {
+			continue
+		}
+		if matched[k] {
+			inverted++
+		} else {
+			notInverted = append(notInverted, k)
+		}
+	}
+	sort.Strings(notInverted)
+	if len(notInverted) > 0 {
+		t.Errorf("the relay did not log \"prevData matched\" (a successful MST inversion) for %d of Hearth's commits with prevData:\n  %s", len(notInverted), strings.Join(notInverted, "\n  "))
+	} else {
+		t.Logf("the relay inverted all %d commits that carried prevData and reached prevData each time", inverted)
 	}
 }
 
@@ -655,9 +694,10 @@ func readUntilSeq(t *testing.T, u string, cursor, last int64) []*frame {
 }
 
 type commitInfo struct {
-	cid    string
-	blocks []byte
-	ops    int
+	cid         string
+	blocks      []byte
+	ops         int
+	hasPrevData bool
 }
 
 // stream summarizes a firehose, seq-independently.
@@ -701,7 +741,7 @@ func (s *stream) add(f *frame) {
 	case f.commit != nil:
 		key = f.commit.Repo + " " + f.commit.Rev
 		_, dup = s.commits[key]
-		s.commits[key] = commitInfo{cid: f.commit.Commit.String(), blocks: f.commit.Blocks, ops: len(f.commit.Ops)}
+		s.commits[key] = commitInfo{cid: f.commit.Commit.String(), blocks: f.commit.Blocks, ops: len(f.commit.Ops), hasPrevData: f.commit.PrevData != nil}
 	case f.sync != nil:
 		key = f.sync.Did + " " + f.sync.Rev
 		_, dup = s.syncs[key]

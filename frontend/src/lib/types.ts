@@ -1,0 +1,136 @@
+// The JSON shapes of the Go methods bound by Wails (app/bindings.go).
+
+export interface AccountInfo {
+  did: string
+  handle: string
+  email: string
+  status: string
+  plcPublished: number
+  plcPending: number
+  published: boolean
+  explanation: string
+}
+
+export interface EventInfo {
+  seq: number
+  did: string
+  kind: string
+  time: string
+}
+
+export interface StatusInfo {
+  dataDir: string
+  localURL: string
+  publicURL: string
+  seq: number
+  subscribers: number
+  recent: EventInfo[]
+  relayCrawl: string[]
+}
+
+export interface ImageInput {
+  cid: string
+  mimeType: string
+  size: number
+  alt: string
+  width: number
+  height: number
+}
+
+export interface PostInput {
+  text: string
+  facets: unknown[] | null
+  images: ImageInput[]
+  replyTo: string
+  langs: string[]
+}
+
+export interface WriteResult {
+  uri: string
+  cid: string
+  validationStatus: string
+}
+
+export interface BlobRef {
+  cid: string
+  mimeType: string
+  size: number
+}
+
+export interface RecordImage {
+  url: string
+  alt: string
+  cid: string
+}
+
+export interface RecordView {
+  uri: string
+  cid: string
+  json: string
+  text: string
+  createdAt: string
+  images: RecordImage[] | null
+  replyTo: string
+}
+
+export interface Page {
+  records: RecordView[]
+  cursor: string
+}
+
+export interface Collection {
+  name: string
+  count: number
+}
+
+export interface CommitInfo {
+  cid: string
+  rev: string
+  signingKey: string
+}
+
+export interface HistoryEntry {
+  seq: number
+  kind: string
+  time: string
+  rev: string
+  commit: string
+  ops: string[]
+}
+
+export interface BlobView {
+  cid: string
+  mimeType: string
+  size: number
+  createdAt: string
+  referenced: boolean
+  usedBy: string[]
+  url: string
+}
+
+export interface BlobList {
+  blobs: BlobView[]
+  count: number
+  totalBytes: number
+  unreferenced: number
+  unreferencedBytes: number
+  diskBytes: number
+}
+
+export interface Progress {
+  job: string // "export", "import", "inspect", "open"
+  phase: string
+  done: number
+  total: number
+}
+
+export interface CARInfo {
+  path: string
+  did: string
+  rev: string
+  records: number
+  collections: Collection[]
+  blobs: number
+  bytes: number
+  forThisAccount: boolean
+}

@@ -1,0 +1,205 @@
+package pds_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/bluesky-social/indigo/atproto/atcrypto"
+	"github.com/bluesky-social/indigo/atproto/identity"
+	"github.com/bluesky-social/indigo/atproto/syntax"
+
+	"github.com/hearth-pds/hearth/internal/plcdir"
+	"github.com/hearth-pds/hearth/internal/testpds"
+	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/plc"
+)
+
+var ctx = context.Background()
+
+// switchPLC is a PLC directory that can be taken offline (503) and counts
+// submitted operations.
+type switchPLC struct {
+	dir     *plcdir.Directory
+	srv     *httptest.Server
+	down    atomic.Bool
+	mu      sync.Mutex
+	submits int
+}
+
+func newSwitchPLC(t *testing.T) *switchPLC {
+	s := &switchPLC{dir: plcdir.New()}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.down.Load() {
+			http.Error(w, `{"message":"down"}`, http.StatusServiceUnavailable)
+			return
+		}
+		if r.Method == http.MethodPost {
+			s.mu.Lock()
+			s.submits++
+			s.mu.Unlock()
+		}
+		s.dir.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *switchPLC) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.submits
+}
+
+func resolve(t *testing.T, plcURL, did string) *identity.Identity {
+	t.Helper()
+	dir := &identity.BaseDirectory{PLCURL: plcURL, SkipHandleVerification: true}
+	id, err := dir.LookupDID(ctx, syntax.DID(did))
+	if err != nil {
+		t.Fatalf("resolve %s: %v", did, err)
+	}
+	return id
+}
+
+func identityEvents(t *testing.T, e *pds.Engine, did string) int {
+	evs, err := e.Events(ctx, 0, 1000, did)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range evs {
+		if ev.Kind == "#identity" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestPublishLateAndMove(t *testing.T) {
+	sp := newSwitchPLC(t)
+	sp.down.Store(true)
+	p := testpds.Start(t, func(c *pds.Config) { c.PLCURL = sp.srv.URL })
+	a := p.CreateAccount(t, "alice.test")
+	if st, _ := p.Engine.PLCStatus(ctx, a.DID); st.Pending != 1 {
+		t.Fatalf("genesis not pending while the directory is down: %+v", st)
+	}
+
+	// The tunnel comes up: genesis is published, then the move; same DID.
+	sp.down.Store(false)
+	n, err := p.Engine.SetPublicURL(ctx, "https://alice-pds.example.com")
+	if err != nil || n != 1 {
+		t.Fatalf("SetPublicURL = %d, %v", n, err)
+	}
+	id := resolve(t, sp.srv.URL, a.DID)
+	if id.PDSEndpoint() != "https://alice-pds.example.com" {
+		t.Fatalf("DID document endpoint = %q", id.PDSEndpoint())
+	}
+	if h, _ := id.DeclaredHandle(); h != "alice.test" {
+		t.Fatalf("handle lost in the move: %s", h)
+	}
+	if st, _ := p.Engine.PLCStatus(ctx, a.DID); st.Pending != 0 || st.Published != 2 {
+		t.Fatalf("after publishing: %+v", st)
+	}
+	if got := identityEvents(t, p.Engine, a.DID); got != 2 { // creation + move
+		t.Fatalf("%d #identity events", got)
+	}
+	if doc, _ := p.Engine.DIDDocument(ctx, a.DID); !strings.Contains(docString(doc), "https://alice-pds.example.com") {
+		t.Fatalf("served DID doc not updated: %v", doc)
+	}
+
+	// Same URL again (a reconnect): nothing is submitted.
+	before := sp.count()
+	if n, err := p.Engine.SetPublicURL(ctx, "https://alice-pds.example.com"); err != nil || n != 0 || sp.count() != before {
+		t.Fatalf("unchanged URL caused %d updates, %d submissions", n, sp.count()-before)
+	}
+	if got := identityEvents(t, p.Engine, a.DID); got != 2 {
+		t.Fatalf("unchanged URL emitted #identity (%d)", got)
+	}
+	// A new URL: exactly one more update.
+	if n, err := p.Engine.SetPublicURL(ctx, "https://other.example.com"); err != nil || n != 1 || sp.count() != before+1 {
+		t.Fatalf("new URL: %d updates, %d submissions", n, sp.count()-before)
+	}
+	if resolve(t, sp.srv.URL, a.DID).PDSEndpoint() != "https://other.example.com" {
+		t.Fatal("second move not in the directory")
+	}
+}
+
+func docString(doc map[string]any) string {
+	var b strings.Builder
+	for _, s := range doc["service"].([]map[string]any) {
+		b.WriteString(s["serviceEndpoint"].(string))
+	}
+	return b.String()
+}
+
+func TestRefusedOperationIsReportedNotRetried(t *testing.T) {
+	sp := newSwitchPLC(t)
+	p := testpds.Start(t, func(c *pds.Config) { c.PLCURL = sp.srv.URL })
+	a := p.CreateAccount(t, "alice.test")
+
+	// The owner adds their own recovery key, then (outside Hearth) uses it
+	// to publish an operation Hearth does not know about.
+	own, _ := atcrypto.GeneratePrivateKeyK256()
+	ownPub, _ := own.PublicKey()
+	if err := p.Engine.AddRotationKey(ctx, a.DID, ownPub.DIDKey()); err != nil {
+		t.Fatal(err)
+	}
+	info, err := p.Engine.Identity(ctx, a.DID)
+	if err != nil || len(info.RotationKeys) != 2 || info.RotationKeys[1] != ownPub.DIDKey() || info.Pending != 0 {
+		t.Fatalf("identity after adding a key = %+v %v", info, err)
+	}
+	last, err := (&plc.Client{URL: sp.srv.URL, HTTP: http.DefaultClient}).LastOp(ctx, a.DID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigKey, _ := atcrypto.ParsePublicDIDKey(info.SigningKey)
+	external, err := plc.UpdateOp(last, own, sigKey, "alice.test", "https://elsewhere.example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&plc.Client{URL: sp.srv.URL, HTTP: http.DefaultClient}).Submit(ctx, a.DID, external); err != nil {
+		t.Fatalf("external op: %v", err)
+	}
+	// Hearth's next update chains on an op that is no longer the head, and
+	// is signed by a key the external op removed: the directory refuses it.
+	before := sp.count()
+	if _, err := p.Engine.SetPublicURL(ctx, "https://new.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := p.Engine.PLCStatus(ctx, a.DID)
+	if st.Refused != 1 || st.LastError == "" {
+		t.Fatalf("refusal not reported: %+v", st)
+	}
+	// Later publishing passes do not retry it.
+	p.Engine.PublishPendingPLC(ctx)
+	p.Engine.PublishPendingPLC(ctx)
+	if got := sp.count() - before; got != 1 {
+		t.Fatalf("refused op submitted %d times", got)
+	}
+	// Forged: an op signed with a key that is not a rotation key.
+	stranger, _ := atcrypto.GeneratePrivateKeyK256()
+	last, _ = (&plc.Client{URL: sp.srv.URL, HTTP: http.DefaultClient}).LastOp(ctx, a.DID)
+	forged, _ := plc.UpdateOp(last, stranger, sigKey, "evil.test", "https://evil.example.com", nil)
+	err = (&plc.Client{URL: sp.srv.URL, HTTP: http.DefaultClient}).Submit(ctx, a.DID, forged)
+	if !errors.Is(err, plc.ErrRejected) {
+		t.Fatalf("the directory did not refuse a forged operation: %v", err)
+	}
+}
+
+func TestRecoveryKeyExport(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	priv, didKey, err := p.Engine.RecoveryKey(ctx, a.DID)
+	if err != nil || len(priv) != 64 || !strings.HasPrefix(didKey, "did:key:z") {
+		t.Fatalf("recovery key = %q %q %v", priv, didKey, err)
+	}
+	info, _ := p.Engine.Identity(ctx, a.DID)
+	if info.RotationKeys[0] != didKey {
+		t.Fatalf("exported key %s is not the first rotation key %v", didKey, info.RotationKeys)
+	}
+}
