@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/hearth-pds/hearth/internal/testpds"
 	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/plc"
+	"github.com/hearth-pds/hearth/pds/store"
 )
 
 var ctx = context.Background()
@@ -165,23 +167,46 @@ func TestRefusedOperationIsReportedNotRetried(t *testing.T) {
 	if err := (&plc.Client{URL: sp.srv.URL, HTTP: http.DefaultClient}).Submit(ctx, a.DID, external); err != nil {
 		t.Fatalf("external op: %v", err)
 	}
-	// Hearth's next update chains on an op that is no longer the head, and
-	// is signed by a key the external op removed: the directory refuses it.
-	before := sp.count()
+	// Hearth's next update chains on the op before the external one; its key
+	// has priority, so within the 72 h window the directory lets it win
+	// (PLC recovery) and the DID points at Hearth again.
 	if _, err := p.Engine.SetPublicURL(ctx, "https://new.example.com"); err != nil {
 		t.Fatal(err)
 	}
+	if got := resolve(t, sp.srv.URL, a.DID).PDSEndpoint(); got != "https://new.example.com" {
+		t.Fatalf("after recovery the DID points at %s", got)
+	}
+
+	// A forged operation (tampered after signing, as a corrupted store
+	// would hold it) is refused by the directory, reported, not retried.
+	sp.down.Store(true)
+	if _, err := p.Engine.SetPublicURL(ctx, "https://third.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, filepath.Join(p.Config.DataDir, "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.W.Exec("UPDATE plc_op SET op = replace(op, 'third.example.com', 'evil.example.com') WHERE did = ? AND published = 0", a.DID); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	sp.down.Store(false)
+	before := sp.count()
+	p.Engine.PublishPendingPLC(ctx)
 	st, _ := p.Engine.PLCStatus(ctx, a.DID)
 	if st.Refused != 1 || st.LastError == "" {
 		t.Fatalf("refusal not reported: %+v", st)
 	}
-	// Later publishing passes do not retry it.
 	p.Engine.PublishPendingPLC(ctx)
 	p.Engine.PublishPendingPLC(ctx)
 	if got := sp.count() - before; got != 1 {
 		t.Fatalf("refused op submitted %d times", got)
 	}
-	// Forged: an op signed with a key that is not a rotation key.
+	if got := resolve(t, sp.srv.URL, a.DID).PDSEndpoint(); got != "https://new.example.com" {
+		t.Fatalf("a refused op changed the DID: %s", got)
+	}
+	// An op signed with a key that is not a rotation key is refused too.
 	stranger, _ := atcrypto.GeneratePrivateKeyK256()
 	last, _ = (&plc.Client{URL: sp.srv.URL, HTTP: http.DefaultClient}).LastOp(ctx, a.DID)
 	forged, _ := plc.UpdateOp(last, stranger, sigKey, "evil.test", "https://evil.example.com", nil)
