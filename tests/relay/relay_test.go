@@ -97,7 +97,7 @@ func TestIndigoRelayAcceptsHearthFirehose(t *testing.T) {
 	resumeAfter := first[0].Seq
 
 	hostname := strings.TrimPrefix(p.URL, "http://") // localhost:PORT
-	r := startRelay(t, bin, "http://127.0.0.1:1", hostname, resumeAfter)
+	r := startRelay(t, bin, p.PLC.URL, hostname, resumeAfter)
 	t.Logf("relay listening on %s, subscribed to %s (resuming after seq %d); started in %s", r.url, hostname, resumeAfter, time.Since(start).Round(time.Millisecond))
 
 	// --- workload through Hearth's XRPC --------------------------------------
@@ -538,7 +538,11 @@ func (r *relayProc) checkLog(t *testing.T, dids map[string]string, hostname stri
 	}
 	bad, matched := scanLog(t, r.logPath, dids, false)
 	if len(bad) > 0 {
-		t.Errorf("the relay logged %d warnings/errors or dropped/invalid events (Hearth %s, DIDs %v):\n%s", len(bad), hostname, dids, strings.Join(bad, "\n"))
+		shown := bad
+		if len(shown) > 40 {
+			shown = append(shown[:40:40], fmt.Sprintf("… and %d more (full log: RELAY_TEST_VERBOSE=1)", len(bad)-40))
+		}
+		t.Errorf("the relay logged %d warnings/errors or dropped/invalid events (Hearth %s, DIDs %v):\n%s", len(bad), hostname, dids, strings.Join(shown, "\n"))
 	} else {
 		t.Logf("relay log %s: no warnings, errors, drops or verification failures", r.logPath)
 	}

@@ -1,0 +1,127 @@
+// The window's shared state (Svelte 5 runes): which screen is showing, the
+// account, progress of long jobs, live events, notices and the one modal
+// confirmation dialog.
+import type { AccountInfo, CARInfo, EventInfo, Progress } from './types'
+
+export type Screen = 'home' | 'blobs' | 'repo' | 'backup' | 'status'
+
+export const SCREENS: { id: Screen; label: string; key: string }[] = [
+  { id: 'home', label: 'Posts', key: '1' },
+  { id: 'blobs', label: 'Blobs', key: '2' },
+  { id: 'repo', label: 'Repository', key: '3' },
+  { id: 'backup', label: 'Export & import', key: '4' },
+  { id: 'status', label: 'Status', key: '5' },
+]
+
+export function screenFromHash(hash: string): Screen | null {
+  const id = hash.replace(/^#\/?/, '').split(/[/?]/)[0]
+  return SCREENS.some((s) => s.id === id) ? (id as Screen) : null
+}
+
+export interface Notice {
+  id: number
+  kind: 'ok' | 'error' | 'info'
+  text: string
+}
+
+export interface ConfirmRequest {
+  title: string
+  body: string
+  confirm: string
+  danger?: boolean
+  resolve: (ok: boolean) => void
+}
+
+let noticeID = 0
+
+class AppState {
+  account = $state<AccountInfo | null>(null)
+  screen = $state<Screen>('home')
+  localURL = $state('')
+  /** A record the repository browser should open (set by other screens). */
+  openURI = $state<string | null>(null)
+  /** A blob the gallery should show (set by record links). */
+  openBlob = $state<string | null>(null)
+  /** The CAR file opened read-only, if any. */
+  car = $state<CARInfo | null>(null)
+  /** Latest progress of each job ("export", "import", "inspect", "open"). */
+  progress = $state<Record<string, Progress | undefined>>({})
+  /** Long jobs running now (the window stays usable meanwhile). */
+  jobs = $state<string[]>([])
+  events = $state<EventInfo[]>([])
+  notices = $state<Notice[]>([])
+  confirmReq = $state<ConfirmRequest | null>(null)
+  /** Bumped whenever the repository changed (post, delete, import). */
+  repoVersion = $state(0)
+
+  go(screen: Screen) {
+    this.screen = screen
+    if (typeof location !== 'undefined' && screenFromHash(location.hash) !== screen) {
+      history.replaceState(null, '', `#${screen}`)
+    }
+  }
+
+  openRecord(uri: string) {
+    this.openURI = uri
+    this.go('repo')
+  }
+
+  showBlob(cid: string) {
+    this.openBlob = cid
+    this.go('blobs')
+  }
+
+  changed() {
+    this.repoVersion++
+  }
+
+  notify(text: string, kind: Notice['kind'] = 'ok', ms = 6000) {
+    const id = ++noticeID
+    this.notices = [...this.notices, { id, kind, text }]
+    if (ms > 0) setTimeout(() => this.dismiss(id), ms)
+  }
+
+  dismiss(id: number) {
+    this.notices = this.notices.filter((n) => n.id !== id)
+  }
+
+  confirm(opts: { title: string; body: string; confirm: string; danger?: boolean }): Promise<boolean> {
+    this.confirmReq?.resolve(false)
+    return new Promise((resolve) => {
+      this.confirmReq = { ...opts, resolve }
+    })
+  }
+
+  answer(ok: boolean) {
+    const r = this.confirmReq
+    this.confirmReq = null
+    r?.resolve(ok)
+  }
+
+  setProgress(p: Progress) {
+    this.progress = { ...this.progress, [p.job]: p }
+  }
+
+  /** Runs a long job, marking it busy and clearing its progress around it. */
+  async job<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    this.jobs = [...this.jobs, name]
+    this.progress = { ...this.progress, [name]: undefined }
+    try {
+      return await fn()
+    } finally {
+      this.jobs = this.jobs.filter((j) => j !== name)
+      this.progress = { ...this.progress, [name]: undefined }
+    }
+  }
+
+  busy(name: string): boolean {
+    return this.jobs.includes(name)
+  }
+
+  pushEvent(e: EventInfo) {
+    if (this.events.some((x) => x.seq === e.seq)) return
+    this.events = [e, ...this.events].slice(0, 50)
+  }
+}
+
+export const app = new AppState()
