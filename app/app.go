@@ -32,6 +32,8 @@ type Config struct {
 	PLCURL  string // default: the public PLC directory
 	Port    int    // loopback port for the PDS; 0 = remembered or free
 	Logger  *slog.Logger
+	// HandleResolver checks domain handles (default: DNS and HTTPS).
+	HandleResolver pds.HandleResolver
 }
 
 // DefaultDataDir follows the XDG base directory spec.
@@ -60,6 +62,7 @@ type App struct {
 	url     string
 	carView *pds.ParsedCAR // a CAR opened read-only
 	carPath string
+	pub     *publisher
 }
 
 // New returns an app; call Start to open the engine.
@@ -82,8 +85,15 @@ func (a *App) emit(event string, data any) {
 	}
 }
 
+// settings are kept in desktop.json in the data folder (mode 0600; it may
+// hold the ngrok authtoken).
 type settings struct {
-	Port int `json:"port"`
+	Port           int      `json:"port"`
+	Tunnel         string   `json:"tunnel,omitempty"`
+	NgrokAuthtoken string   `json:"ngrokAuthtoken,omitempty"`
+	NgrokDomain    string   `json:"ngrokDomain,omitempty"`
+	BYOURL         string   `json:"byoURL,omitempty"`
+	Relays         []string `json:"relays,omitempty"`
 }
 
 func loadSettings(dir string) settings {
@@ -127,7 +137,11 @@ func (a *App) open(ctx context.Context, dir string) error {
 	}
 	port = ln.Addr().(*net.TCPAddr).Port
 	url := fmt.Sprintf("http://localhost:%d", port)
-	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: pds.NewNetworkHandleResolver()})
+	hr := a.cfg.HandleResolver
+	if hr == nil {
+		hr = pds.NewNetworkHandleResolver()
+	}
+	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: hr})
 	if err != nil {
 		ln.Close()
 		return err
@@ -149,6 +163,13 @@ func (a *App) open(ctx context.Context, dir string) error {
 	a.mu.Unlock()
 	a.log.Info("engine started", "data_dir", dir, "url", url)
 	go a.forwardEvents(srv)
+	if st.Tunnel != "" {
+		// Publishing was on when the app last ran: switch it back on.
+		cfg := PublishConfig{Kind: st.Tunnel, Domain: st.NgrokDomain, URL: st.BYOURL, Relays: st.Relays}
+		if _, err := a.StartPublishing(cfg); err != nil {
+			a.log.Warn("could not resume publishing", "err", err)
+		}
+	}
 	return nil
 }
 
@@ -165,6 +186,7 @@ func (a *App) forwardEvents(srv *xrpc.Server) {
 func Shutdown(ctx context.Context, a *App) { a.stop(ctx) }
 
 func (a *App) stop(ctx context.Context) {
+	a.stopPublishing()
 	a.mu.Lock()
 	e, srv, hs := a.engine, a.server, a.httpSrv
 	a.engine, a.server, a.httpSrv = nil, nil, nil

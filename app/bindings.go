@@ -135,6 +135,18 @@ func (a *App) Status() (*StatusInfo, error) {
 	}
 	st := srv.Firehose().Stats()
 	out := &StatusInfo{DataDir: dir, LocalURL: url, Seq: st.Seq, Subscribers: st.Subscribers, Recent: []EventInfo{}, RelayCrawl: []string{}}
+	a.mu.Lock()
+	p := a.pub
+	a.mu.Unlock()
+	if p != nil {
+		ts := p.mgr.Status()
+		if ts.State == "online" {
+			out.PublicURL = ts.URL
+		}
+		for _, r := range p.crawler.Status() {
+			out.RelayCrawl = append(out.RelayCrawl, r.Relay+": "+r.State)
+		}
+	}
 	rec := srv.Firehose().Recent()
 	for i := len(rec) - 1; i >= 0 && len(out.Recent) < 20; i-- {
 		out.Recent = append(out.Recent, eventInfo(rec[i]))

@@ -2,6 +2,9 @@ package pds
 
 import (
 	"context"
+	"errors"
+
+	"github.com/bluesky-social/indigo/atproto/identity"
 	"strings"
 	"sync"
 	"time"
@@ -45,3 +48,15 @@ func (e *Engine) HandleIsCorrect(ctx context.Context, did, handle string) bool {
 	e.handles.mu.Unlock()
 	return ok
 }
+
+// ResolveHandleNetwork resolves a handle over DNS/HTTPS only (not from the
+// local account table), to check that a domain handle really points here.
+func (e *Engine) ResolveHandleNetwork(ctx context.Context, handle string) (string, error) {
+	if e.cfg.HandleResolver == nil {
+		return "", errors.New("no handle resolver configured")
+	}
+	return e.cfg.HandleResolver.ResolveHandle(ctx, strings.ToLower(handle))
+}
+
+// Directory is the engine's DID resolver.
+func (e *Engine) Directory() identity.Directory { return e.cfg.Directory }

@@ -1,0 +1,283 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/crawl"
+	"github.com/hearth-pds/hearth/tunnel"
+)
+
+// PublishConfig is the Publish panel's choice.
+type PublishConfig struct {
+	Kind      string   `json:"kind"`      // "ngrok", "byo" or "loopback" (tests)
+	Authtoken string   `json:"authtoken"` // ngrok; empty = saved one or $NGROK_AUTHTOKEN
+	Domain    string   `json:"domain"`    // ngrok reserved domain (optional)
+	URL       string   `json:"url"`       // byo
+	Relays    []string `json:"relays"`    // empty = https://bsky.network
+}
+
+// PublishStatus is the Publish panel's state.
+type PublishStatus struct {
+	Tunnel      tunnel.Status `json:"tunnel"`
+	Relays      []RelayStatus `json:"relays"`
+	PDSEndpoint string        `json:"pdsEndpoint"` // what the DID document says
+	Pending     int           `json:"pendingOps"`
+	Refused     int           `json:"refusedOps"`
+	LastError   string        `json:"lastError"`
+	Config      PublishConfig `json:"config"` // token masked
+}
+
+// RelayStatus is one relay's crawl status.
+type RelayStatus struct {
+	Relay     string `json:"relay"`
+	State     string `json:"state"`
+	Attempts  int    `json:"attempts"`
+	LastError string `json:"lastError"`
+	Hostname  string `json:"hostname"`
+}
+
+type publisher struct {
+	cfg     PublishConfig
+	mgr     *tunnel.Manager
+	crawler *crawl.Requester
+}
+
+// StartPublishing switches publishing on with the given tunnel.
+func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	a.stopPublishing()
+	saved := loadSettings(a.dir())
+	if cfg.Kind == "ngrok" && cfg.Authtoken == "" {
+		cfg.Authtoken = saved.NgrokAuthtoken
+	}
+	var prov tunnel.Provider
+	switch cfg.Kind {
+	case "ngrok":
+		prov = &tunnel.Ngrok{Authtoken: cfg.Authtoken, Domain: cfg.Domain}
+		if _, err := prov.(*tunnel.Ngrok).Plan(); err != nil {
+			return nil, err
+		}
+	case "byo":
+		u, err := tunnel.CheckPublicURL(cfg.URL)
+		if err != nil {
+			return nil, err
+		}
+		cfg.URL = u
+		prov = tunnel.BringYourOwn{URL: u}
+	case "loopback":
+		prov = &tunnel.Loopback{SamePort: true}
+	default:
+		return nil, fmt.Errorf("unknown tunnel kind %q", cfg.Kind)
+	}
+	if len(cfg.Relays) == 0 {
+		cfg.Relays = []string{"https://bsky.network"}
+	}
+	a.mu.Lock()
+	srv := a.server
+	a.mu.Unlock()
+	p := &publisher{cfg: cfg, crawler: crawl.New(cfg.Relays, nil, a.log)}
+	p.mgr = tunnel.NewManager(prov, srv, tunnel.Options{Logger: a.log, OnStatus: func(s tunnel.Status) {
+		if s.State == tunnel.Online && s.URL != "" {
+			if _, err := e.SetPublicURL(context.Background(), s.URL); err != nil {
+				a.log.Warn("publish identity at the new URL", "err", err)
+			}
+			if u, err := url.Parse(s.URL); err == nil && !isLocal(u.Hostname()) {
+				p.crawler.Request(u.Host)
+			}
+		}
+		a.emit("tunnel", s)
+	}})
+	a.mu.Lock()
+	a.pub = p
+	a.mu.Unlock()
+	st := saved
+	st.Tunnel = cfg.Kind
+	st.NgrokDomain, st.BYOURL, st.Relays = cfg.Domain, cfg.URL, cfg.Relays
+	if cfg.Authtoken != "" {
+		st.NgrokAuthtoken = cfg.Authtoken
+	}
+	saveSettings(a.dir(), st)
+	p.mgr.Start()
+	return a.PublishingStatus()
+}
+
+func isLocal(host string) bool {
+	return host == "localhost" || strings.HasSuffix(host, ".localhost") || host == "127.0.0.1" || host == "::1"
+}
+
+// StopPublishing switches publishing off (the PDS stays on loopback).
+func (a *App) StopPublishing() error {
+	a.stopPublishing()
+	st := loadSettings(a.dir())
+	st.Tunnel = ""
+	return saveSettings(a.dir(), st)
+}
+
+func (a *App) stopPublishing() {
+	a.mu.Lock()
+	p := a.pub
+	a.pub = nil
+	a.mu.Unlock()
+	if p != nil {
+		p.mgr.Stop()
+		p.crawler.Close()
+	}
+}
+
+func (a *App) dir() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.dataDir
+}
+
+// PublishingStatus returns the tunnel, relay and identity state.
+func (a *App) PublishingStatus() (*PublishStatus, error) {
+	e, acc, err := a.account(bg)
+	if err != nil {
+		return nil, err
+	}
+	out := &PublishStatus{Tunnel: tunnel.Status{State: tunnel.Stopped}, Relays: []RelayStatus{}}
+	a.mu.Lock()
+	p := a.pub
+	a.mu.Unlock()
+	if p != nil {
+		out.Tunnel = p.mgr.Status()
+		for _, r := range p.crawler.Status() {
+			out.Relays = append(out.Relays, RelayStatus{Relay: r.Relay, State: r.State, Attempts: r.Attempts, LastError: r.LastError, Hostname: r.Hostname})
+		}
+		out.Config = p.cfg
+		if out.Config.Authtoken != "" {
+			out.Config.Authtoken = "••••" + out.Config.Authtoken[max(0, len(out.Config.Authtoken)-4):]
+		}
+	}
+	id, err := e.Identity(bg, acc.DID)
+	if err != nil {
+		return nil, err
+	}
+	out.PDSEndpoint, out.Pending, out.Refused, out.LastError = id.PDS, id.Pending, id.Refused, id.LastError
+	return out, nil
+}
+
+// SelfCheck checks through the public URL whether the PDS is reachable.
+func (a *App) SelfCheck() ([]tunnel.Check, error) {
+	e, acc, err := a.account(bg)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	p := a.pub
+	a.mu.Unlock()
+	if p == nil || p.mgr.Status().State != tunnel.Online {
+		return nil, fmt.Errorf("publishing is not on: start it first")
+	}
+	ctx, cancel := context.WithTimeout(bg, 30*time.Second)
+	defer cancel()
+	return tunnel.SelfCheck(ctx, tunnel.SelfCheckInput{
+		PublicURL: p.mgr.Status().URL, DID: acc.DID, Handle: acc.Handle,
+		Dir: e.Directory(), ResolveHandle: e.ResolveHandleNetwork,
+	}), nil
+}
+
+// RecoveryKeyExport is the account's PLC rotation key.
+type RecoveryKeyExport struct {
+	PrivateKeyHex string `json:"privateKeyHex"`
+	DIDKey        string `json:"didKey"`
+	Warning       string `json:"warning"`
+}
+
+// ExportRecoveryKey returns the PLC rotation key (the user's recovery key).
+func (a *App) ExportRecoveryKey() (*RecoveryKeyExport, error) {
+	e, acc, err := a.account(bg)
+	if err != nil {
+		return nil, err
+	}
+	priv, did, err := e.RecoveryKey(bg, acc.DID)
+	if err != nil {
+		return nil, err
+	}
+	return &RecoveryKeyExport{PrivateKeyHex: priv, DIDKey: did,
+		Warning: "Whoever has this key controls your identity: they can move your account anywhere. Keep it offline (a password manager or paper), never paste it into a website, and never share it."}, nil
+}
+
+// AddRotationKey adds a rotation key of your own (a did:key) to your DID.
+func (a *App) AddRotationKey(didKey string) error {
+	e, acc, err := a.account(bg)
+	if err != nil {
+		return err
+	}
+	return e.AddRotationKey(bg, acc.DID, strings.TrimSpace(didKey))
+}
+
+// HandleInstructions says how to point a domain handle at your DID.
+type HandleInstructions struct {
+	Handle        string `json:"handle"`
+	DNSName       string `json:"dnsName"`
+	DNSValue      string `json:"dnsValue"`
+	WellKnownURL  string `json:"wellKnownURL"`
+	WellKnownBody string `json:"wellKnownBody"`
+}
+
+// HandleSetup returns the DNS TXT record or well-known file to set up.
+func (a *App) HandleSetup(handle string) (*HandleInstructions, error) {
+	_, acc, err := a.account(bg)
+	if err != nil {
+		return nil, err
+	}
+	h := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(handle, "@")))
+	return &HandleInstructions{Handle: h, DNSName: "_atproto." + h, DNSValue: "did=" + acc.DID,
+		WellKnownURL: "https://" + h + "/.well-known/atproto-did", WellKnownBody: acc.DID}, nil
+}
+
+// SetHandle switches to handle after checking it resolves to your DID
+// (DNS or HTTPS), or when it is the public hostname of your tunnel, which
+// Hearth itself answers for.
+func (a *App) SetHandle(handle string) (*AccountInfo, error) {
+	e, acc, err := a.account(bg)
+	if err != nil {
+		return nil, err
+	}
+	h := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(handle, "@")))
+	a.mu.Lock()
+	p := a.pub
+	a.mu.Unlock()
+	own := false
+	if p != nil {
+		if u, err := url.Parse(p.mgr.Status().URL); err == nil && u.Hostname() == h {
+			own = true
+		}
+	}
+	if !own {
+		ctx, cancel := context.WithTimeout(bg, 15*time.Second)
+		defer cancel()
+		did, err := e.ResolveHandleNetwork(ctx, h)
+		if err != nil {
+			return nil, fmt.Errorf("%s does not resolve yet (%v): set the DNS record or well-known file first, then try again", h, err)
+		}
+		if did != acc.DID {
+			return nil, fmt.Errorf("%s resolves to %s, not to your DID", h, did)
+		}
+	}
+	if err := e.UpdateHandle(bg, acc.DID, h); err != nil {
+		return nil, err
+	}
+	accs, err := e.ListAccounts(bg)
+	if err != nil {
+		return nil, err
+	}
+	for i := range accs {
+		if accs[i].DID == acc.DID {
+			return a.accountInfo(e, &accs[i])
+		}
+	}
+	return nil, fmt.Errorf("account vanished")
+}
+
+var _ = pds.StatusActive
