@@ -102,6 +102,10 @@ PASSWORD="hearth-ts-$(date +%s)-$$"
 # pending, which does not matter to this test (nothing resolves the DID).
 PLC_URL="http://127.0.0.1:9"
 
+# The test runs a fake AppView on this port; hearthd proxies app.bsky.* to it.
+APPVIEW_PORT="$(free_port)"
+APPVIEW_DID="did:web:appview.test#bsky_appview"
+
 # A freshly picked port can be taken before hearthd binds it: retry a few times.
 started=""
 for attempt in 1 2 3; do
@@ -113,7 +117,8 @@ for attempt in 1 2 3; do
 		--public-url "$URL" --plc-url "$PLC_URL" 2>>"$SERVER_LOG")"
 	log "created $HANDLE = $DID"
 	"$HEARTHD" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --public-url "$URL" \
-		--plc-url "$PLC_URL" 2>>"$SERVER_LOG" &
+		--plc-url "$PLC_URL" --appview-url "http://127.0.0.1:$APPVIEW_PORT" --appview-did "$APPVIEW_DID" \
+		--relays "" 2>>"$SERVER_LOG" &
 	SERVER_PID=$!
 	for _ in $(seq 150); do
 		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -144,6 +149,7 @@ log "hearthd (pid $SERVER_PID) ready on $URL"
 # Node's test runner summary (ℹ tests/pass/fail/duration_ms) is the last output.
 set +e
 (cd "$CLIENT" && HEARTH_URL="$URL" HEARTH_HANDLE="$HANDLE" HEARTH_PASSWORD="$PASSWORD" HEARTH_DID="$DID" \
+	HEARTH_APPVIEW_PORT="$APPVIEW_PORT" HEARTH_APPVIEW_DID="$APPVIEW_DID" \
 	timeout 300 node --test --test-reporter=spec --test-timeout=60000 client.test.mjs)
 status=$?
 set -e

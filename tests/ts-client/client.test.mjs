@@ -5,11 +5,12 @@
 //   HEARTH_PASSWORD  its password
 //   HEARTH_DID       (optional) the DID `hearthd account create` printed
 //
-// Only com.atproto.* methods are used: app.bsky.* reads are not served by
-// Hearth itself (they will be proxied to an AppView later).
+//   HEARTH_APPVIEW_PORT / HEARTH_APPVIEW_DID  a fake AppView this test runs,
+//                    which hearthd proxies app.bsky.* to (--appview-url/-did)
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { deflateSync } from 'node:zlib'
+import { createServer } from 'node:http'
 import { AtpAgent, RichText, BlobRef, XRPCError } from '@atproto/api'
 
 const URL_ = need('HEARTH_URL')
@@ -435,4 +436,54 @@ test('logout revokes the refresh token', async () => {
     'ExpiredToken',
     400,
   )
+})
+
+// ---- AppView proxying -------------------------------------------------------
+// A fake AppView on loopback: it records each request's service-auth JWT
+// claims and answers like the real one. (The Go tests verify the ES256K
+// signature with indigo's validator; here we check what the official client
+// gets through Hearth.)
+const appviewSeen = []
+let appview
+before(async () => {
+  appview = createServer((req, res) => {
+    const auth = req.headers.authorization || ''
+    const claims = auth.startsWith('Bearer ') ? jwtPayload(auth.slice(7)) : null
+    const header = auth.startsWith('Bearer ') ? JSON.parse(Buffer.from(auth.slice(7).split('.')[0], 'base64url').toString()) : null
+    const nsid = new URL(req.url, 'http://x').pathname.replace('/xrpc/', '')
+    appviewSeen.push({ nsid, claims, header, labelers: req.headers['atproto-accept-labelers'] })
+    res.setHeader('content-type', 'application/json')
+    if (nsid === 'app.bsky.actor.getProfile') {
+      res.end(JSON.stringify({ did: claims?.iss, handle: HANDLE, displayName: 'From the fake AppView' }))
+    } else if (nsid === 'app.bsky.feed.getTimeline') {
+      res.end(JSON.stringify({ feed: [] }))
+    } else {
+      res.statusCode = 501
+      res.end(JSON.stringify({ error: 'MethodNotImplemented' }))
+    }
+  })
+  await new Promise((resolve) => appview.listen(Number(need('HEARTH_APPVIEW_PORT')), '127.0.0.1', resolve))
+})
+
+test('getProfile and getTimeline go through Hearth to the AppView with service auth', async () => {
+  if (!agent.session) {
+    await agent.login({ identifier: HANDLE, password: PASSWORD })
+  }
+  const prof = await agent.getProfile({ actor: HANDLE })
+  assert.equal(prof.data.displayName, 'From the fake AppView')
+  const tl = await agent.getTimeline({ limit: 5 })
+  assert.deepEqual(tl.data.feed, [])
+  const aud = need('HEARTH_APPVIEW_DID')
+  for (const [i, nsid] of ['app.bsky.actor.getProfile', 'app.bsky.feed.getTimeline'].entries()) {
+    const seen = appviewSeen[appviewSeen.length - 2 + i]
+    assert.equal(seen.nsid, nsid)
+    assert.equal(seen.header.alg, 'ES256K')
+    assert.equal(seen.claims.iss, agent.session.did)
+    assert.equal(seen.claims.aud, aud)
+    assert.equal(seen.claims.lxm, nsid)
+    assert.ok(seen.claims.jti, 'jti set')
+    const ttl = seen.claims.exp - seen.claims.iat
+    assert.ok(ttl > 0 && ttl <= 120, `exp about 60 s after iat (got ${ttl})`)
+  }
+  appview.close()
 })
