@@ -126,6 +126,9 @@ func ParseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progres
 	if err := p.Commit.VerifyStructure(); err != nil {
 		return nil, badCAR("commit: %v", err)
 	}
+	if err := checkNodeDAG(bs, p.Commit.Data); err != nil {
+		return nil, err
+	}
 	tree, err := mst.LoadTreeFromStore(ctx, bs, p.Commit.Data)
 	if err != nil {
 		return nil, badCAR("MST: %v", err)
@@ -179,6 +182,41 @@ func ParseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progres
 	}
 	sort.Slice(p.Summary.Collections, func(i, j int) bool { return p.Summary.Collections[i].Collection < p.Summary.Collections[j].Collection })
 	return p, nil
+}
+
+// checkNodeDAG walks the MST's node blocks once before indigo loads the
+// tree: in a valid MST every node is referenced exactly once, and a crafted
+// CAR that references one node from many places (a DAG, not a tree) would
+// otherwise make loading take exponential time.
+func checkNodeDAG(bs memBlocks, root cid.Cid) error {
+	seen := map[string]bool{}
+	stack := []cid.Cid{root}
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		k := c.KeyString()
+		if seen[k] {
+			return badCAR("MST node %s is referenced more than once", c)
+		}
+		seen[k] = true
+		data, ok := bs[k]
+		if !ok {
+			return badCAR("MST node %s is missing", c)
+		}
+		nd, err := mst.NodeDataFromCBOR(bytesReader(data))
+		if err != nil {
+			return badCAR("MST node %s: %v", c, err)
+		}
+		if nd.Left != nil {
+			stack = append(stack, *nd.Left)
+		}
+		for _, e := range nd.Entries {
+			if e.Right != nil {
+				stack = append(stack, *e.Right)
+			}
+		}
+	}
+	return nil
 }
 
 // ImportRepo replaces did's repo with the one in the CAR (which must be for

@@ -359,6 +359,11 @@ func TestSlowConsumerIsCut(t *testing.T) {
 	if last == nil || last.Op != -1 || last.Error != "ConsumerTooSlow" {
 		t.Fatalf("slow consumer's last frame = %+v", last)
 	}
+	// The server unregisters it as the connection closes.
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Server.Firehose().Stats().Subscribers != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if st := p.Server.Firehose().Stats(); st.Subscribers != 0 {
 		t.Fatalf("%d subscribers still registered", st.Subscribers)
 	}
