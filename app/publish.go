@@ -255,14 +255,8 @@ func (a *App) SetHandle(handle string) (*AccountInfo, error) {
 		}
 	}
 	if !own {
-		ctx, cancel := context.WithTimeout(bg, 15*time.Second)
-		defer cancel()
-		did, err := e.ResolveHandleNetwork(ctx, h)
-		if err != nil {
-			return nil, fmt.Errorf("%s does not resolve yet (%v): set the DNS record or well-known file first, then try again", h, err)
-		}
-		if did != acc.DID {
-			return nil, fmt.Errorf("%s resolves to %s, not to your DID", h, did)
+		if err := e.VerifyHandle(bg, acc.DID, h); err != nil {
+			return nil, err
 		}
 	}
 	if err := e.UpdateHandle(bg, acc.DID, h); err != nil {

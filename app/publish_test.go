@@ -88,7 +88,7 @@ func TestPublishPanel(t *testing.T) {
 	if err != nil || ins.DNSName != "_atproto.me.example.com" || ins.DNSValue != "did="+acc.DID {
 		t.Fatalf("instructions = %+v %v", ins, err)
 	}
-	if _, err := a.SetHandle("me.example.com"); err == nil || !strings.Contains(err.Error(), "does not resolve") {
+	if _, err := a.SetHandle("me.example.com"); err == nil || !strings.Contains(err.Error(), "does not resolve") || !strings.Contains(err.Error(), "_atproto.me.example.com") {
 		t.Fatalf("unverified handle: %v", err)
 	}
 	dns["me.example.com"] = "did:plc:someoneelse"

@@ -3,8 +3,11 @@ package pds
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/bluesky-social/indigo/atproto/identity"
+
+	"github.com/hearth-pds/hearth/pds/apierr"
 	"strings"
 	"sync"
 	"time"
@@ -60,3 +63,24 @@ func (e *Engine) ResolveHandleNetwork(ctx context.Context, handle string) (strin
 
 // Directory is the engine's DID resolver.
 func (e *Engine) Directory() identity.Directory { return e.cfg.Directory }
+
+// VerifyHandle checks that handle resolves (DNS/HTTPS) to did before an
+// account switches to it. The PDS's own public hostname is accepted without
+// a lookup (this server answers its /.well-known/atproto-did). Without a
+// resolver configured, nothing can be checked and it returns nil.
+func (e *Engine) VerifyHandle(ctx context.Context, did, handle string) error {
+	h := strings.ToLower(strings.TrimSpace(handle))
+	if e.cfg.HandleResolver == nil || h == e.Hostname() {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	got, err := e.cfg.HandleResolver.ResolveHandle(rctx, h)
+	if err != nil {
+		return apierr.New(http.StatusBadRequest, "InvalidHandle", "%s does not resolve to your DID yet (%v): add the DNS TXT record _atproto.%s = \"did=%s\" or serve %s at https://%s/.well-known/atproto-did", h, err, h, did, did, h)
+	}
+	if got != did {
+		return apierr.New(http.StatusBadRequest, "InvalidHandle", "%s resolves to %s, not to your DID", h, got)
+	}
+	return nil
+}

@@ -32,6 +32,9 @@ func (s *Server) updateHandle(w http.ResponseWriter, r *http.Request, c *pds.Cal
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
+	if err := s.e.VerifyHandle(r.Context(), c.DID, in.Handle); err != nil {
+		return err
+	}
 	if err := s.e.UpdateHandle(r.Context(), c.DID, in.Handle); err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package xrpc_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -196,4 +198,33 @@ func TestPreferencesAndChatNeedsPrivilege(t *testing.T) {
 	}
 	var out map[string]any
 	apiErr(t, appc.WithService("did:web:api.bsky.chat#bsky_chat").Get(ctx, "chat.bsky.convo.listConvos", nil, &out), 403, "InvalidToken")
+}
+
+type txtRecords map[string]string
+
+func (d txtRecords) ResolveHandle(_ context.Context, h string) (string, error) {
+	if did, ok := d[h]; ok {
+		return did, nil
+	}
+	return "", fmt.Errorf("no _atproto TXT record for %s", h)
+}
+
+// With a handle resolver configured (as hearthd has), updateHandle only
+// accepts a domain handle that resolves to the account's DID.
+func TestUpdateHandleVerifiesDomain(t *testing.T) {
+	dns := txtRecords{}
+	p := testpds.Start(t, func(c *pds.Config) { c.HandleResolver = dns })
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	in := map[string]any{"handle": "alice.example.com"}
+	apiErr(t, c.Post(ctx, "com.atproto.identity.updateHandle", in, nil), 400, "InvalidHandle")
+	dns["alice.example.com"] = "did:plc:someoneelse"
+	apiErr(t, c.Post(ctx, "com.atproto.identity.updateHandle", in, nil), 400, "InvalidHandle")
+	dns["alice.example.com"] = a.DID
+	if err := c.Post(ctx, "com.atproto.identity.updateHandle", in, nil); err != nil {
+		t.Fatal(err)
+	}
+	if acc, _ := p.Engine.GetAccount(ctx, a.DID); acc.Handle != "alice.example.com" {
+		t.Fatalf("handle is %s", acc.Handle)
+	}
 }
