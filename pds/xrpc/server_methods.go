@@ -80,6 +80,15 @@ func (s *Server) sessionJSON(r *http.Request, sess *pds.Session, withTokens bool
 	return out, nil
 }
 
+func (s *Server) respondSession(w http.ResponseWriter, r *http.Request, sess *pds.Session, withTokens bool) error {
+	out, err := s.sessionJSON(r, sess, withTokens)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
 	var in struct {
 		Handle     string `json:"handle"`
@@ -102,12 +111,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, _ *pds.Ca
 	if err != nil {
 		return err
 	}
-	out, err := s.sessionJSON(r, sess, true)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return s.respondSession(w, r, sess, true)
 }
 
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
@@ -125,12 +129,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, _ *pds.Ca
 	if err != nil {
 		return err
 	}
-	out, err := s.sessionJSON(r, sess, true)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return s.respondSession(w, r, sess, true)
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
@@ -138,12 +137,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request, c *pds.Calle
 	if err != nil {
 		return err
 	}
-	out, err := s.sessionJSON(r, &pds.Session{Account: *acc}, false)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return s.respondSession(w, r, &pds.Session{Account: *acc}, false)
 }
 
 func (s *Server) refreshSession(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
@@ -155,12 +149,7 @@ func (s *Server) refreshSession(w http.ResponseWriter, r *http.Request, _ *pds.C
 	if err != nil {
 		return err
 	}
-	out, err := s.sessionJSON(r, sess, true)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return s.respondSession(w, r, sess, true)
 }
 
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
