@@ -204,11 +204,18 @@ type accountRow struct {
 	passwordHash string
 	signingKey   []byte
 	rotationKey  []byte
+	signer       *atcrypto.PrivateKeyK256 // parsed signingKey (cached rows only)
 }
 
 var errNoAccount = errors.New("no such account")
 
 func (e *Engine) lookup(ctx context.Context, q *sql.DB, where string, arg any) (*accountRow, error) {
+	byDID := where == "did = ?" && q == e.db.R
+	if byDID {
+		if r := e.cachedAccount(arg.(string)); r != nil {
+			return r, nil
+		}
+	}
 	var r accountRow
 	var email sql.NullString
 	err := q.QueryRowContext(ctx, "SELECT did, handle, email, status, created_at, password_hash, signing_key, rotation_key FROM account WHERE "+where, arg).
@@ -220,7 +227,36 @@ func (e *Engine) lookup(ctx context.Context, q *sql.DB, where string, arg any) (
 		return nil, fmt.Errorf("look up account: %w", err)
 	}
 	r.Email = email.String
+	if byDID {
+		if k, err := atcrypto.ParsePrivateBytesK256(r.signingKey); err == nil {
+			r.signer = k
+		}
+		e.cacheAccount(&r)
+	}
 	return &r, nil
+}
+
+// The account cache holds rows by DID (read-only once cached); every
+// change to an account row goes through invalidateAccount.
+func (e *Engine) cachedAccount(did string) *accountRow {
+	e.acctCacheMu.RLock()
+	defer e.acctCacheMu.RUnlock()
+	return e.acctCache[did]
+}
+
+func (e *Engine) cacheAccount(r *accountRow) {
+	e.acctCacheMu.Lock()
+	defer e.acctCacheMu.Unlock()
+	if len(e.acctCache) > 10000 {
+		clear(e.acctCache)
+	}
+	e.acctCache[r.DID] = r
+}
+
+func (e *Engine) invalidateAccount(did string) {
+	e.acctCacheMu.Lock()
+	delete(e.acctCache, did)
+	e.acctCacheMu.Unlock()
 }
 
 // findAccount resolves a DID, handle or email to an account row.
@@ -300,6 +336,9 @@ func (e *Engine) LocalHandleDID(ctx context.Context, handle string) string {
 }
 
 func (e *Engine) signingKey(r *accountRow) (*atcrypto.PrivateKeyK256, error) {
+	if r.signer != nil {
+		return r.signer, nil
+	}
 	k, err := atcrypto.ParsePrivateBytesK256(r.signingKey)
 	if err != nil {
 		return nil, fmt.Errorf("signing key of %s: %w", r.DID, err)
@@ -355,6 +394,8 @@ func (e *Engine) UpdateHandle(ctx context.Context, did, handle string) error {
 	}
 	pub, _ := sk.PublicKey()
 	var change Change
+	e.invalidateAccount(did)
+	defer e.invalidateAccount(did)
 	err = e.db.Write(ctx, func(tx *sql.Tx) error {
 		var owner string
 		err := tx.QueryRowContext(ctx, "SELECT did FROM account WHERE handle = ?", h.String()).Scan(&owner)
@@ -483,6 +524,8 @@ func (e *Engine) SetActive(ctx context.Context, did string, active bool) error {
 		status = StatusDeactivated
 	}
 	var change Change
+	e.invalidateAccount(did)
+	defer e.invalidateAccount(did)
 	err := e.db.Write(ctx, func(tx *sql.Tx) error {
 		var cur string
 		if err := tx.QueryRowContext(ctx, "SELECT status FROM account WHERE did = ?", did).Scan(&cur); err != nil {

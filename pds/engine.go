@@ -104,6 +104,9 @@ type Engine struct {
 	mu    sync.Mutex
 	accts map[string]*account // by DID: lock + warm repo
 
+	acctCacheMu sync.RWMutex
+	acctCache   map[string]*accountRow
+
 	urlMu sync.RWMutex // guards publicURL
 	plcMu sync.Mutex   // one PLC publication at a time
 
@@ -170,8 +173,13 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		plc:       &plc.Client{URL: strings.TrimRight(cfg.PLCURL, "/"), HTTP: cfg.HTTPClient},
 		publicURL: pu,
 		accts:     map[string]*account{},
+		acctCache: map[string]*accountRow{},
 		notify:    newNotifier(),
 		handles:   handleCache{m: map[string]handleCheck{}},
+	}
+	if err := db.Prepare(ctx, hotStatements...); err != nil {
+		db.Close()
+		return nil, err
 	}
 	e.tokens = &auth.Issuer{Secret: secret, ServiceDID: e.ServiceDID(), AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL}
 	bgctx, cancel := context.WithCancel(context.Background())

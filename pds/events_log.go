@@ -76,9 +76,8 @@ func (e *Engine) PruneEvents(ctx context.Context, olderThan time.Time, keepCount
 	if keepCount > 0 {
 		limit = last - keepCount
 	}
-	var byTime int64
-	if err := e.db.R.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM event WHERE time < ?",
-		olderThan.UTC().Format("2006-01-02T15:04:05.000Z")).Scan(&byTime); err != nil {
+	byTime, err := e.lastSeqBefore(ctx, olderThan.UTC().Format("2006-01-02T15:04:05.000Z"))
+	if err != nil {
 		return 0, fmt.Errorf("find old events: %w", err)
 	}
 	limit = min(max(limit, byTime), protect)
@@ -95,4 +94,43 @@ func (e *Engine) PruneEvents(ctx context.Context, olderThan time.Time, keepCount
 		return nil
 	})
 	return n, err
+}
+
+// lastSeqBefore returns the newest seq whose time is before cutoff (0 if
+// none), bisecting on seq: event times never decrease as seq grows.
+func (e *Engine) lastSeqBefore(ctx context.Context, cutoff string) (int64, error) {
+	lo, err := e.OldestSeq(ctx)
+	if err != nil || lo == 0 {
+		return 0, err
+	}
+	hi, err := e.LastSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	timeAt := func(seq int64) (int64, string, error) {
+		var s int64
+		var t string
+		err := e.db.R.QueryRowContext(ctx, "SELECT seq, time FROM event WHERE seq >= ? ORDER BY seq LIMIT 1", seq).Scan(&s, &t)
+		return s, t, err
+	}
+	if _, t, err := timeAt(lo); err != nil || t >= cutoff {
+		return 0, err
+	}
+	// Invariant: the event at lo is before cutoff; find the last such.
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		s, t, err := timeAt(mid)
+		if err != nil {
+			return 0, err
+		}
+		if t < cutoff {
+			lo = s
+			if s >= hi {
+				break
+			}
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, nil
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bluesky-social/indigo/atproto/atcrypto"
 	"github.com/bluesky-social/indigo/atproto/identity"
@@ -226,5 +227,27 @@ func TestRecoveryKeyExport(t *testing.T) {
 	info, _ := p.Engine.Identity(ctx, a.DID)
 	if info.RotationKeys[0] != didKey {
 		t.Fatalf("exported key %s is not the first rotation key %v", didKey, info.RotationKeys)
+	}
+}
+
+func TestPruneEventsByAge(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	for i := 0; i < 5; i++ {
+		c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post",
+			"record": map[string]any{"text": "x", "createdAt": "2026-11-22T10:00:00Z"}}, nil)
+	}
+	last, _ := p.Engine.LastSeq(ctx)
+	// Nothing is older than an hour ago.
+	if n, err := p.Engine.PruneEvents(ctx, time.Now().Add(-time.Hour), 0, last); err != nil || n != 0 {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	// Everything is older than a second from now; protect keeps the tail.
+	if n, err := p.Engine.PruneEvents(ctx, time.Now().Add(time.Second), 0, last-2); err != nil || n != last-2 {
+		t.Fatalf("pruned %d (want %d), %v", n, last-2, err)
+	}
+	if oldest, _ := p.Engine.OldestSeq(ctx); oldest != last-1 {
+		t.Fatalf("oldest = %d", oldest)
 	}
 }

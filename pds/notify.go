@@ -8,6 +8,10 @@ type Change struct {
 	DID  string
 	Kind string // #commit, #sync, #identity, #account
 	Rev  string
+	// Time and Frame are the logged event, so followers need not read it
+	// back (a subscriber must not modify Frame).
+	Time  string
+	Frame []byte
 }
 
 // notifier fans change notifications out to subscribers without ever

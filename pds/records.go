@@ -134,7 +134,7 @@ func (e *Engine) ApplyWrites(ctx context.Context, did string, writes []Write, op
 	}
 	var change Change
 	err = e.db.Write(ctx, func(tx *sql.Tx) error {
-		if err := writeRecordRows(ctx, tx, did, res, prepared); err != nil {
+		if err := e.writeRecordRows(ctx, tx, did, res, prepared); err != nil {
 			return err
 		}
 		c, err := e.persistCommit(ctx, tx, did, res)
@@ -264,36 +264,47 @@ func (e *Engine) checkBlobs(ctx context.Context, did string, ops []preparedOp) e
 	return nil
 }
 
-func writeRecordRows(ctx context.Context, tx *sql.Tx, did string, res *actorrepo.CommitResult, prepared []preparedOp) error {
+// Hot write statements, prepared once when the engine opens.
+const (
+	sqlClearBlobRefs = "DELETE FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?"
+	sqlDeleteRecord  = "DELETE FROM record WHERE did = ? AND collection = ? AND rkey = ?"
+	sqlUpsertRecord  = `INSERT INTO record(did, collection, rkey, cid, rev, bytes) VALUES(?, ?, ?, ?, ?, ?)
+		ON CONFLICT(did, collection, rkey) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, bytes = excluded.bytes`
+	sqlAddBlobRef = "INSERT OR IGNORE INTO record_blob(did, collection, rkey, blob_cid) VALUES(?, ?, ?, ?)"
+	sqlUpsertRoot = `INSERT INTO repo_root(did, commit_cid, rev, data_cid, commit_bytes) VALUES(?, ?, ?, ?, ?)
+		ON CONFLICT(did) DO UPDATE SET commit_cid = excluded.commit_cid, rev = excluded.rev, data_cid = excluded.data_cid, commit_bytes = excluded.commit_bytes`
+	sqlNextSeq     = "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'event'), 0)"
+	sqlInsertEvent = "INSERT INTO event(seq, did, kind, time, frame) VALUES(?, ?, ?, ?, ?)"
+)
+
+var hotStatements = []string{sqlClearBlobRefs, sqlDeleteRecord, sqlUpsertRecord, sqlAddBlobRef, sqlUpsertRoot, sqlInsertEvent}
+
+func (e *Engine) writeRecordRows(ctx context.Context, tx *sql.Tx, did string, res *actorrepo.CommitResult, prepared []preparedOp) error {
 	blobsByPath := map[string][]atdata.Blob{}
 	for _, p := range prepared {
-		if p.op.Record != nil {
+		if p.op.Record != nil && len(p.blobs) > 0 {
 			blobsByPath[p.op.Path()] = p.blobs
 		}
 	}
 	rev := res.Head.Rev()
-	upsert, err := tx.PrepareContext(ctx, `INSERT INTO record(did, collection, rkey, cid, rev, bytes) VALUES(?, ?, ?, ?, ?, ?)
-		ON CONFLICT(did, collection, rkey) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, bytes = excluded.bytes`)
-	if err != nil {
-		return fmt.Errorf("prepare record upsert: %w", err)
-	}
-	defer upsert.Close()
 	for _, op := range res.Ops {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?", did, op.Collection, op.Rkey); err != nil {
-			return fmt.Errorf("clear blob refs: %w", err)
+		if op.Action != actorrepo.Create { // a new path has no blob refs yet
+			if _, err := e.db.Exec(ctx, tx, sqlClearBlobRefs, did, op.Collection, op.Rkey); err != nil {
+				return fmt.Errorf("clear blob refs: %w", err)
+			}
 		}
 		switch op.Action {
 		case actorrepo.Delete:
-			if _, err := tx.ExecContext(ctx, "DELETE FROM record WHERE did = ? AND collection = ? AND rkey = ?", did, op.Collection, op.Rkey); err != nil {
+			if _, err := e.db.Exec(ctx, tx, sqlDeleteRecord, did, op.Collection, op.Rkey); err != nil {
 				return fmt.Errorf("delete record: %w", err)
 			}
 		default:
 			blk := res.Records[op.Path()]
-			if _, err := upsert.ExecContext(ctx, did, op.Collection, op.Rkey, blk.CID.String(), rev, blk.Data); err != nil {
+			if _, err := e.db.Exec(ctx, tx, sqlUpsertRecord, did, op.Collection, op.Rkey, blk.CID.String(), rev, blk.Data); err != nil {
 				return fmt.Errorf("store record %s: %w", op.Path(), err)
 			}
 			for _, b := range blobsByPath[op.Path()] {
-				if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO record_blob(did, collection, rkey, blob_cid) VALUES(?, ?, ?, ?)", did, op.Collection, op.Rkey, cid.Cid(b.Ref).String()); err != nil {
+				if _, err := e.db.Exec(ctx, tx, sqlAddBlobRef, did, op.Collection, op.Rkey, cid.Cid(b.Ref).String()); err != nil {
 					return fmt.Errorf("store blob ref: %w", err)
 				}
 			}
@@ -305,8 +316,7 @@ func writeRecordRows(ctx context.Context, tx *sql.Tx, did string, res *actorrepo
 // persistCommit stores the new head and appends the #commit event.
 func (e *Engine) persistCommit(ctx context.Context, tx *sql.Tx, did string, res *actorrepo.CommitResult) (Change, error) {
 	h := res.Head
-	if _, err := tx.ExecContext(ctx, `INSERT INTO repo_root(did, commit_cid, rev, data_cid, commit_bytes) VALUES(?, ?, ?, ?, ?)
-		ON CONFLICT(did) DO UPDATE SET commit_cid = excluded.commit_cid, rev = excluded.rev, data_cid = excluded.data_cid, commit_bytes = excluded.commit_bytes`,
+	if _, err := e.db.Exec(ctx, tx, sqlUpsertRoot,
 		did, h.CID.String(), h.Rev(), h.Commit.Data.String(), h.Bytes); err != nil {
 		return Change{}, fmt.Errorf("store repo root: %w", err)
 	}
@@ -322,24 +332,24 @@ func (e *Engine) persistCommit(ctx context.Context, tx *sql.Tx, did string, res 
 	return c, err
 }
 
-// appendEvent adds an event to the log, giving it the next seq.
+// appendEvent adds an event to the log, giving it the next seq. Writers
+// are serialised (one write transaction at a time), so the next seq is the
+// AUTOINCREMENT counter plus one: seqs are never reused, even after pruning.
 func appendEvent(ctx context.Context, tx *sql.Tx, did, kind string, build func(seq int64) ([]byte, error)) (Change, error) {
-	res, err := tx.ExecContext(ctx, "INSERT INTO event(did, kind, time, frame) VALUES(?, ?, ?, x'')", did, kind, nowString())
-	if err != nil {
-		return Change{}, fmt.Errorf("append %s event: %w", kind, err)
+	var last int64
+	if err := tx.QueryRowContext(ctx, sqlNextSeq).Scan(&last); err != nil {
+		return Change{}, fmt.Errorf("next %s seq: %w", kind, err)
 	}
-	seq, err := res.LastInsertId()
-	if err != nil {
-		return Change{}, err
-	}
+	seq := last + 1
 	frame, err := build(seq)
 	if err != nil {
 		return Change{}, fmt.Errorf("encode %s event: %w", kind, err)
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE event SET frame = ? WHERE seq = ?", frame, seq); err != nil {
-		return Change{}, fmt.Errorf("store %s event: %w", kind, err)
+	now := nowString()
+	if _, err := tx.ExecContext(ctx, sqlInsertEvent, seq, did, kind, now, frame); err != nil {
+		return Change{}, fmt.Errorf("append %s event: %w", kind, err)
 	}
-	return Change{Seq: seq, DID: did, Kind: kind}, nil
+	return Change{Seq: seq, DID: did, Kind: kind, Time: now, Frame: frame}, nil
 }
 
 // loadRepo returns the account's warm repo, loading it from storage if

@@ -1,11 +1,13 @@
 package pds
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/ipfs/go-cid"
 
@@ -138,10 +140,20 @@ func (e *Engine) ExportRepo(ctx context.Context, did, since string, w io.Writer,
 		return err
 	}
 	defer tx.Rollback()
+	recordsQuery := "SELECT cid, bytes FROM record WHERE did = ?"
+	countQuery := "SELECT count(*) FROM record WHERE did = ?"
+	args := []any{did}
+	if since != "" {
+		recordsQuery += " AND rev > ?"
+		countQuery += " AND rev > ?"
+		args = append(args, since)
+	}
 	var total int64
-	tx.QueryRowContext(ctx, "SELECT count(*) FROM record WHERE did = ? AND rev > ?", did, since).Scan(&total)
+	tx.QueryRowContext(ctx, countQuery, args...).Scan(&total)
 	total += int64(len(nodes)) + 1
-	cw, err := actorrepo.NewCARWriter(w, head.CID)
+	bw := bufio.NewWriterSize(w, 256<<10)
+	defer bw.Flush()
+	cw, err := actorrepo.NewCARWriter(bw, head.CID)
 	if err != nil {
 		return err
 	}
@@ -155,7 +167,7 @@ func (e *Engine) ExportRepo(ctx context.Context, did, since string, w io.Writer,
 		}
 		done++
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT cid, bytes FROM record WHERE did = ? AND rev > ?", did, since)
+	rows, err := tx.QueryContext(ctx, recordsQuery, args...)
 	if err != nil {
 		return fmt.Errorf("read records: %w", err)
 	}
@@ -183,10 +195,13 @@ func (e *Engine) ExportRepo(ctx context.Context, did, since string, w io.Writer,
 			progress(ProgressEvent{Phase: "export", Done: done, Total: total})
 		}
 	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	if progress != nil {
 		progress(ProgressEvent{Phase: "export", Done: total, Total: total})
 	}
-	return rows.Err()
+	return bw.Flush()
 }
 
 // RecordProof writes a CAR proving a record's presence (or absence): the
@@ -239,6 +254,7 @@ func (e *Engine) GetBlocks(ctx context.Context, did string, cids []string, w io.
 		want[c.String()] = true
 	}
 	found := map[string]actorrepo.Block{}
+	paths := map[string]string{} // record CID -> a path holding it
 	tx, head, err := e.snapshot(ctx, did, func(r *actorrepo.Repo) error {
 		nodes, err := r.Nodes()
 		if err != nil {
@@ -249,7 +265,12 @@ func (e *Engine) GetBlocks(ctx context.Context, did string, cids []string, w io.
 				found[n.CID.String()] = n
 			}
 		}
-		return nil
+		return r.Walk(func(path string, c cid.Cid) error {
+			if s := c.String(); want[s] {
+				paths[s] = path
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return err
@@ -262,8 +283,13 @@ func (e *Engine) GetBlocks(ctx context.Context, did string, cids []string, w io.
 		if _, ok := found[s]; ok {
 			continue
 		}
+		path, ok := paths[s]
+		if !ok {
+			return apierr.New(http.StatusBadRequest, "BlockNotFound", "block not found: %s", s)
+		}
+		col, rkey, _ := strings.Cut(path, "/")
 		var b []byte
-		err := tx.QueryRowContext(ctx, "SELECT bytes FROM record WHERE did = ? AND cid = ? LIMIT 1", did, s).Scan(&b)
+		err := tx.QueryRowContext(ctx, "SELECT bytes FROM record WHERE did = ? AND collection = ? AND rkey = ?", did, col, rkey).Scan(&b)
 		if err == sql.ErrNoRows {
 			return apierr.New(http.StatusBadRequest, "BlockNotFound", "block not found: %s", s)
 		}

@@ -107,9 +107,13 @@ func (h *Hub) tail(ctx context.Context) {
 			close(h.wake)
 			h.mu.Unlock()
 			return
-		case _, ok := <-changes:
+		case c, ok := <-changes:
 			if !ok {
 				changes = nil
+				continue
+			}
+			if h.appendDirect(c) {
+				continue
 			}
 		case <-tick.C:
 		case <-prune.C:
@@ -117,6 +121,52 @@ func (h *Hub) tail(ctx context.Context) {
 			continue
 		}
 		h.catchUp(ctx)
+	}
+}
+
+// appendDirect takes a just-committed event from the writer's notification
+// when it is the next seq (no read back from SQLite); otherwise the caller
+// catches up from the log.
+func (h *Hub) appendDirect(c pds.Change) bool {
+	if c.Frame == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.Seq <= h.head {
+		return true // already have it
+	}
+	if c.Seq != h.head+1 {
+		return false
+	}
+	h.addLocked([]pds.Event{{Seq: c.Seq, DID: c.DID, Kind: c.Kind, Time: c.Time, Frame: c.Frame}})
+	return true
+}
+
+// addLocked appends contiguous events to the ring and wakes subscribers.
+func (h *Hub) addLocked(evs []pds.Event) {
+	if len(h.ring) > 0 && evs[0].Seq != h.ring[len(h.ring)-1].Seq+1 {
+		h.ring = h.ring[:0] // a gap (pruned, or seqs skipped by a rollback): restart the ring
+	}
+	h.ring = append(h.ring, evs...)
+	if over := len(h.ring) - h.cfg.RingSize; over > 0 {
+		h.ring = append([]pds.Event(nil), h.ring[over:]...)
+	}
+	h.head = evs[len(evs)-1].Seq
+	close(h.wake)
+	h.wake = make(chan struct{})
+	for _, ev := range evs {
+		lite := pds.Event{Seq: ev.Seq, DID: ev.DID, Kind: ev.Kind, Time: ev.Time}
+		h.recent = append(h.recent, lite)
+		for ch := range h.watcher {
+			select {
+			case ch <- lite:
+			default:
+			}
+		}
+	}
+	if len(h.recent) > 200 {
+		h.recent = append([]pds.Event(nil), h.recent[len(h.recent)-100:]...)
 	}
 }
 
@@ -136,28 +186,12 @@ func (h *Hub) catchUp(ctx context.Context) {
 			return
 		}
 		h.mu.Lock()
-		if len(h.ring) > 0 && evs[0].Seq != h.ring[len(h.ring)-1].Seq+1 {
-			h.ring = h.ring[:0] // a gap (pruned, or seqs skipped by a rollback): restart the ring
+		i := 0
+		for i < len(evs) && evs[i].Seq <= h.head { // taken directly meanwhile
+			i++
 		}
-		h.ring = append(h.ring, evs...)
-		if over := len(h.ring) - h.cfg.RingSize; over > 0 {
-			h.ring = append([]pds.Event(nil), h.ring[over:]...)
-		}
-		h.head = evs[len(evs)-1].Seq
-		close(h.wake)
-		h.wake = make(chan struct{})
-		for _, ev := range evs {
-			lite := pds.Event{Seq: ev.Seq, DID: ev.DID, Kind: ev.Kind, Time: ev.Time}
-			h.recent = append(h.recent, lite)
-			for ch := range h.watcher {
-				select {
-				case ch <- lite:
-				default:
-				}
-			}
-		}
-		if len(h.recent) > 100 {
-			h.recent = append([]pds.Event(nil), h.recent[len(h.recent)-100:]...)
+		if i < len(evs) {
+			h.addLocked(evs[i:])
 		}
 		h.mu.Unlock()
 		if len(evs) < h.cfg.BatchSize {

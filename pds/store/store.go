@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -23,6 +24,9 @@ type Store struct {
 	W *sql.DB
 	// R is a pool of read-only connections.
 	R *sql.DB
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 func dsn(path string, readOnly bool) string {
@@ -72,6 +76,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
 	var errR error
 	if s.R != nil {
 		errR = s.R.Close()
@@ -81,6 +91,40 @@ func (s *Store) Close() error {
 		return errW
 	}
 	return errR
+}
+
+// Prepare prepares hot write statements once on the writer connection. It
+// must be called outside any write transaction (the writer pool has a
+// single connection).
+func (s *Store) Prepare(ctx context.Context, queries ...string) error {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	for _, q := range queries {
+		if _, ok := s.stmts[q]; ok {
+			continue
+		}
+		st, err := s.W.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
+
+// Exec runs query inside tx, with its prepared statement when Prepare made
+// one (a plain Exec otherwise).
+func (s *Store) Exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	s.stmtMu.Lock()
+	st := s.stmts[query]
+	s.stmtMu.Unlock()
+	if st == nil {
+		return tx.ExecContext(ctx, query, args...)
+	}
+	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 }
 
 // Write runs fn in one write transaction (BEGIN IMMEDIATE) and commits it.

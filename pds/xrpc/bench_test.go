@@ -1,0 +1,23 @@
+package xrpc_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hearth-pds/hearth/internal/testpds"
+)
+
+// BenchmarkCreateRecordHTTP: sequential createRecord over HTTP (profile with
+// -cpuprofile; make bench has the end-to-end numbers).
+func BenchmarkCreateRecordHTTP(b *testing.B) {
+	p := testpds.Start(b, nil)
+	a := p.CreateAccount(b, "bench.test")
+	c := p.Login(b, a)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post",
+			"record": map[string]any{"$type": "app.bsky.feed.post", "text": fmt.Sprint("post ", i), "createdAt": "2026-11-22T10:00:00Z"}}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
