@@ -28,6 +28,11 @@
 //     com.atproto.repo.importRepo; reports the call's duration and the
 //     process's VmHWM, then checks the imported repo with getRepo.
 //
+// Write benchmarks also report hearthd's and this client's CPU time per
+// record and the bytes hearthd sent to disk per record (/proc/PID/io), and
+// env records the load average, so a miss can be told apart from a busy
+// machine.
+//
 // Sizes: MB means MiB (2^20 bytes) everywhere, for throughput and memory.
 package main
 
@@ -179,6 +184,7 @@ type importResult struct {
 	Seconds            float64 `json:"seconds"`
 	PeakRSSMB          float64 `json:"peak_rss_mb"`
 	ServerCPUSeconds   float64 `json:"server_cpu_seconds"`
+	DiskWriteMB        float64 `json:"disk_write_mb"`
 	RSSBeforeMB        float64 `json:"rss_before_mb"`
 	RSSAfterMB         float64 `json:"rss_after_mb"`
 	VerifiedRecords    int     `json:"verified_records_after_import"`
@@ -186,15 +192,10 @@ type importResult struct {
 }
 
 type uploadResult struct {
-	Bytes    int       `json:"bytes"`
-	Uploads  int       `json:"uploads"`
-	MBPerS   float64   `json:"mb_per_s"`
-	AllMBPeS []float64 `json:"all_mb_per_s"`
-}
-
-type readyResult struct {
-	Median float64   `json:"median_ms"`
-	All    []float64 `json:"all_ms"`
+	Bytes     int       `json:"bytes"`
+	Uploads   int       `json:"uploads"`
+	MBPerS    float64   `json:"mb_per_s"`
+	AllMBPerS []float64 `json:"all_mb_per_s"`
 }
 
 type target struct {
@@ -233,6 +234,7 @@ func (b *bench) run() (*results, error) {
 	start := time.Now()
 	res := &results{}
 	var err error
+	loadStart := loadAvg()
 
 	logf("fsync floor (%s) in %s", b.cfg.fsyncDur, b.cfg.workDir)
 	if res.FsyncFloorPerS, err = fsyncFloor(b.cfg.workDir, b.cfg.fsyncDur); err != nil {
@@ -252,8 +254,12 @@ func (b *bench) run() (*results, error) {
 	res.Targets, res.AllTargetsMet = evaluate(res, b.cfg.importRecords)
 	host, _ := os.Hostname()
 	res.Env = map[string]any{
-		"cpus": runtime.NumCPU(), "hearthd": b.cfg.hearthd, "work_dir_fs": fsType(b.cfg.workDir),
-		"host": host, "revision": b.cfg.revision, "go": runtime.Version(), "bench_seconds": round(time.Since(start).Seconds(), 1), "mb": "MiB (2^20 bytes)",
+		"host": host, "cpus": runtime.NumCPU(), "go": runtime.Version(),
+		"hearthd": b.cfg.hearthd, "revision": b.cfg.revision,
+		"work_dir_fs":   fsType(b.cfg.workDir),
+		"loadavg_start": loadStart, "loadavg_end": loadAvg(),
+		"bench_seconds": round(time.Since(start).Seconds(), 1),
+		"mb":            "MiB (2^20 bytes)",
 	}
 	return res, nil
 }
@@ -445,8 +451,8 @@ func (b *bench) mainPhases(res *results) error {
 			speeds = append(speeds, float64(len(data))/mib/d.Seconds())
 		}
 		r := &res.UploadBlob
-		r.Bytes, r.Uploads, r.MBPerS, r.AllMBPeS = len(data), len(speeds), round(median(speeds), 1), roundAll(speeds, 1)
-		logf("upload_blob: %.1f MB/s (%v)", r.MBPerS, r.AllMBPeS)
+		r.Bytes, r.Uploads, r.MBPerS, r.AllMBPerS = len(data), len(speeds), round(median(speeds), 1), roundAll(speeds, 1)
+		logf("upload_blob: %.1f MB/s (%v)", r.MBPerS, r.AllMBPerS)
 	}
 	return s.stop()
 }
@@ -518,7 +524,9 @@ func (b *bench) importPhase(res *results) error {
 	// secret is stored), which avoids an argon2 login inflating VmHWM.
 	m := s.meter()
 	status, d, err := ss.importRepo(b.ctx, car)
-	r.ServerCPUSeconds = round(m.costs(1).ServerCPUMsPerRecord/1000, 2)
+	mc := m.costs(1)
+	r.ServerCPUSeconds = round(mc.ServerCPUMsPerRecord/1000, 2)
+	r.DiskWriteMB = round(mc.DiskWriteKBPerRecord/1024, 1)
 	st, serr := procStatus(pid)
 	if serr != nil {
 		return serr
@@ -530,7 +538,7 @@ func (b *bench) importPhase(res *results) error {
 	if err != nil {
 		return err
 	}
-	logf("import: %d in %.2f s, peak RSS %.1f MB", status, r.Seconds, r.PeakRSSMB)
+	logf("import: %d in %.2f s, peak RSS %.1f MB, server CPU %.2f s, %.1f MB written", status, r.Seconds, r.PeakRSSMB, r.ServerCPUSeconds, r.DiskWriteMB)
 	t0 = time.Now()
 	car2, _, err := s.getRepo(b.ctx, did)
 	if err != nil {
@@ -1051,6 +1059,20 @@ func procStatus(pid int) (map[string]int64, error) {
 		return nil, fmt.Errorf("/proc/%d/status has no VmRSS", pid)
 	}
 	return out, nil
+}
+
+// loadAvg is /proc/loadavg's 1, 5 and 15 minute figures: the benchmark
+// shares the CPUs and disk with whatever else runs, so record how busy it was.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func fsType(dir string) string {

@@ -21,3 +21,22 @@ func BenchmarkCreateRecordHTTP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplyWrites200HTTP: applyWrites batches of 200 creates.
+func BenchmarkApplyWrites200HTTP(b *testing.B) {
+	p := testpds.Start(b, nil)
+	a := p.CreateAccount(b, "bench.test")
+	c := p.Login(b, a)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		writes := make([]any, 200)
+		for j := range writes {
+			writes[j] = map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post",
+				"value": map[string]any{"$type": "app.bsky.feed.post", "text": fmt.Sprint("post ", i, " ", j), "createdAt": "2026-11-22T10:00:00Z"}}
+		}
+		if err := c.Post(ctx, "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": writes}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*200)/b.Elapsed().Seconds(), "records/s")
+}
