@@ -39,6 +39,11 @@ func (a *App) accountInfo(e *pds.Engine, acc *pds.Account) (*AccountInfo, error)
 	}
 	info := &AccountInfo{DID: acc.DID, Handle: acc.Handle, Email: acc.Email, Status: acc.Status, PLCPublished: st.Published, PLCPending: st.Pending}
 	info.Published = st.Published > 0
+	if web, ok := strings.CutPrefix(acc.DID, "did:web:"); ok {
+		info.Published = true
+		info.Explanation = "Your DID is " + acc.DID + ": its document lives at https://" + web + "/.well-known/did.json, which Hearth serves whenever " + web + " reaches this PDS (switch publishing on with that domain). Whoever controls the domain controls the identity."
+		return info, nil
+	}
 	switch {
 	case st.Pending == 0:
 		info.Explanation = "Your identity is published in the PLC directory. Your PDS is only reachable from this computer until you switch publishing on."
@@ -70,6 +75,20 @@ func (a *App) CreateAccount(handle, password, email string) (*AccountInfo, error
 		return nil, err
 	}
 	acc, err := e.CreateAccount(bg, pds.NewAccount{Handle: handle, Password: password, Email: email})
+	if err != nil {
+		return nil, err
+	}
+	return a.accountInfo(e, acc)
+}
+
+// CreateAccountWithDIDWeb creates the owner's account with did:web:<domain>
+// (for someone who owns a stable domain) instead of did:plc.
+func (a *App) CreateAccountWithDIDWeb(handle, password, email, domain string) (*AccountInfo, error) {
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	acc, err := e.CreateAccount(bg, pds.NewAccount{Handle: handle, Password: password, Email: email, DIDWeb: domain})
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,10 @@ type NewAccount struct {
 	// RequireInvite makes the invite code mandatory (XRPC sets it; the CLI
 	// and the desktop owner do not).
 	RequireInvite bool
+	// DIDWeb, when set, makes the account's DID did:web:<DIDWeb> instead of
+	// a did:plc: for someone who owns that domain and points it at this PDS
+	// (which then serves https://<domain>/.well-known/did.json).
+	DIDWeb string
 }
 
 // CreateAccount generates the account's keys and did:plc genesis operation,
@@ -85,8 +89,15 @@ func (e *Engine) CreateAccount(ctx context.Context, in NewAccount) (*Account, er
 	if err != nil {
 		return nil, err
 	}
-	didStr, genesis, err := plc.GenesisOp(rotation, signingPub, handle.String(), e.PublicURL())
-	if err != nil {
+	var didStr string
+	var genesis []byte
+	if in.DIDWeb != "" {
+		host, err := webDIDHost(in.DIDWeb)
+		if err != nil {
+			return nil, err
+		}
+		didStr = "did:web:" + host
+	} else if didStr, genesis, err = plc.GenesisOp(rotation, signingPub, handle.String(), e.PublicURL()); err != nil {
 		return nil, fmt.Errorf("build did:plc genesis: %w", err)
 	}
 	did, err := syntax.ParseDID(didStr)
@@ -121,6 +132,10 @@ func (e *Engine) CreateAccount(ctx context.Context, in NewAccount) (*Account, er
 				return apierr.New(http.StatusBadRequest, "InvalidRequest", "email %s is already in use", email)
 			}
 		}
+		tx.QueryRowContext(ctx, "SELECT count(*) FROM account WHERE did = ?", did.String()).Scan(&n)
+		if n > 0 {
+			return apierr.New(http.StatusBadRequest, "InvalidRequest", "an account with %s already exists", did)
+		}
 		var emailArg any
 		if email != "" {
 			emailArg = email
@@ -129,8 +144,12 @@ func (e *Engine) CreateAccount(ctx context.Context, in NewAccount) (*Account, er
 			VALUES(?, ?, ?, ?, 'active', ?, ?, ?)`, did.String(), handle.String(), emailArg, hash, signing.Bytes(), rotation.Bytes(), now); err != nil {
 			return fmt.Errorf("insert account: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO plc_op(did, op, published, created_at) VALUES(?, ?, 0, ?)", did.String(), genesis, now); err != nil {
-			return fmt.Errorf("store genesis op: %w", err)
+		if genesis != nil {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO plc_op(did, op, published, created_at) VALUES(?, ?, 0, ?)", did.String(), genesis, now); err != nil {
+				return fmt.Errorf("store genesis op: %w", err)
+			}
+		} else if err := setWebEndpoint(ctx, tx, did.String(), e.PublicURL()); err != nil {
+			return err
 		}
 		h := handle.String()
 		c, err := appendEvent(ctx, tx, did.String(), events.KindIdentity, func(seq int64) ([]byte, error) {
@@ -346,10 +365,11 @@ func (e *Engine) signingKey(r *accountRow) (*atcrypto.PrivateKeyK256, error) {
 	return k, nil
 }
 
-// DIDDocument builds the account's DID document from its latest signed
-// PLC operation (what the directory serves, or will once it is published).
+// DIDDocument builds the account's DID document: for did:plc from its
+// latest signed PLC operation (what the directory serves, or will once it
+// is published); for did:web from the account and the current public URL.
 func (e *Engine) DIDDocument(ctx context.Context, did string) (map[string]any, error) {
-	_, st, err := latestOp(ctx, e.db.R, did)
+	st, err := e.identityState(ctx, did)
 	if err != nil {
 		return nil, err
 	}
@@ -405,8 +425,10 @@ func (e *Engine) UpdateHandle(ctx context.Context, did, handle string) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE account SET handle = ? WHERE did = ?", h.String(), did); err != nil {
 			return fmt.Errorf("update handle: %w", err)
 		}
-		if err := e.queuePLCUpdate(ctx, tx, did, rot, pub, func(st *plc.State) { st.Handle = h.String() }); err != nil {
-			return err
+		if !isWebDID(did) {
+			if err := e.queuePLCUpdate(ctx, tx, did, rot, pub, func(st *plc.State) { st.Handle = h.String() }); err != nil {
+				return err
+			}
 		}
 		now := nowString()
 		hs := h.String()

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/bluesky-social/indigo/atproto/atcrypto"
+	"github.com/bluesky-social/indigo/atproto/syntax"
 
 	"github.com/hearth-pds/hearth/pds/apierr"
 	"github.com/hearth-pds/hearth/pds/events"
@@ -103,6 +105,9 @@ func (e *Engine) moveAccount(ctx context.Context, did, url string) (bool, error)
 	if err != nil {
 		return false, err
 	}
+	if isWebDID(did) {
+		return e.moveWebAccount(ctx, r, url)
+	}
 	rot, pub, err := e.accountKeys(r)
 	if err != nil {
 		return false, err
@@ -146,7 +151,7 @@ type IdentityInfo struct {
 
 // Identity returns the account's signed identity state.
 func (e *Engine) Identity(ctx context.Context, did string) (*IdentityInfo, error) {
-	_, st, err := latestOp(ctx, e.db.R, did)
+	st, err := e.identityState(ctx, did)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +165,9 @@ func (e *Engine) Identity(ctx context.Context, did string) (*IdentityInfo, error
 // AddRotationKey adds the owner's own rotation key (a did:key) after
 // Hearth's, so they can recover the identity without Hearth.
 func (e *Engine) AddRotationKey(ctx context.Context, did, didKey string) error {
+	if isWebDID(did) {
+		return apierr.Invalid("a did:web has no rotation keys: whoever controls the domain controls the identity")
+	}
 	if _, err := atcrypto.ParsePublicDIDKey(didKey); err != nil {
 		return apierr.Invalid("not a did:key public key: %v", err)
 	}
@@ -191,6 +199,9 @@ func (e *Engine) AddRotationKey(ctx context.Context, did, didKey string) error {
 // RecoveryKey returns the account's PLC rotation key: the private key as
 // hex (secp256k1) and its did:key. Whoever holds it controls the identity.
 func (e *Engine) RecoveryKey(ctx context.Context, did string) (privateHex, didKey string, err error) {
+	if isWebDID(did) {
+		return "", "", apierr.Invalid("a did:web has no recovery key: it is controlled by whoever controls its domain")
+	}
 	r, err := e.lookup(ctx, e.db.R, "did = ?", did)
 	if err == errNoAccount {
 		return "", "", apierr.New(http.StatusBadRequest, "RepoNotFound", "no account %s", did)
@@ -204,4 +215,85 @@ func (e *Engine) RecoveryKey(ctx context.Context, did string) (privateHex, didKe
 	}
 	pub, _ := rot.PublicKey()
 	return hex.EncodeToString(rot.Bytes()), pub.DIDKey(), nil
+}
+
+func isWebDID(did string) bool { return strings.HasPrefix(did, "did:web:") }
+
+// webDIDHost checks a did:web domain: a plain hostname (no port, path or
+// scheme) that atproto allows.
+func webDIDHost(raw string) (string, error) {
+	host := strings.ToLower(strings.TrimSpace(raw))
+	h, err := syntax.ParseHandle(host)
+	if err != nil || !h.AllowedTLD() {
+		return "", apierr.Invalid("did:web needs a plain domain name you own, like alice.example.com (got %q)", raw)
+	}
+	return host, nil
+}
+
+func setWebEndpoint(ctx context.Context, tx *sql.Tx, did, url string) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO setting(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", "didweb_endpoint:"+did, []byte(url))
+	if err != nil {
+		return fmt.Errorf("store did:web endpoint: %w", err)
+	}
+	return nil
+}
+
+// identityState is what the account's DID document says (or will say).
+func (e *Engine) identityState(ctx context.Context, did string) (*plc.State, error) {
+	if !isWebDID(did) {
+		_, st, err := latestOp(ctx, e.db.R, did)
+		return st, err
+	}
+	r, err := e.lookup(ctx, e.db.R, "did = ?", did)
+	if err != nil {
+		return nil, err
+	}
+	k, err := e.signingKey(r)
+	if err != nil {
+		return nil, err
+	}
+	pub, _ := k.PublicKey()
+	return &plc.State{Handle: r.Handle, PDS: e.PublicURL(), SigningKey: pub.DIDKey()}, nil
+}
+
+// WebDIDDocument returns the DID document for a did:web hosted here whose
+// domain is host (for /.well-known/did.json), or nil.
+func (e *Engine) WebDIDDocument(ctx context.Context, host string) map[string]any {
+	did := "did:web:" + strings.ToLower(host)
+	if _, err := e.lookup(ctx, e.db.R, "did = ?", did); err != nil {
+		return nil
+	}
+	doc, err := e.DIDDocument(ctx, did)
+	if err != nil {
+		return nil
+	}
+	return doc
+}
+
+// moveWebAccount: a did:web document is served live, so a new URL needs no
+// signed operation, only an #identity event (once per actual change).
+func (e *Engine) moveWebAccount(ctx context.Context, r *accountRow, url string) (bool, error) {
+	var change Change
+	err := e.db.Write(ctx, func(tx *sql.Tx) error {
+		var cur []byte
+		tx.QueryRowContext(ctx, "SELECT value FROM setting WHERE key = ?", "didweb_endpoint:"+r.DID).Scan(&cur)
+		if string(cur) == url {
+			return nil
+		}
+		if err := setWebEndpoint(ctx, tx, r.DID, url); err != nil {
+			return err
+		}
+		now := nowString()
+		handle := r.Handle
+		var err error
+		change, err = appendEvent(ctx, tx, r.DID, events.KindIdentity, func(seq int64) ([]byte, error) {
+			return events.Encode(events.KindIdentity, &identityBody{Did: r.DID, Handle: &handle, Seq: seq, Time: now})
+		})
+		return err
+	})
+	if err != nil || change.Seq == 0 {
+		return false, err
+	}
+	e.notify.publish(change)
+	return true, nil
 }

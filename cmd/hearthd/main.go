@@ -37,7 +37,7 @@ func main() {
 
 const usage = `usage:
   hearthd serve --data-dir DIR --listen 127.0.0.1:PORT --public-url URL [--plc-url URL]
-  hearthd account create --data-dir DIR --handle HANDLE --password PASSWORD [--email EMAIL] [--public-url URL]
+  hearthd account create --data-dir DIR --handle HANDLE --password PASSWORD [--email EMAIL] [--public-url URL] [--did-web DOMAIN]
   hearthd invite create --data-dir DIR [--uses N]
 Every flag may also be set as HEARTH_<NAME> (e.g. HEARTH_DATA_DIR).`
 
@@ -184,6 +184,7 @@ func accountCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	handle := fs.String("handle", "", "the account's handle, e.g. alice.example.com")
 	password := fs.String("password", "", "the account's password (8 characters or more)")
 	email := fs.String("email", "", "optional email address")
+	didWeb := fs.String("did-web", "", "use did:web:DOMAIN instead of did:plc (you must own DOMAIN and point it at this PDS)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -199,7 +200,7 @@ func accountCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer e.Close()
-	acc, err := e.CreateAccount(ctx, pds.NewAccount{Handle: *handle, Password: *password, Email: *email})
+	acc, err := e.CreateAccount(ctx, pds.NewAccount{Handle: *handle, Password: *password, Email: *email, DIDWeb: *didWeb})
 	if err != nil {
 		return err
 	}

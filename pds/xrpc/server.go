@@ -77,6 +77,7 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 		writeJSON(w, http.StatusOK, map[string]any{"version": Version})
 	})
 	s.mux.HandleFunc("GET /.well-known/atproto-did", s.wellKnownDID)
+	s.mux.HandleFunc("GET /.well-known/did.json", s.wellKnownDIDDoc)
 	s.mux.HandleFunc("GET /robots.txt", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "# Hearth PDS\nUser-agent: *\nAllow: /\n")
@@ -335,6 +336,21 @@ func (s *Server) wellKnownDID(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, did)
+}
+
+// wellKnownDIDDoc serves the DID document of a did:web account whose
+// domain is the request's host.
+func (s *Server) wellKnownDIDDoc(w http.ResponseWriter, r *http.Request) {
+	host := r.Host
+	if i := strings.LastIndex(host, ":"); i > 0 && !strings.HasSuffix(host, "]") {
+		host = host[:i]
+	}
+	doc := s.e.WebDIDDocument(r.Context(), host)
+	if doc == nil {
+		writeError(w, apierr.New(http.StatusNotFound, "NotFound", "no did:web account for %s here", host))
+		return
+	}
+	writeJSON(w, http.StatusOK, doc)
 }
 
 func boolParam(r *http.Request, name string) (bool, error) {
