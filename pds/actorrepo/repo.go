@@ -17,8 +17,13 @@ import (
 // Limits on one commit.
 const (
 	MaxOpsPerCommit = 200
-	MaxCommitBlocks = 2 << 20 // bytes of new blocks per commit
-	MaxRecordBytes  = 1 << 20
+	// MaxCommitBlocks bounds the CAR of a commit's blocks (the #commit
+	// frame's blocks field, maxLength 2,000,000 in the lexicon).
+	MaxCommitBlocks = 2_000_000
+	// nodeAllowance is room kept for MST nodes and the commit when checking
+	// record bytes before applying.
+	nodeAllowance  = 150_000
+	MaxRecordBytes = 1 << 20
 )
 
 // Sentinel errors; the engine maps them to XRPC errors.
@@ -219,8 +224,8 @@ func (r *Repo) Apply(ops []Op, key atcrypto.PrivateKey, swapCommit *cid.Cid) (*C
 		}
 		applied = append(applied, ao)
 	}
-	if size > MaxCommitBlocks {
-		return nil, fmt.Errorf("%w: %d bytes of records, the limit is %d", ErrTooLarge, size, MaxCommitBlocks)
+	if size > MaxCommitBlocks-nodeAllowance {
+		return nil, fmt.Errorf("%w: %d bytes of records in one commit, the limit is %d", ErrTooLarge, size, MaxCommitBlocks-nodeAllowance)
 	}
 	applied = collapse(applied)
 
@@ -278,6 +283,11 @@ func (r *Repo) Apply(ops []Op, key atcrypto.PrivateKey, swapCommit *cid.Cid) (*C
 	sort.Strings(paths)
 	for _, p := range paths {
 		res.Blocks = append(res.Blocks, records[p])
+	}
+	if n := carSize(res.Blocks); n > MaxCommitBlocks {
+		// Rare (very many MST nodes): the tree is already changed, so the
+		// engine must reload it.
+		return nil, &BrokenTreeError{Err: fmt.Errorf("%w: the commit's blocks are %d bytes, the limit is %d", ErrTooLarge, n, MaxCommitBlocks)}
 	}
 	r.head = &head
 	return res, nil
@@ -426,4 +436,23 @@ func Rebase(did syntax.DID, tree *mst.Tree, key atcrypto.PrivateKey, afterRev st
 	}
 	r.head = &Head{CID: cc, Commit: commit, Bytes: buf.Bytes()}
 	return r, nil
+}
+
+// carSize is the size of a CARv1 holding blocks (header with one root).
+func carSize(blocks []Block) int {
+	n := 60 // header: {roots:[cid], version:1}
+	for _, b := range blocks {
+		l := len(b.CID.Bytes()) + len(b.Data)
+		n += l + varintLen(uint64(l))
+	}
+	return n
+}
+
+func varintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
 }

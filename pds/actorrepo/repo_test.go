@@ -171,3 +171,26 @@ func TestPreconditions(t *testing.T) {
 	}
 	_ = bytes.Compare
 }
+
+// Records adding up to more than a #commit frame may carry are refused
+// before anything changes.
+func TestCommitSizeLimit(t *testing.T) {
+	key, _ := atcrypto.GeneratePrivateKeyK256()
+	r := actorrepo.New("did:plc:abcdefghijklmnopqrstuvwx")
+	var ops []actorrepo.Op
+	for i := 0; i < 3; i++ {
+		b, _ := actorrepo.EncodeRecord(map[string]any{"$type": "com.example.big", "data": string(bytes.Repeat([]byte{'a' + byte(i)}, 700_000))})
+		ops = append(ops, actorrepo.Op{Action: actorrepo.Create, Collection: "com.example.big", Rkey: fmt.Sprint("k", i), Record: &b})
+	}
+	if _, err := r.Apply(ops, key, nil); !errors.Is(err, actorrepo.ErrTooLarge) {
+		t.Fatalf("2.1 MB commit: %v", err)
+	}
+	res, err := r.Apply(ops[:2], key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	car, _ := events.CARBytes(res.Blocks)
+	if len(car) > actorrepo.MaxCommitBlocks {
+		t.Fatalf("CAR of %d bytes", len(car))
+	}
+}
