@@ -95,6 +95,16 @@ func (a *App) CreateAccountWithDIDWeb(handle, password, email, domain string) (*
 	return a.accountInfo(e, acc)
 }
 
+// CreateInviteCode mints an invite code for XRPC createAccount (which is
+// closed otherwise), for uses accounts.
+func (a *App) CreateInviteCode(uses int) (string, error) {
+	e, err := a.eng()
+	if err != nil {
+		return "", err
+	}
+	return e.CreateInviteCode(bg, uses)
+}
+
 // OpenDataDir switches the window to another data folder (one chosen with
 // a dialog when dir is empty). The engine restarts on it.
 func (a *App) OpenDataDir(dir string) (string, error) {

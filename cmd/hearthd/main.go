@@ -25,6 +25,7 @@ import (
 
 	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/crawl"
+	"github.com/hearth-pds/hearth/pds/firehose"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
 
@@ -120,6 +121,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ef.register(fs)
 	listen := fs.String("listen", "127.0.0.1:2583", "address to listen on")
 	relays := fs.String("relays", "https://bsky.network", "comma-separated relays to ask for a crawl when the public URL is not local (empty: none)")
+	retention := fs.Duration("event-retention", 72*time.Hour, "how long firehose events are kept for replay")
+	maxEvents := fs.Int64("event-max", 1_000_000, "how many firehose events are kept at most")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -138,7 +141,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	h, err := xrpc.New(e, xrpc.Options{})
+	h, err := xrpc.New(e, xrpc.Options{Firehose: firehose.Config{Retention: *retention, MaxEvents: *maxEvents}})
 	if err != nil {
 		return err
 	}
