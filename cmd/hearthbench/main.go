@@ -26,7 +26,17 @@
 //     exported with getRepo (and checked), hearthd is restarted so VmHWM
 //     starts fresh, and the CAR is imported back into the same account with
 //     com.atproto.repo.importRepo; reports the call's duration and the
-//     process's VmHWM, then checks the imported repo with getRepo.
+//     process's VmHWM, then checks the imported repo with getRepo;
+//   - firehose_replay (on the main server, after its workloads): the log is
+//     topped up to --replay-events events with single-record commits from
+//     several accounts in parallel, a marker record is written, and a fresh
+//     subscribeRepos?cursor=0 subscriber reads (decoding every frame with
+//     events.Decode) until the marker's #commit arrives;
+//   - firehose_fanout (fresh server): --fanout-subs live subscribers, one
+//     reader goroutine each, while one writer runs sequential createRecord
+//     flat out; the delay from each createRecord response to each
+//     subscriber's receipt of that commit's frame (p50/p99/max), and whether
+//     every subscriber got every event in seq order.
 //
 // Write benchmarks also report hearthd's and this client's CPU time per
 // record and the bytes hearthd sent to disk per record (/proc/PID/io), and
@@ -81,6 +91,16 @@ type config struct {
 	readyStarts    int
 	fsyncDur       time.Duration
 	timeout        time.Duration
+
+	replayEvents  int
+	replayFillMax time.Duration
+	replayMax     time.Duration
+	replayRuns    int
+	replayWriters int
+	fanoutSubs    int
+	fanoutEvents  int
+	fanoutDur     time.Duration
+	fanoutDecode  string
 }
 
 func main() {
@@ -100,7 +120,20 @@ func main() {
 	flag.IntVar(&c.readyStarts, "ready-starts", 5, "server starts for ready_ms")
 	flag.DurationVar(&c.fsyncDur, "fsync-duration", 2*time.Second, "length of the fsync probe")
 	flag.DurationVar(&c.timeout, "timeout", 9*time.Minute, "give up after this long")
+	flag.IntVar(&c.replayEvents, "replay-events", 50000, "events the log is topped up to before the firehose replay")
+	flag.DurationVar(&c.replayFillMax, "replay-fill-max", 60*time.Second, "time limit for topping up the log")
+	flag.DurationVar(&c.replayMax, "replay-max", 60*time.Second, "time limit for one firehose replay")
+	flag.IntVar(&c.replayWriters, "replay-fill-writers", 2, "parallel writers (one account each, at most 5) topping up the log")
+	flag.IntVar(&c.replayRuns, "replay-runs", 3, "firehose replays (the median is reported)")
+	flag.IntVar(&c.fanoutSubs, "fanout-subs", 100, "live subscribers in firehose_fanout")
+	flag.IntVar(&c.fanoutEvents, "fanout-events", 2000, "writes in firehose_fanout (at most)")
+	flag.DurationVar(&c.fanoutDur, "fanout-duration", 5*time.Second, "time limit for firehose_fanout's writes")
+	flag.StringVar(&c.fanoutDecode, "fanout-decode", "light", "how fanout subscribers decode frames: light (header, seq, rev) or full (events.Decode)")
 	flag.Parse()
+	if c.fanoutDecode != "light" && c.fanoutDecode != "full" {
+		fmt.Fprintln(os.Stderr, "hearthbench: --fanout-decode must be light or full")
+		os.Exit(2)
+	}
 	if c.workDir == "" {
 		fmt.Fprintln(os.Stderr, "hearthbench: --work-dir is required")
 		os.Exit(2)
@@ -206,20 +239,22 @@ type target struct {
 }
 
 type results struct {
-	FsyncFloorPerS float64            `json:"fsync_floor_per_s"`
-	FsyncRecheck   float64            `json:"fsync_floor_recheck_per_s"`
-	CreateRecord   createRecordResult `json:"create_record"`
-	ApplyWrites10  applyWritesResult  `json:"apply_writes_10"`
-	ApplyWrites200 applyWritesResult  `json:"apply_writes_200"`
-	GetRepo        getRepoResult      `json:"get_repo"`
-	ImportRepo100k importResult       `json:"import_repo_100k"`
-	UploadBlob     uploadResult       `json:"upload_blob"`
-	IdleRSSMB      float64            `json:"idle_rss_mb"`
-	ReadyMs        float64            `json:"ready_ms"`
-	ReadyAllMs     []float64          `json:"ready_all_ms"`
-	Targets        map[string]target  `json:"targets"`
-	AllTargetsMet  bool               `json:"all_targets_met"`
-	Env            map[string]any     `json:"env"`
+	FsyncFloorPerS float64              `json:"fsync_floor_per_s"`
+	FsyncRecheck   float64              `json:"fsync_floor_recheck_per_s"`
+	CreateRecord   createRecordResult   `json:"create_record"`
+	ApplyWrites10  applyWritesResult    `json:"apply_writes_10"`
+	ApplyWrites200 applyWritesResult    `json:"apply_writes_200"`
+	GetRepo        getRepoResult        `json:"get_repo"`
+	ImportRepo100k importResult         `json:"import_repo_100k"`
+	UploadBlob     uploadResult         `json:"upload_blob"`
+	FirehoseReplay firehoseReplayResult `json:"firehose_replay"`
+	FirehoseFanout firehoseFanoutResult `json:"firehose_fanout"`
+	IdleRSSMB      float64              `json:"idle_rss_mb"`
+	ReadyMs        float64              `json:"ready_ms"`
+	ReadyAllMs     []float64            `json:"ready_all_ms"`
+	Targets        map[string]target    `json:"targets"`
+	AllTargetsMet  bool                 `json:"all_targets_met"`
+	Env            map[string]any       `json:"env"`
 }
 
 // ---------------------------------------------------------------- bench
@@ -251,7 +286,15 @@ func (b *bench) run() (*results, error) {
 	if err := b.importPhase(res); err != nil {
 		return nil, fmt.Errorf("import_repo_100k: %w", err)
 	}
+	if err := b.fanoutPhase(&res.FirehoseFanout); err != nil {
+		return nil, fmt.Errorf("firehose_fanout: %w", err)
+	}
 	res.Targets, res.AllTargetsMet = evaluate(res, b.cfg.importRecords)
+	if fr := res.FirehoseReplay; fr.Events < b.cfg.replayEvents {
+		x := res.Targets["firehose_replay"]
+		x.Note = fmt.Sprintf("replayed %d events, fewer than the %d asked for", fr.Events, b.cfg.replayEvents)
+		res.Targets["firehose_replay"] = x
+	}
 	host, _ := os.Hostname()
 	res.Env = map[string]any{
 		"host": host, "cpus": runtime.NumCPU(), "go": runtime.Version(),
@@ -454,6 +497,15 @@ func (b *bench) mainPhases(res *results) error {
 		r.Bytes, r.Uploads, r.MBPerS, r.AllMBPerS = len(data), len(speeds), round(median(speeds), 1), roundAll(speeds, 1)
 		logf("upload_blob: %.1f MB/s (%v)", r.MBPerS, r.AllMBPerS)
 	}
+
+	// firehose replay, over everything the workloads above wrote
+	var all []*session
+	for _, h := range handles[:max(1, min(len(handles), b.cfg.replayWriters))] {
+		all = append(all, sess[h])
+	}
+	if err := b.replayPhase(s, all, &res.FirehoseReplay); err != nil {
+		return fmt.Errorf("firehose_replay: %w", err)
+	}
 	return s.stop()
 }
 
@@ -576,6 +628,16 @@ func evaluate(res *results, importN int) (map[string]target, bool) {
 			Target: "seconds < 10 and peak_rss_mb < 300",
 			Value:  map[string]float64{"seconds": res.ImportRepo100k.Seconds, "peak_rss_mb": res.ImportRepo100k.PeakRSSMB},
 			Meets:  res.ImportRepo100k.Status == 200 && res.ImportRepo100k.Seconds < 10 && res.ImportRepo100k.PeakRSSMB < 300,
+		},
+		"firehose_replay": {
+			Target: "events_per_s >= 50000", Value: res.FirehoseReplay.EventsPerS,
+			Meets: res.FirehoseReplay.EventsPerS >= 50000 && res.FirehoseReplay.SeqGaps == 0,
+		},
+		"firehose_fanout": {
+			Target: "p99_ms < 50 and every subscriber gets every event",
+			Value: map[string]any{"p99_ms": res.FirehoseFanout.P99Ms, "subscribers": res.FirehoseFanout.Subscribers,
+				"all_got_every_event": res.FirehoseFanout.AllGotAll},
+			Meets: res.FirehoseFanout.Pairs > 0 && res.FirehoseFanout.P99Ms < 50 && res.FirehoseFanout.AllGotAll,
 		},
 		"idle_rss_mb": {Target: "< 40", Value: res.IdleRSSMB, Meets: res.IdleRSSMB < 40},
 		"ready_ms":    {Target: "< 300", Value: res.ReadyMs, Meets: res.ReadyMs < 300},

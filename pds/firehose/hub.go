@@ -11,7 +11,7 @@ import (
 
 // Config tunes a Hub.
 type Config struct {
-	RingSize     int           // events kept in memory (default 8192)
+	RingSize     int           // events kept in memory (at least; up to twice; default 8192)
 	BatchSize    int           // events per read from the log (default 500)
 	WriteTimeout time.Duration // per frame (default 15 s)
 	PingInterval time.Duration // websocket pings (default 30 s)
@@ -149,8 +149,12 @@ func (h *Hub) addLocked(evs []pds.Event) {
 		h.ring = h.ring[:0] // a gap (pruned, or seqs skipped by a rollback): restart the ring
 	}
 	h.ring = append(h.ring, evs...)
-	if over := len(h.ring) - h.cfg.RingSize; over > 0 {
-		h.ring = append([]pds.Event(nil), h.ring[over:]...)
+	// Trim only when twice the size: copying on every event once full
+	// would cost O(ring) per write. The ring holds RingSize..2*RingSize.
+	if len(h.ring) > 2*h.cfg.RingSize {
+		keep := make([]pds.Event, h.cfg.RingSize, 2*h.cfg.RingSize+h.cfg.BatchSize)
+		copy(keep, h.ring[len(h.ring)-h.cfg.RingSize:])
+		h.ring = keep
 	}
 	h.head = evs[len(evs)-1].Seq
 	close(h.wake)
