@@ -8,7 +8,8 @@ PORT ?= 2583
 DATA_DIR ?= $(HOME)/.local/share/hearth/hearthd
 APT_PACKAGES := build-essential pkg-config ca-certificates curl git libgtk-3-dev libwebkit2gtk-4.0-dev xvfb xauth chromium
 
-.PHONY: deps apt-deps go-deps build run test test-go test-ts test-relay bench clean
+.PHONY: deps apt-deps go-deps build run test test-go test-ts test-relay bench clean \
+	frontend-deps frontend app run-headless test-ui test-gui screenshots
 
 deps: apt-deps go-deps
 
@@ -26,12 +27,17 @@ go-deps:
 build:
 	$(GO) build -o $(BIN)/hearthd ./cmd/hearthd
 
-# Runs the PDS headless on http://localhost:$(PORT) (the desktop app replaces this once it exists).
-run: deps build
+# Builds the desktop app (build/bin/hearth) and opens it. Its data folder is
+# ~/.local/share/hearth (HEARTH_DATA_DIR=… to change it).
+run: app
+	$(CURDIR)/build/bin/hearth
+
+# Runs the PDS without a window on http://localhost:$(PORT).
+run-headless: deps build
 	@mkdir -p "$(DATA_DIR)"
 	$(BIN)/hearthd serve --data-dir "$(DATA_DIR)" --listen 127.0.0.1:$(PORT) --public-url http://localhost:$(PORT)
 
-test: deps test-go test-ts test-relay
+test: deps test-go test-ts test-relay test-ui test-gui
 
 test-go:
 	$(GO) vet ./...
@@ -43,6 +49,35 @@ test-ts: build
 # A real indigo relay (built once into .cache/bin) must accept Hearth's firehose.
 test-relay:
 	GO="$(GO)" bash scripts/test-relay.sh
+
+# --- the desktop app (Wails v2 + Svelte; Node 22 via frontend/tools/with-node22.sh)
+N22 := bash $(CURDIR)/frontend/tools/with-node22.sh
+
+frontend-deps:
+	$(N22) npm-ci frontend
+
+# frontend/dist, which the Go binary embeds (only dist/index.html is committed).
+frontend: frontend-deps
+	cd frontend && $(N22) npm run build
+
+# build/bin/hearth: wails build of the Go app with the frontend embedded (-s:
+# built just above; -m: no `go mod tidy`; the frontend needs no wailsjs/).
+app: deps frontend
+	WAILS="$$(bash scripts/ensure-wails.sh)" && $(N22) "$$WAILS" build -s -m -nosyncgomod -skipbindings
+	@echo "built $(CURDIR)/build/bin/hearth"
+
+# Unit tests of the window's logic (Vitest) and a type check of the Svelte code.
+test-ui: frontend-deps
+	cd frontend && $(N22) npm run check && $(N22) npm test
+
+# The window end to end: Playwright + chromium against `wails dev` under Xvfb.
+test-gui: deps
+	bash scripts/test-gui.sh
+
+# docs/screenshots/*.png from the real binary under Xvfb (not part of `make test`).
+screenshots: app
+	$(MAKE) --no-print-directory apt-deps APT_PACKAGES="imagemagick xdotool"
+	bash tests/e2e/screenshots.sh
 
 bench: deps build
 	bash scripts/bench.sh

@@ -16,13 +16,13 @@ export function formatBytes(n: number): string {
     v /= 1000
     u++
   }
-  // 999.95 KB would round to "1000.0 KB": move up a unit instead.
-  if (v >= 999.95 && u < UNITS.length - 1) {
+  const digits = (x: number) => (x < 100 ? 1 : 0)
+  // 999.7 KB would round to "1000 KB": move up a unit instead.
+  if (Number(v.toFixed(digits(v))) >= 1000 && u < UNITS.length - 1) {
     v /= 1000
     u++
   }
-  const digits = v < 10 ? 1 : v < 100 ? 1 : 0
-  return `${v.toFixed(digits).replace(/\.0$/, '')} ${UNITS[u]}`
+  return `${v.toFixed(digits(v)).replace(/\.0$/, '')} ${UNITS[u]}`
 }
 
 /** "3 records", "1 record". */
@@ -65,4 +65,25 @@ export function errorText(e: unknown): string {
   s = s.charAt(0).toUpperCase() + s.slice(1)
   if (!/[.!?)]$/.test(s)) s += '.'
   return s
+}
+
+/** An event-log kind ("#commit" or "commit") as a bare word. */
+export function eventKind(kind: string): string {
+  return kind.replace(/^#/, '')
+}
+
+/** What an event of the log means, for a person. */
+export function eventMeaning(kind: string, ops = 0): string {
+  switch (eventKind(kind)) {
+    case 'commit':
+      return ops ? '' : 'New, empty repository'
+    case 'sync':
+      return 'Repository replaced (import)'
+    case 'identity':
+      return 'Handle or DID document changed'
+    case 'account':
+      return 'Account status changed'
+    default:
+      return ''
+  }
 }

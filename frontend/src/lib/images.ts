@@ -50,7 +50,14 @@ export function checkImage(f: FileLike, sniffed?: ImageType | null): string | nu
   }
   if (f.size === 0) return `${name} is empty.`
   if (f.size > MAX_IMAGE_BYTES) {
-    return `${name} is ${formatBytes(f.size)}; Bluesky accepts images up to ${formatBytes(MAX_IMAGE_BYTES)}. Make it smaller and try again.`
+    let size = formatBytes(f.size)
+    let max = formatBytes(MAX_IMAGE_BYTES)
+    if (size === max) {
+      // Just over the limit: "1 MB; … up to 1 MB" would make no sense.
+      size = `${f.size.toLocaleString('en-US')} bytes`
+      max = `${MAX_IMAGE_BYTES.toLocaleString('en-US')} bytes`
+    }
+    return `${name} is ${size}; Bluesky accepts images up to ${max}. Make it smaller and try again.`
   }
   return null
 }

@@ -18,6 +18,11 @@ export function screenFromHash(hash: string): Screen | null {
   return SCREENS.some((s) => s.id === id) ? (id as Screen) : null
 }
 
+export type CarAction = 'export' | 'import' | 'open'
+
+/** Ctrl+<key> shortcuts for the CAR jobs, usable from every screen. */
+export const CAR_SHORTCUTS: Record<string, CarAction> = { e: 'export', i: 'import', o: 'open' }
+
 export interface Notice {
   id: number
   kind: 'ok' | 'error' | 'info'
@@ -53,6 +58,8 @@ class AppState {
   confirmReq = $state<ConfirmRequest | null>(null)
   /** Bumped whenever the repository changed (post, delete, import). */
   repoVersion = $state(0)
+  /** A CAR action asked for by a shortcut (Ctrl+E, Ctrl+I, Ctrl+O). */
+  carAction = $state<CarAction | null>(null)
 
   go(screen: Screen) {
     this.screen = screen
@@ -71,13 +78,20 @@ class AppState {
     this.go('blobs')
   }
 
+  /** Runs a CAR job from anywhere: shows Export & import, which starts it. */
+  requestCar(action: CarAction) {
+    this.carAction = action
+    this.go('backup')
+  }
+
   changed() {
     this.repoVersion++
   }
 
-  notify(text: string, kind: Notice['kind'] = 'ok', ms = 6000) {
+  notify(text: string, kind: Notice['kind'] = 'ok', ms = kind === 'error' ? 0 : 5000) {
     const id = ++noticeID
-    this.notices = [...this.notices, { id, kind, text }]
+    // At most three at a time: the oldest confirmations give way.
+    this.notices = [...this.notices, { id, kind, text }].slice(-3)
     if (ms > 0) setTimeout(() => this.dismiss(id), ms)
   }
 
