@@ -1,0 +1,41 @@
+// Command localplc serves an in-memory did:plc directory (internal/plcdir,
+// which verifies every operation) on a loopback address, for GUI tests and
+// offline development: point HEARTH_PLC_URL / --plc-url at it.
+//
+//	go run ./internal/cmd/localplc -listen 127.0.0.1:0
+//
+// It prints "listening on http://ADDR" once ready.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hearth-pds/hearth/internal/plcdir"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "loopback address to listen on")
+	flag.Parse()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatalf("listen: %v", err)
+	}
+	fmt.Printf("listening on http://%s\n", ln.Addr())
+	srv := &http.Server{Handler: plcdir.New()}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+		log.Fatal(err)
+	}
+}
