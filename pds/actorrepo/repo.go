@@ -102,6 +102,9 @@ type Repo struct {
 	tree  *mst.Tree
 	head  *Head
 	clock syntax.TIDClock
+	// nodeBytes caches encoded MST nodes by CID (they are immutable), so an
+	// export does not re-encode and re-hash the whole tree.
+	nodeBytes map[cid.Cid][]byte
 }
 
 // New returns an empty repo (no commit yet).
@@ -276,6 +279,11 @@ func (r *Repo) Apply(ops []Op, key atcrypto.PrivateKey, swapCommit *cid.Cid) (*C
 	res := &CommitResult{Head: head, Since: since, PrevData: prevData, Ops: applied, Records: records}
 	res.Blocks = append(res.Blocks, Block{CID: cc, Data: head.Bytes})
 	res.Blocks = append(res.Blocks, col.blocks...)
+	if r.nodeBytes != nil {
+		for _, b := range col.blocks {
+			r.nodeBytes[b.CID] = b.Data
+		}
+	}
 	paths := make([]string, 0, len(records))
 	for p := range records {
 		paths = append(paths, p)
@@ -341,23 +349,45 @@ func (r *Repo) Nodes() ([]Block, error) {
 	if r.tree.Root == nil {
 		return nil, nil
 	}
-	err := walkNodes(r.tree.Root, func(b Block) { out = append(out, b) })
-	return out, err
+	if r.nodeBytes == nil {
+		r.nodeBytes = map[cid.Cid][]byte{}
+	}
+	if err := r.walkNodes(r.tree.Root, func(b Block) { out = append(out, b) }); err != nil {
+		return nil, err
+	}
+	if len(r.nodeBytes) > 2*len(out)+64 { // drop nodes of older trees
+		fresh := make(map[cid.Cid][]byte, len(out))
+		for _, b := range out {
+			fresh[b.CID] = b.Data
+		}
+		r.nodeBytes = fresh
+	}
+	return out, nil
 }
 
-func walkNodes(n *mst.Node, emit func(Block)) error {
-	nd := n.NodeData()
-	data, c, err := nd.Bytes()
-	if err != nil {
-		return fmt.Errorf("encode MST node: %w", err)
+func (r *Repo) walkNodes(n *mst.Node, emit func(Block)) error {
+	var blk Block
+	if n.CID != nil && !n.Dirty {
+		if b, ok := r.nodeBytes[*n.CID]; ok {
+			blk = Block{CID: *n.CID, Data: b}
+		}
 	}
-	emit(Block{CID: *c, Data: data})
+	if blk.Data == nil {
+		nd := n.NodeData()
+		data, c, err := nd.Bytes()
+		if err != nil {
+			return fmt.Errorf("encode MST node: %w", err)
+		}
+		blk = Block{CID: *c, Data: data}
+		r.nodeBytes[*c] = data
+	}
+	emit(blk)
 	for _, e := range n.Entries {
 		if e.IsChild() {
 			if e.Child == nil {
 				return fmt.Errorf("%w: missing child %s", mst.ErrPartialTree, e.ChildCID)
 			}
-			if err := walkNodes(e.Child, emit); err != nil {
+			if err := r.walkNodes(e.Child, emit); err != nil {
 				return err
 			}
 		}

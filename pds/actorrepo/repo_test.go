@@ -93,6 +93,20 @@ func TestRandomWorkloadVerifies(t *testing.T) {
 		if err := res.Head.Commit.VerifySignature(pub); err != nil {
 			t.Fatalf("commit %d: signature: %v", i, err)
 		}
+		if i%50 == 0 { // exports (with the node cache) stay exact
+			nodes, err := r.Nodes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range nodes {
+				if got, _ := actorrepo.CBORCID(n.Data); !got.Equals(n.CID) {
+					t.Fatalf("commit %d: node %s has bytes of %s", i, n.CID, got)
+				}
+			}
+			if len(nodes) > 0 && !nodes[0].CID.Equals(res.Head.Commit.Data) {
+				t.Fatalf("commit %d: first node is not the root", i)
+			}
+		}
 	}
 
 	// Reload from (path -> cid) and the head bytes: same root.
