@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
 
 	comatproto "github.com/bluesky-social/indigo/api/atproto"
 	"github.com/bluesky-social/indigo/atproto/atdata"
@@ -105,9 +107,31 @@ func (e *Engine) ApplyWrites(ctx context.Context, did string, writes []Write, op
 	if err != nil {
 		return nil, err
 	}
-	prepared := make([]preparedOp, 0, len(writes))
-	for i, w := range writes {
-		p, err := e.prepare(r, w, mode)
+	// Record keys are handed out in order first; validating and encoding
+	// the records is independent per write, so big batches use every core.
+	for i := range writes {
+		if writes[i].Action == string(actorrepo.Create) && writes[i].Rkey == "" {
+			writes[i].Rkey = r.NextRev().String()
+		}
+	}
+	prepared := make([]preparedOp, len(writes))
+	errs := make([]error, len(writes))
+	workers := 1
+	if len(writes) >= 32 {
+		workers = min(runtime.GOMAXPROCS(0), 4)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(writes); i += workers {
+				prepared[i], errs[i] = e.prepare(r, writes[i], mode)
+			}
+		}(w)
+	}
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
 			var ae *apierr.Error
 			if errors.As(err, &ae) && len(writes) > 1 {
@@ -115,7 +139,6 @@ func (e *Engine) ApplyWrites(ctx context.Context, did string, writes []Write, op
 			}
 			return nil, err
 		}
-		prepared = append(prepared, p)
 	}
 	if err := e.checkBlobs(ctx, did, prepared); err != nil {
 		return nil, err
