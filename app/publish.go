@@ -274,4 +274,3 @@ func (a *App) SetHandle(handle string) (*AccountInfo, error) {
 	return nil, fmt.Errorf("account vanished")
 }
 
-var _ = pds.StatusActive

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/bluesky-social/indigo/atproto/atdata"
 
@@ -331,4 +330,3 @@ func (s *Server) listMissingBlobs(w http.ResponseWriter, r *http.Request, c *pds
 	return nil
 }
 
-var _ = strconv.Itoa

@@ -16,7 +16,6 @@ import (
 
 	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/apierr"
-	"github.com/hearth-pds/hearth/pds/auth"
 	"github.com/hearth-pds/hearth/pds/firehose"
 )
 
@@ -379,4 +378,3 @@ func intParam(r *http.Request, name string, def, min, max int) (int, error) {
 	return n, nil
 }
 
-var _ = auth.ScopeAccess
