@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/crawl"
 	"github.com/hearth-pds/hearth/tunnel"
 )
