@@ -69,6 +69,12 @@ func commitJSON(m pds.CommitMeta) map[string]any {
 	return map[string]any{"cid": m.CID, "rev": m.Rev}
 }
 
+// writeRecordResult answers createRecord and putRecord.
+func writeRecordResult(w http.ResponseWriter, res *pds.BatchResult) {
+	wr := res.Results[0]
+	writeJSON(w, http.StatusOK, map[string]any{"uri": wr.URI, "cid": wr.CID, "commit": commitJSON(res.Commit), "validationStatus": wr.ValidationStatus})
+}
+
 func (s *Server) createRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
 	var in struct {
 		Repo       string          `json:"repo"`
@@ -94,8 +100,7 @@ func (s *Server) createRecord(w http.ResponseWriter, r *http.Request, c *pds.Cal
 	if err != nil {
 		return err
 	}
-	wr := res.Results[0]
-	writeJSON(w, http.StatusOK, map[string]any{"uri": wr.URI, "cid": wr.CID, "commit": commitJSON(res.Commit), "validationStatus": wr.ValidationStatus})
+	writeRecordResult(w, res)
 	return nil
 }
 
@@ -128,8 +133,7 @@ func (s *Server) putRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller
 	if err != nil {
 		return err
 	}
-	wr := res.Results[0]
-	writeJSON(w, http.StatusOK, map[string]any{"uri": wr.URI, "cid": wr.CID, "commit": commitJSON(res.Commit), "validationStatus": wr.ValidationStatus})
+	writeRecordResult(w, res)
 	return nil
 }
 
