@@ -333,4 +333,3 @@ func (s *Server) listMissingBlobs(w http.ResponseWriter, r *http.Request, c *pds
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
-

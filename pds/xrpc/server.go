@@ -377,4 +377,3 @@ func intParam(r *http.Request, name string, def, min, max int) (int, error) {
 	}
 	return n, nil
 }
-
