@@ -582,3 +582,54 @@ func (e *Engine) SetActive(ctx context.Context, did string, active bool) error {
 	}
 	return nil
 }
+
+// DeleteAccount removes an account and everything it stored (records,
+// blobs, sessions, app passwords, preferences) and emits #account with
+// status "deleted". The password must be the account password.
+func (e *Engine) DeleteAccount(ctx context.Context, did, password string) error {
+	r, err := e.lookup(ctx, e.db.R, "did = ?", did)
+	if err == errNoAccount {
+		return apierr.New(http.StatusBadRequest, "RepoNotFound", "could not find account %s", did)
+	}
+	if err != nil {
+		return err
+	}
+	if !auth.CheckPassword(r.passwordHash, password) {
+		return apierr.New(http.StatusUnauthorized, "AuthenticationRequired", "Invalid password")
+	}
+	a := e.acct(did)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e.invalidateAccount(did)
+	defer e.invalidateAccount(did)
+	var change Change
+	err = e.db.Write(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			"DELETE FROM record WHERE did = ?", "DELETE FROM record_blob WHERE did = ?", "DELETE FROM blob WHERE did = ?",
+			"DELETE FROM refresh_token WHERE did = ?", "DELETE FROM app_password WHERE did = ?", "DELETE FROM preference WHERE did = ?",
+			"DELETE FROM repo_root WHERE did = ?", "DELETE FROM account WHERE did = ?",
+		} {
+			if _, err := tx.ExecContext(ctx, q, did); err != nil {
+				return fmt.Errorf("delete account data: %w", err)
+			}
+		}
+		now := nowString()
+		status := "deleted"
+		var err error
+		change, err = appendEvent(ctx, tx, did, events.KindAccount, func(seq int64) ([]byte, error) {
+			return events.Encode(events.KindAccount, &accountBody{Did: did, Active: false, Status: &status, Seq: seq, Time: now})
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	a.repo = nil
+	e.dropAcct(did)
+	if err := e.blobs.DeleteAll(did); err != nil {
+		e.log.Warn("delete blob files", "did", did, "err", err)
+	}
+	e.notify.publish(change)
+	e.log.Info("account deleted", "did", did)
+	return nil
+}

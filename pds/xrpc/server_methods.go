@@ -33,6 +33,26 @@ func (s *Server) registerServer() {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	})
+	s.handle("com.atproto.server.deleteAccount", http.MethodPost, authNone, func(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+		// The reference PDS also wants an emailed token; Hearth has no mail,
+		// so the account password is what proves intent.
+		var in struct {
+			DID      string `json:"did"`
+			Password string `json:"password"`
+			Token    string `json:"token"`
+		}
+		if err := decodeJSON(w, r, &in); err != nil {
+			return err
+		}
+		if in.DID == "" || in.Password == "" {
+			return apierr.Invalid("did and password are required")
+		}
+		if err := s.e.DeleteAccount(r.Context(), in.DID, in.Password); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
 	s.handle("com.atproto.server.activateAccount", http.MethodPost, authFull, func(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
 		if err := s.e.SetActive(r.Context(), c.DID, true); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hearth-pds/hearth/internal/testpds"
 	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/events"
 )
 
 func TestCreateAccountNeedsInvite(t *testing.T) {
@@ -209,4 +210,32 @@ func TestLoginThrottle(t *testing.T) {
 	// Even the right password is refused while throttled.
 	err := c.Post(ctx, "com.atproto.server.createSession", map[string]any{"identifier": a.Handle, "password": a.Password}, &out)
 	apiErr(t, err, http.StatusTooManyRequests, "RateLimitExceeded")
+}
+
+func TestDeleteAccount(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	b := p.CreateAccount(t, "bob.test")
+	c := p.Login(t, a)
+	create(t, c, a.DID, "app.bsky.feed.post", post("bye"))
+	if _, err := comatproto.RepoUploadBlob(ctx, c, strings.NewReader("\x89PNG\r\n\x1a\nxxxx")); err != nil {
+		t.Fatal(err)
+	}
+	anon := atclient.NewAPIClient(p.URL)
+	apiErr(t, anon.Post(ctx, "com.atproto.server.deleteAccount", map[string]any{"did": a.DID, "password": "wrong-password"}, nil), 401, "AuthenticationRequired")
+	if err := anon.Post(ctx, "com.atproto.server.deleteAccount", map[string]any{"did": a.DID, "password": a.Password}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := comatproto.SyncGetRepoStatus(ctx, anon, a.DID)
+	apiErr(t, err, 400, "RepoNotFound")
+	_, err = atclient.LoginWithPasswordHost(ctx, p.URL, a.Handle, a.Password, "", nil)
+	apiErr(t, err, 401, "AuthenticationRequired")
+	evs, _ := p.Engine.Events(ctx, 0, 1000, a.DID)
+	f, err := events.Decode(evs[len(evs)-1].Frame)
+	if err != nil || f.Account == nil || f.Account.Active || f.Account.Status == nil || *f.Account.Status != "deleted" {
+		t.Fatalf("last event %+v %v", f, err)
+	}
+	// The other account is untouched; the handle is free again.
+	mustVerify(t, p, b.DID)
+	p.CreateAccount(t, "alice.test")
 }
