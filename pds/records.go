@@ -310,24 +310,37 @@ func (e *Engine) writeRecordRows(ctx context.Context, tx *sql.Tx, did string, re
 		}
 	}
 	rev := res.Head.Rev()
+	stmts := map[string]*sql.Stmt{}
+	exec := func(query string, args ...any) error {
+		st := stmts[query]
+		if st == nil {
+			var err error
+			if st, err = e.db.TxStmt(ctx, tx, query); err != nil {
+				return err
+			}
+			stmts[query] = st
+		}
+		_, err := st.ExecContext(ctx, args...)
+		return err
+	}
 	for _, op := range res.Ops {
 		if op.Action != actorrepo.Create { // a new path has no blob refs yet
-			if _, err := e.db.Exec(ctx, tx, sqlClearBlobRefs, did, op.Collection, op.Rkey); err != nil {
+			if err := exec(sqlClearBlobRefs, did, op.Collection, op.Rkey); err != nil {
 				return fmt.Errorf("clear blob refs: %w", err)
 			}
 		}
 		switch op.Action {
 		case actorrepo.Delete:
-			if _, err := e.db.Exec(ctx, tx, sqlDeleteRecord, did, op.Collection, op.Rkey); err != nil {
+			if err := exec(sqlDeleteRecord, did, op.Collection, op.Rkey); err != nil {
 				return fmt.Errorf("delete record: %w", err)
 			}
 		default:
 			blk := res.Records[op.Path()]
-			if _, err := e.db.Exec(ctx, tx, sqlUpsertRecord, did, op.Collection, op.Rkey, blk.CID.String(), rev, blk.Data); err != nil {
+			if err := exec(sqlUpsertRecord, did, op.Collection, op.Rkey, blk.CID.String(), rev, blk.Data); err != nil {
 				return fmt.Errorf("store record %s: %w", op.Path(), err)
 			}
 			for _, b := range blobsByPath[op.Path()] {
-				if _, err := e.db.Exec(ctx, tx, sqlAddBlobRef, did, op.Collection, op.Rkey, cid.Cid(b.Ref).String()); err != nil {
+				if err := exec(sqlAddBlobRef, did, op.Collection, op.Rkey, cid.Cid(b.Ref).String()); err != nil {
 					return fmt.Errorf("store blob ref: %w", err)
 				}
 			}

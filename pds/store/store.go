@@ -115,6 +115,19 @@ func (s *Store) Prepare(ctx context.Context, queries ...string) error {
 	return nil
 }
 
+// TxStmt returns query's prepared statement bound to tx (prepared on the
+// fly, for this transaction only, when Prepare did not make it), for
+// running it many times in one transaction.
+func (s *Store) TxStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	st := s.stmts[query]
+	s.stmtMu.Unlock()
+	if st == nil {
+		return tx.PrepareContext(ctx, query)
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
 // Exec runs query inside tx, with its prepared statement when Prepare made
 // one (a plain Exec otherwise).
 func (s *Store) Exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
