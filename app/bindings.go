@@ -44,6 +44,15 @@ func (a *App) accountInfo(e *pds.Engine, acc *pds.Account) (*AccountInfo, error)
 		info.Explanation = "Your DID is " + acc.DID + ": its document lives at https://" + web + "/.well-known/did.json, which Hearth serves whenever " + web + " reaches this PDS (switch publishing on with that domain). Whoever controls the domain controls the identity."
 		return info, nil
 	}
+	a.mu.Lock()
+	pub := a.pub
+	a.mu.Unlock()
+	if pub != nil {
+		if ts := pub.mgr.Status(); ts.State == "online" && st.Pending == 0 {
+			info.Explanation = "Your identity is published and your PDS is reachable at " + ts.URL + " through the tunnel."
+			return info, nil
+		}
+	}
 	switch {
 	case st.Pending == 0:
 		info.Explanation = "Your identity is published in the PLC directory. Your PDS is only reachable from this computer until you switch publishing on."

@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/bluesky-social/indigo/atproto/syntax"
 	"net/url"
 	"strings"
 	"time"
@@ -44,6 +46,8 @@ type publisher struct {
 	cfg     PublishConfig
 	mgr     *tunnel.Manager
 	crawler *crawl.Requester
+	online  chan string   // public URLs to publish identity at, in order
+	done    chan struct{} // closed when the publishing goroutine ends
 }
 
 // StartPublishing switches publishing on with the given tunnel.
@@ -52,7 +56,6 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.stopPublishing()
 	saved := loadSettings(a.dir())
 	if cfg.Kind == "ngrok" && cfg.Authtoken == "" {
 		cfg.Authtoken = saved.NgrokAuthtoken
@@ -79,17 +82,34 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	if len(cfg.Relays) == 0 {
 		cfg.Relays = []string{"https://bsky.network"}
 	}
+	// The new configuration is valid: only now replace the running tunnel.
+	a.stopPublishing()
 	a.mu.Lock()
 	srv := a.server
 	a.mu.Unlock()
 	p := &publisher{cfg: cfg, crawler: crawl.New(cfg.Relays, nil, a.log)}
-	p.mgr = tunnel.NewManager(prov, srv, tunnel.Options{Logger: a.log, OnStatus: func(s tunnel.Status) {
-		if s.State == tunnel.Online && s.URL != "" {
-			if _, err := e.SetPublicURL(context.Background(), s.URL); err != nil {
+	// Identity publication and crawl requests can take a while (the PLC
+	// directory may be slow or down): they run in order on their own
+	// goroutine, so the tunnel serves as soon as it is online.
+	p.online = make(chan string, 16)
+	p.done = make(chan struct{})
+	go func() {
+		defer close(p.done)
+		for u := range p.online {
+			if _, err := e.SetPublicURL(context.Background(), u); err != nil {
 				a.log.Warn("publish identity at the new URL", "err", err)
 			}
-			if u, err := url.Parse(s.URL); err == nil && !isLocal(u.Hostname()) {
-				p.crawler.Request(u.Host)
+			if pu, err := url.Parse(u); err == nil && !isLocal(pu.Hostname()) {
+				p.crawler.Request(pu.Host)
+			}
+		}
+	}()
+	p.mgr = tunnel.NewManager(prov, srv, tunnel.Options{Logger: a.log, OnStatus: func(s tunnel.Status) {
+		if s.State == tunnel.Online && s.URL != "" {
+			select {
+			case p.online <- s.URL:
+			default:
+				a.log.Warn("identity publication is behind; dropping an older online transition")
 			}
 		}
 		a.emit("tunnel", s)
@@ -127,6 +147,8 @@ func (a *App) stopPublishing() {
 	a.mu.Unlock()
 	if p != nil {
 		p.mgr.Stop()
+		close(p.online)
+		<-p.done
 		p.crawler.Close()
 	}
 }
@@ -153,9 +175,13 @@ func (a *App) PublishingStatus() (*PublishStatus, error) {
 			out.Relays = append(out.Relays, RelayStatus{Relay: r.Relay, State: r.State, Attempts: r.Attempts, LastError: r.LastError, Hostname: r.Hostname})
 		}
 		out.Config = p.cfg
-		if out.Config.Authtoken != "" {
-			out.Config.Authtoken = "••••" + out.Config.Authtoken[max(0, len(out.Config.Authtoken)-4):]
-		}
+	} else {
+		// Off: show what was saved, so the form can start from it.
+		st := loadSettings(a.dir())
+		out.Config = PublishConfig{Kind: st.Tunnel, Authtoken: st.NgrokAuthtoken, Domain: st.NgrokDomain, URL: st.BYOURL, Relays: st.Relays}
+	}
+	if out.Config.Authtoken != "" {
+		out.Config.Authtoken = "••••" + out.Config.Authtoken[max(0, len(out.Config.Authtoken)-4):]
 	}
 	id, err := e.Identity(bg, acc.DID)
 	if err != nil {
@@ -179,6 +205,10 @@ func (a *App) SelfCheck() ([]tunnel.Check, error) {
 	}
 	ctx, cancel := context.WithTimeout(bg, 30*time.Second)
 	defer cancel()
+	// Look the DID up afresh: the engine's directory caches documents.
+	if err := e.Directory().Purge(ctx, syntax.AtIdentifier(acc.DID)); err != nil {
+		a.log.Debug("purge cached DID document", "err", err)
+	}
 	return tunnel.SelfCheck(ctx, tunnel.SelfCheckInput{
 		PublicURL: p.mgr.Status().URL, DID: acc.DID, Handle: acc.Handle,
 		Dir: e.Directory(), ResolveHandle: e.ResolveHandleNetwork,
@@ -272,4 +302,3 @@ func (a *App) SetHandle(handle string) (*AccountInfo, error) {
 	}
 	return nil, fmt.Errorf("account vanished")
 }
-

@@ -2,9 +2,15 @@
 # End-to-end test of the desktop window: runs `wails dev` (the real UI served
 # by Vite, with live Go bindings, on http://localhost:34115, or another free
 # port if that one is taken) under Xvfb with
-# a throwaway data folder, an unreachable PLC directory and the native file
-# dialogs preset to a temporary .car path, then drives it with Playwright
-# (playwright-core + Debian's chromium): tests/e2e/gui.test.mjs.
+# a throwaway data folder, a PLC directory that is unreachable at first and
+# the native file dialogs preset to a temporary .car path, then drives it
+# with Playwright (playwright-core + Debian's chromium): tests/e2e/gui.test.mjs.
+#
+# The PLC directory is a real one on loopback (internal/cmd/localplc, an
+# in-memory directory that verifies every operation) on a port chosen up
+# front. It starts only when the test creates $HEARTH_E2E_PLC_START, so the
+# first steps see an unpublished DID and the Publish steps see its genesis
+# and its move to the tunnel's URL really published.
 #
 #   make test-gui
 #   bash scripts/test-gui.sh
@@ -51,11 +57,18 @@ PORT="$("${N22[@]}" node -e '
 	})
 	;(async () => console.log((await tryPort(34115)) || (await tryPort(0))))()')"
 DEV_URL="http://localhost:$PORT"
+# The local PLC directory's port (free now; the directory starts later).
+PLC_PORT="$("${N22[@]}" node -e '
+	const s = require("net").createServer()
+	s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => console.log(p)) })')"
+PLC_URL="http://127.0.0.1:$PLC_PORT"
 
 # --- wails dev ----------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/hearth-gui.XXXXXX")"
 WAILS_LOG="$WORK/wails-dev.log"
 WAILS_PID=""
+PLC_PID=""
+PLC_START="$WORK/plc-start"
 
 # wails dev v2.9.2 runs `go mod tidy` before every compile even with -m (the
 # flag does not reach its build options); that would rewrite go.mod/go.sum
@@ -94,9 +107,26 @@ stop_wails() {
 	WAILS_PID=""
 }
 
+stop_plc() {
+	[ -n "$PLC_PID" ] || return 0
+	kill -TERM "$PLC_PID" 2>/dev/null || true
+	for _ in $(seq 30); do
+		kill -0 "$PLC_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$PLC_PID" 2>/dev/null || true
+	wait "$PLC_PID" 2>/dev/null || true
+	PLC_PID=""
+}
+
 cleanup() {
 	local rc=$?
 	stop_wails
+	stop_plc
+	if [ "$rc" != 0 ] && [ -s "$WORK/localplc.log" ]; then
+		echo "---- local PLC directory log ($WORK/localplc.log) ----" >&2
+		tail -n 20 "$WORK/localplc.log" >&2 || true
+	fi
 	if [ "$rc" != 0 ] && [ -s "$WAILS_LOG" ]; then
 		echo "---- last 40 lines of the wails dev log ($WAILS_LOG), asset requests left out ----" >&2
 		grep -v -e 'AssetHandler\]' -e 'ExternalAssetHandler\]' "$WAILS_LOG" | tail -n 40 >&2 || true
@@ -116,12 +146,23 @@ trap 'exit 143' TERM
 
 mkdir -p "$WORK/data" "$WORK/artifacts"
 CAR="$WORK/exported.car"
+
+# The local PLC directory: built now, started when the test asks for it.
+(cd "$ROOT" && go build -o "$WORK/localplc" ./internal/cmd/localplc)
+(
+	while [ ! -e "$PLC_START" ]; do sleep 0.2; done
+	exec "$WORK/localplc" -listen "127.0.0.1:$PLC_PORT"
+) >"$WORK/localplc.log" 2>&1 </dev/null &
+PLC_PID=$!
+
 log "starting wails dev under Xvfb (data in $WORK/data)"
 (
 	cd "$ROOT"
 	export HEARTH_DATA_DIR="$WORK/data"
-	export HEARTH_PLC_URL="http://127.0.0.1:9" # unreachable: the DID stays unpublished
+	export HEARTH_PLC_URL="$PLC_URL" # unreachable until the test starts it
 	export HEARTH_E2E_SAVE_PATH="$CAR" HEARTH_E2E_OPEN_PATH="$CAR"
+	# No ngrok account here: an ngrok tunnel must fail for want of a token.
+	unset NGROK_AUTHTOKEN
 	# -s: Vite serves the frontend (no production build needed); -skipbindings:
 	# the frontend does not use the generated wailsjs/ (saves one cgo build);
 	# no reloads or rebuilds while the test runs.
@@ -160,6 +201,7 @@ log "wails dev ready after $(elapsed)"
 # --- the test -----------------------------------------------------------------
 set +e
 (cd "$E2E" && HEARTH_GUI_URL="$DEV_URL/" HEARTH_E2E_CAR="$CAR" HEARTH_E2E_ARTIFACTS="$WORK/artifacts" CHROMIUM="$(command -v chromium)" \
+	HEARTH_E2E_PLC_URL="$PLC_URL" HEARTH_E2E_PLC_START="$PLC_START" \
 	timeout 300 "${N22[@]}" node --test --test-reporter=spec --test-timeout=240000 gui.test.mjs)
 status=$?
 set -e

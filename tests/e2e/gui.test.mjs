@@ -1,10 +1,12 @@
 // What a person does in Hearth's window, driven with Playwright in Debian's
 // chromium against `wails dev` (the real UI with live Go bindings on
 // http://localhost:34115). Run by scripts/test-gui.sh, which starts wails dev
-// under Xvfb with a throwaway data folder and presets the native file
-// dialogs to HEARTH_E2E_CAR.
+// under Xvfb with a throwaway data folder, presets the native file dialogs
+// to HEARTH_E2E_CAR, and starts a local PLC directory (HEARTH_E2E_PLC_URL)
+// when this test creates the file HEARTH_E2E_PLC_START.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -15,9 +17,12 @@ const URL = process.env.HEARTH_GUI_URL ?? 'http://localhost:34115/'
 const CAR = process.env.HEARTH_E2E_CAR
 const ARTIFACTS = process.env.HEARTH_E2E_ARTIFACTS ?? os.tmpdir()
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
+const PLC_URL = process.env.HEARTH_E2E_PLC_URL
+const PLC_START = process.env.HEARTH_E2E_PLC_START
 const T = 20_000 // per expectation
 
 assert.ok(CAR, 'HEARTH_E2E_CAR must name the CAR path the dialogs are preset to')
+assert.ok(PLC_URL && PLC_START, 'HEARTH_E2E_PLC_URL and HEARTH_E2E_PLC_START come from scripts/test-gui.sh')
 
 const HANDLE = 'alice.test'
 const TEXT1 = 'Hello from Hearth! Notes at https://example.com/hearth #localfirst'
@@ -28,6 +33,8 @@ let ctx, page, userDir
 let did = ''
 let rkey1 = ''
 let blobCID = ''
+let localURL = ''
+let publicURL = ''
 let broken = false
 const pageErrors = []
 
@@ -58,6 +65,33 @@ const nav = (name) => page.getByRole('navigation', { name: 'Hearth' }).getByRole
 const composer = () => page.getByRole('form', { name: 'New post' })
 const submitButton = () => composer().getByRole('button', { name: /^(Post|Reply)\b/ })
 const article = (text) => page.getByRole('article').filter({ hasText: text })
+
+const publishToggle = () => page.getByTestId('publish-toggle')
+const tunnelState = () => page.getByTestId('tunnel-state')
+const kinds = () => page.getByRole('group', { name: 'How the internet reaches your PDS' })
+const text = async (loc) => (await loc.textContent()).trim()
+
+/** A secp256k1 public key as a did:key (multicodec 0xe7, base58btc). */
+function newDidKey() {
+  const { publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'secp256k1' })
+  const { x, y } = publicKey.export({ format: 'jwk' })
+  const yb = Buffer.from(y, 'base64url')
+  const bytes = Buffer.concat([Buffer.from([0xe7, 0x01, 2 + (yb[yb.length - 1] & 1)]), Buffer.from(x, 'base64url')])
+  const A = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
+  let n = BigInt('0x' + bytes.toString('hex'))
+  let out = ''
+  while (n > 0n) {
+    out = A[Number(n % 58n)] + out
+    n /= 58n
+  }
+  return 'did:key:z' + out
+}
+
+async function plcData(did) {
+  const res = await fetch(`${PLC_URL}/${did}/data`)
+  assert.equal(res.status, 200, `the PLC directory knows ${did}`)
+  return res.json()
+}
 
 async function imageLoaded(img) {
   await img.waitFor({ timeout: T })
@@ -318,11 +352,14 @@ describe('Hearth desktop window', { concurrency: false }, () => {
   step('status: URL, seq, live events and the publishing placeholders', async () => {
     await page.keyboard.press('Control+5')
     await page.getByRole('heading', { name: 'Status', level: 1 }).waitFor()
-    assert.match(await page.getByTestId('local-url').textContent(), /^http:\/\/localhost:\d+$/)
+    localURL = await text(page.getByTestId('local-url'))
+    assert.match(localURL, /^http:\/\/localhost:\d+$/)
     const seq = Number(await page.getByTestId('seq').textContent())
     assert.ok(seq >= 5, `seq ${seq}`)
-    // The tunnel is another issue: its fields are marked as not available yet.
-    assert.equal(await page.getByText('Not yet available', { exact: true }).count(), 2)
+    // Publishing is off: nothing is public yet.
+    assert.equal(await text(page.getByTestId('status-tunnel')), 'Off')
+    await page.getByText('Not published', { exact: true }).waitFor()
+    await page.getByText('Not requested', { exact: true }).waitFor()
     // A new commit arrives as an "event" from the Go side and shows up live.
     await page.evaluate(() => {
       window.__events = []
@@ -334,6 +371,216 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.equal(ev.did, did)
     await page.waitForFunction((s) => Number(document.querySelector('[data-testid=seq]').textContent) > s, seq, { timeout: T })
     await page.getByRole('region', { name: /^Recent events/ }).getByRole('cell', { name: String(ev.seq), exact: true }).waitFor()
+  })
+
+  step('publish: off, the test tunnel hidden, and mistakes explained before anything is sent', async () => {
+    await page.keyboard.press('Control+6')
+    await page.getByRole('heading', { name: 'Publish', level: 1 }).waitFor()
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Publish', 'Ctrl+6 lands on the heading')
+    assert.equal(await text(tunnelState()), 'Off')
+    assert.equal(await text(publishToggle()), 'Start publishing')
+    // Only the tunnels a person can use are offered.
+    assert.deepEqual(await kinds().getByRole('radio').evaluateAll((els) => els.map((e) => e.value)), ['ngrok', 'byo'])
+    // ngrok without a token (none saved, no NGROK_AUTHTOKEN): the Go side says so.
+    await kinds().getByRole('radio', { name: /ngrok tunnel/ }).check()
+    await page.getByLabel('Authtoken', { exact: true }).fill('')
+    await publishToggle().click()
+    await page.getByTestId('publish-error').getByText(/^Publishing did not start\. No ngrok authtoken/).waitFor()
+    assert.equal(await text(tunnelState()), 'Off')
+    // Your own URL: hints as you type, and nothing is sent while one is an error.
+    await kinds().getByRole('radio', { name: /My own URL/ }).check()
+    const url = page.getByLabel('Public URL', { exact: true })
+    const hint = page.getByTestId('byo-url-hint')
+    await url.fill('pds.example.com')
+    await hint.getByText('Start with https://, like https://pds.example.com.', { exact: true }).waitFor()
+    await url.fill('http://pds.example.com')
+    await hint.getByText(/^Use https: relays and apps do not connect to plain http/).waitFor()
+    await url.fill('https://pds.example.com/xrpc')
+    await hint.getByText(/^Leave out the path/).waitFor()
+    assert.equal(await url.getAttribute('aria-invalid'), 'true')
+    await publishToggle().click()
+    assert.equal(await url.evaluate((el) => el === document.activeElement), true, 'the field to fix has focus')
+    assert.equal(await text(tunnelState()), 'Off')
+    await url.fill('https://pds.example.com')
+    assert.equal(await url.getAttribute('aria-invalid'), 'false')
+  })
+
+  step('publish: the DID waits for the PLC directory, which then comes up', async () => {
+    // Created while the directory was unreachable: the genesis operation waits.
+    await page.getByTestId('plc-state').getByText('1 waiting', { exact: true }).waitFor()
+    fs.writeFileSync(PLC_START, '')
+    const deadline = Date.now() + T
+    for (;;) {
+      const ok = await fetch(`${PLC_URL}/${did}`).then(() => true, () => false)
+      if (ok) break
+      assert.ok(Date.now() < deadline, `the local PLC directory answers at ${PLC_URL}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  })
+
+  step('publish: the loopback test tunnel goes online and the identity moves there', async () => {
+    // The test tunnel is offered only with the test flag (read when the panel opens).
+    await page.evaluate(() => localStorage.setItem('hearth.testTunnels', '1'))
+    await page.keyboard.press('Control+5')
+    await page.keyboard.press('Control+6')
+    const loopback = kinds().getByRole('radio', { name: /Loopback/ })
+    await loopback.check()
+    await page.evaluate(() => {
+      window.__tunnel = []
+      window.runtime.EventsOn('tunnel', (t) => window.__tunnel.push(t.state))
+    })
+    await publishToggle().click()
+    await tunnelState().getByText('Online', { exact: true }).waitFor()
+    publicURL = await text(page.getByTestId('public-url'))
+    assert.match(publicURL, /^http:\/\/localhost:\d+$/)
+    assert.notEqual(publicURL, localURL)
+    await page.getByTestId('tunnel-text').getByText(/only this computer can reach it/).waitFor()
+    assert.equal(await text(publishToggle()), 'Stop publishing')
+    assert.equal(await page.getByLabel('Public URL', { exact: true }).count(), 0) // the byo field is gone: loopback is chosen
+    assert.equal(await loopback.isDisabled(), true, 'the settings are locked while publishing')
+    // The "tunnel" events: Go emits "online" after it has sent the move to the
+    // PLC directory, so it can come after the polled status shows Online.
+    await page.waitForFunction(() => window.__tunnel.includes('online'), null, { timeout: T })
+    assert.deepEqual(await page.evaluate(() => window.__tunnel), ['connecting', 'online'])
+    // The DID document moved to the public URL: genesis and move are in the directory.
+    await page.getByTestId('did-endpoint').getByText('your public URL', { exact: true }).waitFor()
+    await page.getByTestId('plc-state').getByText('Published', { exact: true }).waitFor()
+    const data = await plcData(did)
+    assert.equal(data.services.atproto_pds.endpoint, publicURL)
+    assert.deepEqual(data.alsoKnownAs, [`at://${HANDLE}`])
+    // The PDS answers there, and the sidebar says it is published.
+    assert.equal((await fetch(`${publicURL}/xrpc/_health`)).status, 200)
+    await page.getByTestId('sidebar-tunnel').getByText('Published', { exact: true }).waitFor()
+  })
+
+  step('publish: the self-check passes for the server, the DID document and the firehose', async () => {
+    await page.getByRole('button', { name: 'Run self-check' }).click()
+    const results = page.getByRole('list', { name: 'Self-check results' })
+    await results.waitFor()
+    const check = (name) => results.getByRole('listitem').filter({ hasText: name })
+    for (const name of ['Server answers at the public URL', 'Your DID document points at this PDS', 'Relays can open the firehose']) {
+      assert.equal(await check(name).getAttribute('data-ok'), 'true', `${name}: ${await check(name).textContent()}`)
+      await check(name).getByText('Pass', { exact: true }).waitFor()
+    }
+    // alice.test cannot resolve anywhere: failed, with how to fix it.
+    const handle = check('Your handle resolves to your DID')
+    assert.equal(await handle.getAttribute('data-ok'), 'false')
+    await handle.getByText('Fail', { exact: true }).waitFor()
+    await handle.getByText(`How to fix: Add a DNS TXT record _atproto.${HANDLE} with the value "did=${did}"`, { exact: false }).waitFor()
+    assert.equal(await text(page.getByTestId('check-summary').locator('.badge')), '3 of 4 pass')
+  })
+
+  step('publish: relay status (a local address is not sent to relays)', async () => {
+    const relay = page.getByRole('list', { name: 'Relay crawl status' }).locator('[data-relay="https://bsky.network"]')
+    await relay.getByTestId('relay-state').getByText('Not requested', { exact: true }).waitFor()
+    await relay.getByText(/local address, which no relay can reach/).waitFor()
+  })
+
+  step('publish: a domain handle shows its DNS record, and one that does not resolve is refused in words', async () => {
+    await page.getByLabel('Domain handle').fill('@Alice.Example.com')
+    await page.getByRole('button', { name: 'Show what to set up' }).click()
+    assert.equal(await text(page.getByTestId('dns-name')), '_atproto.alice.example.com')
+    assert.equal(await text(page.getByTestId('dns-value')), `did=${did}`)
+    await page.getByTestId('handle-instructions').getByText('https://alice.example.com/.well-known/atproto-did', { exact: true }).waitFor()
+    await page.getByRole('button', { name: 'Verify and switch to @alice.example.com' }).click()
+    const err = page.getByTestId('handle-error')
+    await err.waitFor()
+    assert.match(await text(err), /^Your handle was not changed\. alice\.example\.com does not resolve to your DID yet \(.+\): add the DNS TXT record _atproto\.alice\.example\.com/)
+    assert.equal(await text(page.locator('.sidebar .handle')), `@${HANDLE}`)
+  })
+
+  step('publish: the recovery key, behind a warning; and a rotation key of your own', async () => {
+    await page.getByRole('button', { name: 'Reveal recovery key…' }).click()
+    const dialog = page.getByRole('dialog', { name: 'Show your recovery key?' })
+    await dialog.getByRole('button', { name: 'Show the key' }).click()
+    await page.getByTestId('recovery-warning').getByText(/^Whoever has this key controls your identity/).waitFor()
+    const key = await text(page.getByTestId('recovery-key'))
+    assert.match(key, /^[0-9a-f]{64}$/)
+    await page.getByRole('button', { name: 'Copy recovery key' }).click()
+    await page.getByRole('button', { name: 'Copy recovery key' }).getByText('Copied').waitFor()
+    await page.getByRole('button', { name: 'Hide', exact: true }).click()
+    await page.getByTestId('recovery-key').waitFor({ state: 'detached' })
+
+    const own = page.getByLabel('Add a rotation key of your own')
+    await own.fill('did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK') // ed25519: not for PLC
+    await page.getByRole('button', { name: 'Add key' }).click()
+    await page.getByText(/accepts secp256k1 \(did:key:zQ3s…\) and P-256/).waitFor()
+    const mine = newDidKey()
+    await own.fill(mine)
+    await page.getByRole('button', { name: 'Add key' }).click()
+    await page.getByText(/^Rotation key added/).first().waitFor()
+    assert.equal(await own.inputValue(), '')
+    // Published at once: the directory lists it after Hearth's own key.
+    const data = await plcData(did)
+    assert.equal(data.rotationKeys.length, 2)
+    assert.equal(data.rotationKeys[1], mine)
+    await page.getByTestId('plc-state').getByText('Published', { exact: true }).waitFor()
+  })
+
+  step('publish: an invite code lets someone create an account over XRPC', async () => {
+    await page.getByRole('button', { name: 'Create invite code' }).click()
+    const code = await text(page.getByTestId('invite-code').first())
+    assert.match(code, /^hearth-[a-z2-7]{5}-[a-z2-7]{5}-[a-z2-7]+$/)
+    const signUp = (handle) =>
+      fetch(`${publicURL}/xrpc/com.atproto.server.createAccount`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ handle, password: 'another long password', inviteCode: code }),
+      })
+    const res = await signUp('bob.test')
+    const body = await res.json()
+    assert.equal(res.status, 200, JSON.stringify(body))
+    assert.match(body.did, /^did:plc:/)
+    assert.equal((await plcData(body.did)).services.atproto_pds.endpoint, publicURL)
+    // One use only.
+    assert.equal((await signUp('carol.test')).status, 400)
+    // The window stays on your account.
+    assert.equal(await text(page.locator('.sidebar .handle')), `@${HANDLE}`)
+  })
+
+  step('status: the public URL and the relay crawl', async () => {
+    await page.keyboard.press('Control+5')
+    assert.equal(await text(page.getByTestId('status-public-url')), publicURL)
+    assert.equal(await text(page.getByTestId('status-tunnel')), 'Online')
+    await page.getByTestId('relay-crawl').getByText('Not requested', { exact: true }).waitFor()
+    await page.getByTestId('explanation').getByText(`Your identity is published in the PLC directory, and your PDS is on the internet at ${publicURL}.`).waitFor()
+  })
+
+  step('publish: stop, then your own URL: relay crawl retried with the error shown', async () => {
+    await page.keyboard.press('Control+6')
+    await publishToggle().click()
+    await tunnelState().getByText('Off', { exact: true }).waitFor()
+    await page.getByTestId('sidebar-tunnel').waitFor({ state: 'detached' })
+    // The loopback tunnel's port closes (Go drops open connections just after).
+    for (const deadline = Date.now() + T; ; ) {
+      const closed = await fetch(`${publicURL}/xrpc/_health`).then(() => false, () => true)
+      if (closed) break
+      assert.ok(Date.now() < deadline, `${publicURL} still answers after stopping`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+
+    await kinds().getByRole('radio', { name: /My own URL/ }).check()
+    await page.getByLabel('Public URL', { exact: true }).fill('https://pds.invalid')
+    await page.getByText('Relays to ask to crawl your PDS').click()
+    await page.getByLabel('Relays, one per line').fill('http://127.0.0.1:9')
+    await publishToggle().click()
+    await tunnelState().getByText('Online', { exact: true }).waitFor()
+    assert.equal(await text(page.getByTestId('public-url')), 'https://pds.invalid')
+    const relay = page.locator('[data-relay="http://127.0.0.1:9"]')
+    await relay.getByTestId('relay-state').getByText('Retrying', { exact: true }).waitFor()
+    await relay.getByText(/failed: Request crawl from http:\/\/127\.0\.0\.1:9: .*connection refused/).waitFor()
+    await page.keyboard.press('Control+5')
+    await page.getByTestId('relay-crawl').getByText('Trying', { exact: true }).waitFor()
+  })
+
+  step('publish: switch it off', async () => {
+    await page.keyboard.press('Control+6')
+    await publishToggle().click()
+    await tunnelState().getByText('Off', { exact: true }).waitFor()
+    assert.equal(await text(publishToggle()), 'Start publishing')
+    assert.equal(await page.getByLabel('Public URL', { exact: true }).isEnabled(), true, 'the settings can change again')
+    await page.keyboard.press('Control+5')
+    await page.getByText('Not published', { exact: true }).waitFor()
   })
 
   step('no uncaught errors in the page', async () => {

@@ -3,7 +3,9 @@
 # binary (build/bin/hearth, from `make app`) running under Xvfb: it is driven
 # with the keyboard through xdotool (Tab, typing, the window's Ctrl+1…5 /
 # Ctrl+I shortcuts) and captured with ImageMagick's `import`. Records for the
-# timeline are added through the app's own local XRPC API (seed.mjs).
+# timeline are added through the app's own local XRPC API (seed.mjs). A local
+# PLC directory (internal/cmd/localplc) starts before the Publish screen, so
+# the identity is unpublished at first and published there.
 #
 #   make screenshots          (builds the app and installs imagemagick/xdotool)
 #   bash tests/e2e/screenshots.sh
@@ -52,6 +54,11 @@ PASSWORD="a long and memorable passphrase"
 mkdir -p "$OUT" "$DATA"
 APP_PID=""
 WID=""
+PLC_PID=""
+PLC_PORT="$("${N22[@]}" node -e '
+	const s = require("net").createServer()
+	s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => console.log(p)) })')"
+(cd "$ROOT" && go build -o "$WORK/localplc" ./internal/cmd/localplc)
 
 stop_app() {
 	[ -n "$APP_PID" ] || return 0
@@ -64,10 +71,16 @@ stop_app() {
 	wait "$APP_PID" 2>/dev/null || true
 	APP_PID=""
 }
-trap stop_app EXIT
+stop_plc() {
+	[ -n "$PLC_PID" ] || return 0
+	kill -TERM "$PLC_PID" 2>/dev/null || true
+	wait "$PLC_PID" 2>/dev/null || true
+	PLC_PID=""
+}
+trap 'stop_app; stop_plc' EXIT
 
 start_app() { # extra env assignments…
-	env "$@" HEARTH_DATA_DIR="$DATA" HEARTH_PLC_URL="http://127.0.0.1:9" \
+	env "$@" HEARTH_DATA_DIR="$DATA" HEARTH_PLC_URL="http://127.0.0.1:$PLC_PORT" \
 		HEARTH_E2E_OPEN_PATH="$CAR" HEARTH_E2E_SAVE_PATH="$WORK/export.car" \
 		"$BIN" >>"$WORK/app.log" 2>&1 &
 	APP_PID=$!
@@ -145,6 +158,21 @@ shot car-import 2.5
 keys Escape
 keys ctrl+5
 shot status 2
+
+# 3. Publish: the PLC directory comes up; "My own URL" set to the PDS's own
+# local address (the test-only loopback tunnel is not offered here), then the
+# self-check.
+"$WORK/localplc" -listen "127.0.0.1:$PLC_PORT" >>"$WORK/localplc.log" 2>&1 &
+PLC_PID=$!
+keys ctrl+6
+keys Tab Down Tab # the tunnel kinds: "My own URL", then its Public URL field
+typing "http://localhost:$PORT"
+keys Return
+sleep 2
+keys Tab Return # Run self-check
+shot publish 3
+keys Tab # on to the handle field: the page scrolls to the self-check's results
+shot publish-checks 1.5
 stop_app
 
 # 3. The same in dark mode (WebKitGTK follows the GTK theme).

@@ -10,18 +10,26 @@ import type {
   Collection,
   CommitInfo,
   EventInfo,
+  HandleInstructions,
   HistoryEntry,
   Page,
   PostInput,
   Progress,
+  PublishConfig,
+  PublishStatus,
   RecordView,
+  RecoveryKeyExport,
+  SelfCheckResult,
   StatusInfo,
+  TunnelStatus,
   WriteResult,
 } from './types'
 
 export interface GoApp {
   Account(): Promise<AccountInfo | null>
   CreateAccount(handle: string, password: string, email: string): Promise<AccountInfo>
+  CreateAccountWithDIDWeb(handle: string, password: string, email: string, domain: string): Promise<AccountInfo>
+  CreateInviteCode(uses: number): Promise<string>
   OpenDataDir(dir: string): Promise<string>
   Status(): Promise<StatusInfo>
   UploadBlob(mimeType: string, dataBase64: string): Promise<BlobRef>
@@ -44,11 +52,21 @@ export interface GoApp {
   CARRecords(collection: string, cursor: string): Promise<Page>
   CARRecord(uri: string): Promise<RecordView>
   CloseCAR(): Promise<void>
+  // Publishing (app/publish.go)
+  StartPublishing(cfg: PublishConfig): Promise<PublishStatus>
+  StopPublishing(): Promise<void>
+  PublishingStatus(): Promise<PublishStatus>
+  SelfCheck(): Promise<SelfCheckResult[] | null>
+  ExportRecoveryKey(): Promise<RecoveryKeyExport>
+  AddRotationKey(didKey: string): Promise<void>
+  HandleSetup(handle: string): Promise<HandleInstructions>
+  SetHandle(handle: string): Promise<AccountInfo>
 }
 
 interface WailsRuntime {
   EventsOn(name: string, cb: (...data: unknown[]) => void): () => void
   BrowserOpenURL(url: string): void
+  ClipboardSetText?(text: string): Promise<boolean>
 }
 
 declare global {
@@ -95,6 +113,30 @@ export function onProgress(cb: (p: Progress) => void): () => void {
 
 export function onEvent(cb: (e: EventInfo) => void): () => void {
   return on('event', (e) => cb(e as EventInfo))
+}
+
+/** The "tunnel" event: the tunnel's status, on every change. */
+export function onTunnel(cb: (t: TunnelStatus) => void): () => void {
+  return on('tunnel', (t) => cb(t as TunnelStatus))
+}
+
+/**
+ * Puts text on the clipboard: through Wails (the system clipboard, which
+ * works in every webview), else the browser's clipboard API. False when
+ * neither could.
+ */
+export async function copyText(text: string): Promise<boolean> {
+  try {
+    if (window.runtime?.ClipboardSetText && (await window.runtime.ClipboardSetText(text))) return true
+  } catch {
+    // fall through to the browser's clipboard
+  }
+  try {
+    await navigator.clipboard.writeText(text)
+    return true
+  } catch {
+    return false
+  }
 }
 
 function on(name: string, cb: (data: unknown) => void): () => void {

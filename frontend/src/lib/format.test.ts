@@ -53,6 +53,13 @@ describe('small helpers', () => {
     expect(errorText('handle already taken')).toBe('Handle already taken.')
     expect(errorText(new Error('boom!'))).toBe('Boom!')
     expect(errorText({ message: 'from object' })).toBe('From object.')
+    expect(errorText('InvalidHandle: alice.example.com does not resolve to your DID yet')).toBe(
+      'alice.example.com does not resolve to your DID yet.',
+    )
+    expect(errorText('did:plc:x is not here')).toBe('did:plc:x is not here.')
+    expect(errorText('no ngrok authtoken: paste yours')).toBe('No ngrok authtoken: paste yours.')
+    expect(errorText('facets: bad index')).toBe('Facets: bad index.')
+    expect(errorText('timeout. try again')).toBe('Timeout. try again.')
     expect(errorText('')).toMatch(/no details/)
     expect(errorText(undefined)).toMatch(/no details/)
   })

@@ -49,7 +49,8 @@ export function formatTime(iso: string, now: Date = new Date()): string {
 /**
  * An error from a bound Go method (Wails rejects with the error's text) as a
  * sentence a person can read: the engine's "InvalidRequest: …" error names
- * are dropped, the first letter is capitalised and a full stop added.
+ * are dropped, the first letter is capitalised (unless the sentence starts
+ * with a domain, DID or URL) and a full stop added.
  */
 export function errorText(e: unknown): string {
   let s: string
@@ -62,7 +63,8 @@ export function errorText(e: unknown): string {
   if (!s) return 'Something went wrong (no details were given).'
   const m = /^([A-Z][A-Za-z]+): (.+)$/s.exec(s)
   if (m) s = m[2].trim()
-  s = s.charAt(0).toUpperCase() + s.slice(1)
+  // A leading domain, DID or URL keeps its case ("alice.example.com does not resolve…").
+  if (!/^\S*[.:/@]\S/.test(s)) s = s.charAt(0).toUpperCase() + s.slice(1)
   if (!/[.!?)]$/.test(s)) s += '.'
   return s
 }

@@ -1,9 +1,10 @@
 // The window's shared state (Svelte 5 runes): which screen is showing, the
 // account, progress of long jobs, live events, notices and the one modal
 // confirmation dialog.
-import type { AccountInfo, CARInfo, EventInfo, Progress } from './types'
+import type { AccountInfo, CARInfo, EventInfo, Progress, TunnelStatus } from './types'
+import { mergeTunnel } from './publish'
 
-export type Screen = 'home' | 'blobs' | 'repo' | 'backup' | 'status'
+export type Screen = 'home' | 'blobs' | 'repo' | 'backup' | 'status' | 'publish'
 
 export const SCREENS: { id: Screen; label: string; key: string }[] = [
   { id: 'home', label: 'Posts', key: '1' },
@@ -11,6 +12,7 @@ export const SCREENS: { id: Screen; label: string; key: string }[] = [
   { id: 'repo', label: 'Repository', key: '3' },
   { id: 'backup', label: 'Export & import', key: '4' },
   { id: 'status', label: 'Status', key: '5' },
+  { id: 'publish', label: 'Publish', key: '6' },
 ]
 
 export function screenFromHash(hash: string): Screen | null {
@@ -60,6 +62,8 @@ class AppState {
   repoVersion = $state(0)
   /** A CAR action asked for by a shortcut (Ctrl+E, Ctrl+I, Ctrl+O). */
   carAction = $state<CarAction | null>(null)
+  /** The publishing tunnel (from "tunnel" events and the Publish panel's polls). */
+  tunnel = $state<TunnelStatus | null>(null)
 
   go(screen: Screen) {
     this.screen = screen
@@ -130,6 +134,11 @@ class AppState {
 
   busy(name: string): boolean {
     return this.jobs.includes(name)
+  }
+
+  /** A tunnel status arrived: the newest one wins (see mergeTunnel). */
+  setTunnel(t: TunnelStatus, source: 'event' | 'poll') {
+    this.tunnel = mergeTunnel(this.tunnel, t, source)
   }
 
   pushEvent(e: EventInfo) {

@@ -134,3 +134,68 @@ export interface CARInfo {
   bytes: number
   forThisAccount: boolean
 }
+
+// Publishing (app/publish.go).
+
+/** How the PDS is put on the internet; "loopback" exists for tests only. */
+export type TunnelKind = 'ngrok' | 'byo' | 'loopback'
+
+export type TunnelState = 'stopped' | 'connecting' | 'online' | 'offline'
+
+/** tunnel.Status: the Publish panel's status line, also sent as the "tunnel" event. */
+export interface TunnelStatus {
+  kind: string
+  state: TunnelState
+  url: string // the public URL while online (and the last one after)
+  reason: string // why offline
+  since: string // RFC 3339 with nanoseconds; year 1 when publishing never started
+}
+
+export type RelayState = 'pending' | 'ok' | 'refused' | 'idle'
+
+export interface RelayStatus {
+  relay: string
+  state: RelayState
+  attempts: number
+  lastError: string
+  hostname: string
+}
+
+export interface PublishConfig {
+  kind: TunnelKind | ''
+  authtoken: string // masked ("••••abcd") when it comes back from Go
+  domain: string
+  url: string
+  relays: string[] | null
+}
+
+export interface PublishStatus {
+  tunnel: TunnelStatus
+  relays: RelayStatus[] | null
+  pdsEndpoint: string // the PDS address in the account's latest signed identity operation
+  pendingOps: number
+  refusedOps: number
+  lastError: string
+  config: PublishConfig
+}
+
+export interface SelfCheckResult {
+  name: string
+  ok: boolean
+  detail: string
+  hint: string
+}
+
+export interface RecoveryKeyExport {
+  privateKeyHex: string
+  didKey: string
+  warning: string
+}
+
+export interface HandleInstructions {
+  handle: string
+  dnsName: string
+  dnsValue: string
+  wellKnownURL: string
+  wellKnownBody: string
+}
