@@ -640,15 +640,23 @@ func (a *App) SaveBlob(cid string) (string, error) {
 	if err != nil || path == "" {
 		return "", err
 	}
-	out, err := os.Create(path)
+	tmp := path + ".part"
+	out, err := os.Create(tmp)
 	if err != nil {
 		return "", err
 	}
-	if _, err := io.Copy(out, f); err != nil {
-		out.Close()
+	_, err = io.Copy(out, f)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return "", err
 	}
-	return path, out.Close()
+	return path, os.Rename(tmp, path)
 }
 
 func extFor(mime string) string {
