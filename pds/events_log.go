@@ -19,6 +19,12 @@ type Event struct {
 // Events returns up to limit events with seq > after, oldest first. did,
 // if set, filters to one account.
 func (e *Engine) Events(ctx context.Context, after int64, limit int, did string) ([]Event, error) {
+	return e.EventsWithin(ctx, after, limit, 0, did)
+}
+
+// EventsWithin is Events that also stops once the frames add up to
+// maxBytes (0 = no byte limit; at least one event is returned).
+func (e *Engine) EventsWithin(ctx context.Context, after int64, limit int, maxBytes int, did string) ([]Event, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -36,12 +42,16 @@ func (e *Engine) Events(ctx context.Context, after int64, limit int, did string)
 	}
 	defer rows.Close()
 	var out []Event
+	size := 0
 	for rows.Next() {
 		var ev Event
 		if err := rows.Scan(&ev.Seq, &ev.DID, &ev.Kind, &ev.Time, &ev.Frame); err != nil {
 			return nil, err
 		}
 		out = append(out, ev)
+		if size += len(ev.Frame); maxBytes > 0 && size >= maxBytes {
+			break
+		}
 	}
 	return out, rows.Err()
 }

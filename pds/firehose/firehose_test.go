@@ -429,3 +429,20 @@ func TestPlainGETAndBadCursor(t *testing.T) {
 		}
 	}
 }
+
+// Memory bounds: a ring limited by bytes and small read batches still
+// replay every event, in order, from the log.
+func TestByteBoundedRingAndBatches(t *testing.T) {
+	p := testpds.StartWithOptions(t, nil, xrpc.Options{Firehose: firehose.Config{RingBytes: 2000, BatchBytes: 1}})
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	for i := 0; i < 25; i++ {
+		mustPost(t, c, a.DID, fmt.Sprint(i))
+	}
+	s := dial(t, p, "0")
+	verifyFrames(t, p, s.collect(28), 1)
+	evs, err := p.Engine.EventsWithin(ctx, 0, 100, 1, "")
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("EventsWithin with a 1-byte budget returned %d events, %v", len(evs), err)
+	}
+}

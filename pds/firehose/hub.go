@@ -12,7 +12,9 @@ import (
 // Config tunes a Hub.
 type Config struct {
 	RingSize     int           // events kept in memory (at least; up to twice; default 8192)
+	RingBytes    int           // and at most this many bytes of frames (default 64 MiB)
 	BatchSize    int           // events per read from the log (default 500)
+	BatchBytes   int           // and at most this many bytes per read (default 8 MiB)
 	WriteTimeout time.Duration // per frame (default 15 s)
 	PingInterval time.Duration // websocket pings (default 30 s)
 	Retention    time.Duration // prune events older than this (default 72 h)
@@ -26,6 +28,12 @@ func (c *Config) defaults() {
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 500
+	}
+	if c.RingBytes <= 0 {
+		c.RingBytes = 64 << 20
+	}
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = 8 << 20
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 15 * time.Second
@@ -52,6 +60,7 @@ type Hub struct {
 
 	mu      sync.Mutex
 	ring    []pds.Event // contiguous seqs, oldest first
+	ringB   int         // bytes of frames in ring
 	head    int64       // newest seq seen in the log
 	wake    chan struct{}
 	subs    map[*subscriber]struct{}
@@ -146,14 +155,30 @@ func (h *Hub) appendDirect(c pds.Change) bool {
 // addLocked appends contiguous events to the ring and wakes subscribers.
 func (h *Hub) addLocked(evs []pds.Event) {
 	if len(h.ring) > 0 && evs[0].Seq != h.ring[len(h.ring)-1].Seq+1 {
-		h.ring = h.ring[:0] // a gap (pruned, or seqs skipped by a rollback): restart the ring
+		h.ring, h.ringB = h.ring[:0], 0 // a gap (pruned, or seqs skipped by a rollback): restart the ring
 	}
 	h.ring = append(h.ring, evs...)
-	// Trim only when twice the size: copying on every event once full
-	// would cost O(ring) per write. The ring holds RingSize..2*RingSize.
+	for _, ev := range evs {
+		h.ringB += len(ev.Frame)
+	}
+	// Trim by count only at twice the size (copying on every event once
+	// full would cost O(ring) per write): the ring holds RingSize to
+	// 2*RingSize events, and never more than RingBytes of frames.
+	drop := 0
 	if len(h.ring) > 2*h.cfg.RingSize {
-		keep := make([]pds.Event, h.cfg.RingSize, 2*h.cfg.RingSize+h.cfg.BatchSize)
-		copy(keep, h.ring[len(h.ring)-h.cfg.RingSize:])
+		drop = len(h.ring) - h.cfg.RingSize
+	}
+	for i := 0; i < drop; i++ {
+		h.ringB -= len(h.ring[i].Frame)
+	}
+	for h.ringB > h.cfg.RingBytes && drop < len(h.ring)-1 {
+		h.ringB -= len(h.ring[drop].Frame)
+		drop++
+	}
+	if drop > 0 {
+		keep := make([]pds.Event, len(h.ring)-drop, max(2*h.cfg.RingSize, len(h.ring)-drop)+h.cfg.BatchSize)
+		copy(keep, h.ring[drop:])
+		clear(h.ring) // release the dropped frames
 		h.ring = keep
 	}
 	h.head = evs[len(evs)-1].Seq
@@ -179,7 +204,7 @@ func (h *Hub) catchUp(ctx context.Context) {
 		h.mu.Lock()
 		after := h.head
 		h.mu.Unlock()
-		evs, err := h.e.Events(ctx, after, h.cfg.BatchSize, "")
+		evs, err := h.e.EventsWithin(ctx, after, h.cfg.BatchSize, h.cfg.BatchBytes, "")
 		if err != nil {
 			if ctx.Err() == nil {
 				h.log.Warn("firehose: read event log", "err", err)
@@ -225,7 +250,7 @@ func (h *Hub) fetch(ctx context.Context, pos int64) (evs []pds.Event, fromRing b
 		return evs, true, head, wait, nil
 	}
 	h.mu.Unlock()
-	evs, err = h.e.Events(ctx, pos, h.cfg.BatchSize, "")
+	evs, err = h.e.EventsWithin(ctx, pos, h.cfg.BatchSize, h.cfg.BatchBytes, "")
 	return evs, false, head, wait, err
 }
 
