@@ -49,6 +49,12 @@ type NewAccount struct {
 	// a did:plc: for someone who owns that domain and points it at this PDS
 	// (which then serves https://<domain>/.well-known/did.json).
 	DIDWeb string
+	// MigratingDID, when set, creates the account for an existing DID that
+	// is moving here from another PDS (the caller has checked that the DID
+	// asked for it). The account starts deactivated and silent: import the
+	// repo and blobs, get the DID document updated (submitPlcOperation),
+	// then activate it.
+	MigratingDID string
 }
 
 // CreateAccount generates the account's keys and did:plc genesis operation,
@@ -91,7 +97,12 @@ func (e *Engine) CreateAccount(ctx context.Context, in NewAccount) (*Account, er
 	}
 	var didStr string
 	var genesis []byte
-	if in.DIDWeb != "" {
+	if in.MigratingDID != "" {
+		if _, err := syntax.ParseDID(in.MigratingDID); err != nil || !(strings.HasPrefix(in.MigratingDID, "did:plc:") || isWebDID(in.MigratingDID)) {
+			return nil, apierr.Invalid("%q is not a did:plc or did:web", in.MigratingDID)
+		}
+		didStr = in.MigratingDID
+	} else if in.DIDWeb != "" {
 		host, err := webDIDHost(in.DIDWeb)
 		if err != nil {
 			return nil, err
@@ -140,9 +151,22 @@ func (e *Engine) CreateAccount(ctx context.Context, in NewAccount) (*Account, er
 		if email != "" {
 			emailArg = email
 		}
+		status := StatusActive
+		if in.MigratingDID != "" {
+			status = StatusDeactivated
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO account(did, handle, email, password_hash, status, signing_key, rotation_key, created_at)
-			VALUES(?, ?, ?, ?, 'active', ?, ?, ?)`, did.String(), handle.String(), emailArg, hash, signing.Bytes(), rotation.Bytes(), now); err != nil {
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?)`, did.String(), handle.String(), emailArg, hash, status, signing.Bytes(), rotation.Bytes(), now); err != nil {
 			return fmt.Errorf("insert account: %w", err)
+		}
+		if in.MigratingDID != "" {
+			// Nothing is announced until the account is activated here.
+			if _, err := tx.ExecContext(ctx, "INSERT INTO setting(key, value) VALUES(?, ?)", "migrating:"+did.String(), []byte(now)); err != nil {
+				return fmt.Errorf("mark migrating account: %w", err)
+			}
+			h := res.Head
+			_, err := e.db.Exec(ctx, tx, sqlUpsertRoot, did.String(), h.CID.String(), h.Rev(), h.Commit.Data.String(), h.Bytes)
+			return err
 		}
 		if genesis != nil {
 			if _, err := tx.ExecContext(ctx, "INSERT INTO plc_op(did, op, published, created_at) VALUES(?, ?, 0, ?)", did.String(), genesis, now); err != nil {
@@ -181,11 +205,15 @@ func (e *Engine) CreateAccount(ctx context.Context, in NewAccount) (*Account, er
 	for _, c := range seqs {
 		e.notify.publish(c)
 	}
-	e.log.Info("account created", "did", did, "handle", handle)
+	e.log.Info("account created", "did", did, "handle", handle, "migrating", in.MigratingDID != "")
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	e.publishPLC(pctx, did.String())
-	return &Account{DID: did.String(), Handle: handle.String(), Email: email, Status: StatusActive, CreatedAt: now}, nil
+	status := StatusActive
+	if in.MigratingDID != "" {
+		status = StatusDeactivated
+	}
+	return &Account{DID: did.String(), Handle: handle.String(), Email: email, Status: status, CreatedAt: now}, nil
 }
 
 func useInvite(ctx context.Context, tx *sql.Tx, code string) error {
@@ -546,6 +574,7 @@ func (e *Engine) SetActive(ctx context.Context, did string, active bool) error {
 		status = StatusDeactivated
 	}
 	var change Change
+	var extra []Change
 	e.invalidateAccount(did)
 	defer e.invalidateAccount(did)
 	err := e.db.Write(ctx, func(tx *sql.Tx) error {
@@ -564,6 +593,11 @@ func (e *Engine) SetActive(ctx context.Context, did string, active bool) error {
 		}
 		now := nowString()
 		var err error
+		if active {
+			if extra, err = e.announceMigrated(ctx, tx, did, now); err != nil {
+				return err
+			}
+		}
 		change, err = appendEvent(ctx, tx, did, events.KindAccount, func(seq int64) ([]byte, error) {
 			body := &accountBody{Did: did, Active: active, Seq: seq, Time: now}
 			if !active {
@@ -576,6 +610,9 @@ func (e *Engine) SetActive(ctx context.Context, did string, active bool) error {
 	})
 	if err != nil {
 		return err
+	}
+	for _, c := range extra {
+		e.notify.publish(c)
 	}
 	if change.Seq != 0 {
 		e.notify.publish(change)

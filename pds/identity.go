@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -115,6 +116,9 @@ func (e *Engine) moveAccount(ctx context.Context, did, url string) (bool, error)
 	var change Change
 	err = e.db.Write(ctx, func(tx *sql.Tx) error {
 		_, st, err := latestOp(ctx, tx, did)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // moving here: its DID document is updated by submitPlcOperation
+		}
 		if err != nil {
 			return err
 		}
@@ -242,6 +246,9 @@ func setWebEndpoint(ctx context.Context, tx *sql.Tx, did, url string) error {
 func (e *Engine) identityState(ctx context.Context, did string) (*plc.State, error) {
 	if !isWebDID(did) {
 		_, st, err := latestOp(ctx, e.db.R, did)
+		if errors.Is(err, sql.ErrNoRows) {
+			return e.resolvedState(ctx, did) // moving here: no operation of ours yet
+		}
 		return st, err
 	}
 	r, err := e.lookup(ctx, e.db.R, "did = ?", did)
@@ -296,4 +303,20 @@ func (e *Engine) moveWebAccount(ctx context.Context, r *accountRow, url string) 
 	}
 	e.notify.publish(change)
 	return true, nil
+}
+
+// resolvedState reads an account's identity from its published DID document.
+func (e *Engine) resolvedState(ctx context.Context, did string) (*plc.State, error) {
+	id, err := e.cfg.Directory.LookupDID(ctx, syntax.DID(did))
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", did, err)
+	}
+	st := &plc.State{PDS: id.PDSEndpoint()}
+	if h, err := id.DeclaredHandle(); err == nil {
+		st.Handle = h.String()
+	}
+	if k, err := id.PublicKey(); err == nil {
+		st.SigningKey = k.DIDKey()
+	}
+	return st, nil
 }

@@ -292,6 +292,11 @@ func (e *Engine) ImportRepo(ctx context.Context, did string, r io.Reader, size i
 			head.CID.String(), rev, head.Commit.Data.String(), head.Bytes, did); err != nil {
 			return fmt.Errorf("store repo root: %w", err)
 		}
+		var migrating int
+		tx.QueryRowContext(ctx, "SELECT count(*) FROM setting WHERE key = ?", "migrating:"+did).Scan(&migrating)
+		if migrating > 0 {
+			return nil // announced with #sync when the account is activated here
+		}
 		now := nowString()
 		change, err = appendEvent(ctx, tx, did, events.KindSync, func(seq int64) ([]byte, error) {
 			body, err := events.SyncBody(did, seq, now, head)
@@ -312,7 +317,9 @@ func (e *Engine) ImportRepo(ctx context.Context, did string, r io.Reader, size i
 	}
 	progress(ProgressEvent{Phase: "write", Done: total, Total: total})
 	a.repo = nr
-	e.notify.publish(change)
+	if change.Seq != 0 {
+		e.notify.publish(change)
+	}
 	sum := p.Summary
 	sum.Rev, sum.Commit = head.Rev(), head.CID.String()
 	e.log.Info("imported repo", "did", did, "records", sum.Records, "rev", sum.Rev)

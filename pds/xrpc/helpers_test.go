@@ -2,6 +2,7 @@ package xrpc_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"context"
 	"encoding/json"
 	"errors"
@@ -146,3 +147,12 @@ func rawHost(t *testing.T, url, host string) (int, http.Header, []byte) {
 }
 
 func syntaxDID(s string) syntax.DID { return syntax.DID(s) }
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,6 +1,7 @@
 package xrpc
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/hearth-pds/hearth/pds"
@@ -48,6 +49,27 @@ func (s *Server) registerServer() {
 			return apierr.Invalid("did and password are required")
 		}
 		if err := s.e.DeleteAccount(r.Context(), in.DID, in.Password); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	})
+	s.handle("com.atproto.identity.getRecommendedDidCredentials", http.MethodGet, authAccess, func(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+		creds, err := s.e.RecommendedDIDCredentials(r.Context(), c.DID)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, creds)
+		return nil
+	})
+	s.handle("com.atproto.identity.submitPlcOperation", http.MethodPost, authFull, func(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+		var in struct {
+			Operation json.RawMessage `json:"operation"`
+		}
+		if err := decodeJSON(w, r, &in); err != nil {
+			return err
+		}
+		if err := s.e.SubmitPLCOperation(r.Context(), c.DID, in.Operation); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)
@@ -121,9 +143,17 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, _ *pds.Ca
 		return err
 	}
 	if in.DID != "" {
-		return apierr.Invalid("bringing an existing DID to this server is not supported yet")
+		// Moving an existing account here: its current PDS vouches with a
+		// service-auth token signed by the DID's key.
+		tok, ok := bearer(r)
+		if !ok {
+			return apierr.New(http.StatusUnauthorized, "AuthMissing", "moving an account here needs a service-auth token from its current PDS")
+		}
+		if err := s.e.VerifyMigrationAuth(r.Context(), in.DID, tok); err != nil {
+			return err
+		}
 	}
-	acc, err := s.e.CreateAccount(r.Context(), pds.NewAccount{Handle: in.Handle, Email: in.Email, Password: in.Password, InviteCode: in.InviteCode, RequireInvite: true})
+	acc, err := s.e.CreateAccount(r.Context(), pds.NewAccount{Handle: in.Handle, Email: in.Email, Password: in.Password, InviteCode: in.InviteCode, RequireInvite: true, MigratingDID: in.DID})
 	if err != nil {
 		return err
 	}
