@@ -2,8 +2,8 @@ package xrpc_test
 
 import (
 	"bytes"
-	"encoding/hex"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
