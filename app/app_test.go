@@ -291,3 +291,34 @@ func TestOpenDataDirAndRestart(t *testing.T) {
 		t.Fatalf("port not remembered: %s then %s", st.LocalURL, st2.LocalURL)
 	}
 }
+
+func TestDIDWebAccountAndInviteCodes(t *testing.T) {
+	a, _ := startApp(t)
+	if _, err := a.CreateAccountWithDIDWeb("me.example.com", "password123", "", "not a domain"); err == nil {
+		t.Fatal("bad did:web domain accepted")
+	}
+	acc, err := a.CreateAccountWithDIDWeb("me.example.com", "password123", "", "example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.DID != "did:web:example.com" || !acc.Published || !strings.Contains(acc.Explanation, "/.well-known/did.json") {
+		t.Fatalf("did:web account = %+v", acc)
+	}
+	code, err := a.CreateInviteCode(2)
+	if err != nil || !strings.HasPrefix(code, "hearth-") {
+		t.Fatalf("invite code %q %v", code, err)
+	}
+	// The code opens XRPC createAccount, twice.
+	st, _ := a.Status()
+	for i, h := range []string{"one.test", "two.test", "three.test"} {
+		body := strings.NewReader(`{"handle":"` + h + `","password":"password123","inviteCode":"` + code + `"}`)
+		resp, err := http.Post(st.LocalURL+"/xrpc/com.atproto.server.createAccount", "application/json", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[bool]int{true: 200, false: 400}[i < 2]; resp.StatusCode != want {
+			t.Fatalf("account %d with the invite: HTTP %d, want %d", i, resp.StatusCode, want)
+		}
+	}
+}
