@@ -136,6 +136,12 @@ func TestPostTimelineBrowserBlobs(t *testing.T) {
 		t.Fatal("image URL does not serve the blob")
 	}
 
+	if page, err := a.ListRecords("app.bsky.feed.post", ""); err != nil || len(page.Records) != 2 {
+		t.Fatalf("ListRecords = %+v %v", page, err)
+	}
+	if page, err := a.ListRecords("com.example.none", ""); err != nil || len(page.Records) != 0 {
+		t.Fatalf("ListRecords of an empty collection = %+v %v", page, err)
+	}
 	cols, err := a.Collections()
 	if err != nil || len(cols) != 1 || cols[0].Count != 2 {
 		t.Fatalf("collections = %+v %v", cols, err)
