@@ -69,42 +69,18 @@ func commitJSON(m pds.CommitMeta) map[string]any {
 	return map[string]any{"cid": m.CID, "rev": m.Rev}
 }
 
-// writeRecordResult answers createRecord and putRecord.
-func writeRecordResult(w http.ResponseWriter, res *pds.BatchResult) {
-	wr := res.Results[0]
-	writeJSON(w, http.StatusOK, map[string]any{"uri": wr.URI, "cid": wr.CID, "commit": commitJSON(res.Commit), "validationStatus": wr.ValidationStatus})
-}
-
 func (s *Server) createRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
-	var in struct {
-		Repo       string          `json:"repo"`
-		Collection string          `json:"collection"`
-		Rkey       string          `json:"rkey"`
-		Validate   *bool           `json:"validate"`
-		Record     json.RawMessage `json:"record"`
-		SwapCommit string          `json:"swapCommit"`
-	}
-	if err := decodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	did, err := s.requireOwner(r.Context(), c, in.Repo)
-	if err != nil {
-		return err
-	}
-	rec, err := decodeRecord(in.Record)
-	if err != nil {
-		return err
-	}
-	res, err := s.e.ApplyWrites(r.Context(), did, []pds.Write{{Action: "create", Collection: in.Collection, Rkey: in.Rkey, Record: rec}},
-		pds.WriteOptions{Validate: in.Validate, SwapCommit: in.SwapCommit})
-	if err != nil {
-		return err
-	}
-	writeRecordResult(w, res)
-	return nil
+	return s.writeRecord(w, r, c, "create")
 }
 
+// putRecord creates or replaces the record at an rkey.
 func (s *Server) putRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+	return s.writeRecord(w, r, c, "update")
+}
+
+// writeRecord serves createRecord (action "create") and putRecord
+// ("update"; swapRecord and an rkey apply only there).
+func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller, action string) error {
 	var in struct {
 		Repo       string          `json:"repo"`
 		Collection string          `json:"collection"`
@@ -121,19 +97,22 @@ func (s *Server) putRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller
 	if err != nil {
 		return err
 	}
-	if in.Rkey == "" {
-		return apierr.Invalid("rkey is required")
+	write := pds.Write{Action: action, Collection: in.Collection, Rkey: in.Rkey}
+	if action == "update" {
+		if in.Rkey == "" {
+			return apierr.Invalid("rkey is required")
+		}
+		write.SwapRecord = in.SwapRecord.ptr()
 	}
-	rec, err := decodeRecord(in.Record)
+	if write.Record, err = decodeRecord(in.Record); err != nil {
+		return err
+	}
+	res, err := s.e.ApplyWrites(r.Context(), did, []pds.Write{write}, pds.WriteOptions{Validate: in.Validate, SwapCommit: in.SwapCommit})
 	if err != nil {
 		return err
 	}
-	res, err := s.e.ApplyWrites(r.Context(), did, []pds.Write{{Action: "update", Collection: in.Collection, Rkey: in.Rkey, Record: rec, SwapRecord: in.SwapRecord.ptr()}},
-		pds.WriteOptions{Validate: in.Validate, SwapCommit: in.SwapCommit})
-	if err != nil {
-		return err
-	}
-	writeRecordResult(w, res)
+	wr := res.Results[0]
+	writeJSON(w, http.StatusOK, map[string]any{"uri": wr.URI, "cid": wr.CID, "commit": commitJSON(res.Commit), "validationStatus": wr.ValidationStatus})
 	return nil
 }
 
