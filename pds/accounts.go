@@ -176,14 +176,14 @@ func (e *Engine) CreateAccount(ctx context.Context, in NewAccount) (*Account, er
 			return err
 		}
 		h := handle.String()
-		c, err := appendEvent(ctx, tx, did.String(), events.KindIdentity, func(seq int64) ([]byte, error) {
+		c, err := e.appendEvent(ctx, tx, did.String(), events.KindIdentity, func(seq int64) ([]byte, error) {
 			return events.Encode(events.KindIdentity, &identityBody{Did: did.String(), Handle: &h, Seq: seq, Time: now})
 		})
 		if err != nil {
 			return err
 		}
 		seqs = append(seqs, c)
-		c, err = appendEvent(ctx, tx, did.String(), events.KindAccount, func(seq int64) ([]byte, error) {
+		c, err = e.appendEvent(ctx, tx, did.String(), events.KindAccount, func(seq int64) ([]byte, error) {
 			return events.Encode(events.KindAccount, &accountBody{Did: did.String(), Active: true, Seq: seq, Time: now})
 		})
 		if err != nil {
@@ -460,7 +460,7 @@ func (e *Engine) UpdateHandle(ctx context.Context, did, handle string) error {
 		}
 		now := nowString()
 		hs := h.String()
-		change, err = appendEvent(ctx, tx, did, events.KindIdentity, func(seq int64) ([]byte, error) {
+		change, err = e.appendEvent(ctx, tx, did, events.KindIdentity, func(seq int64) ([]byte, error) {
 			return events.Encode(events.KindIdentity, &identityBody{Did: did, Handle: &hs, Seq: seq, Time: now})
 		})
 		return err
@@ -598,7 +598,7 @@ func (e *Engine) SetActive(ctx context.Context, did string, active bool) error {
 				return err
 			}
 		}
-		change, err = appendEvent(ctx, tx, did, events.KindAccount, func(seq int64) ([]byte, error) {
+		change, err = e.appendEvent(ctx, tx, did, events.KindAccount, func(seq int64) ([]byte, error) {
 			body := &accountBody{Did: did, Active: active, Seq: seq, Time: now}
 			if !active {
 				s := status
@@ -653,7 +653,7 @@ func (e *Engine) DeleteAccount(ctx context.Context, did, password string) error 
 		now := nowString()
 		status := "deleted"
 		var err error
-		change, err = appendEvent(ctx, tx, did, events.KindAccount, func(seq int64) ([]byte, error) {
+		change, err = e.appendEvent(ctx, tx, did, events.KindAccount, func(seq int64) ([]byte, error) {
 			return events.Encode(events.KindAccount, &accountBody{Did: did, Active: false, Status: &status, Seq: seq, Time: now})
 		})
 		return err

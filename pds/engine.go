@@ -110,8 +110,9 @@ type Engine struct {
 	urlMu sync.RWMutex // guards publicURL
 	plcMu sync.Mutex   // one PLC publication at a time
 
-	notify  *notifier
-	handles handleCache
+	notify      *notifier
+	handles     handleCache
+	collections nsidCache
 
 	bg     sync.WaitGroup
 	cancel context.CancelFunc

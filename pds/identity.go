@@ -130,7 +130,7 @@ func (e *Engine) moveAccount(ctx context.Context, did, url string) (bool, error)
 		}
 		now := nowString()
 		handle := r.Handle
-		change, err = appendEvent(ctx, tx, did, events.KindIdentity, func(seq int64) ([]byte, error) {
+		change, err = e.appendEvent(ctx, tx, did, events.KindIdentity, func(seq int64) ([]byte, error) {
 			return events.Encode(events.KindIdentity, &identityBody{Did: did, Handle: &handle, Seq: seq, Time: now})
 		})
 		return err
@@ -293,7 +293,7 @@ func (e *Engine) moveWebAccount(ctx context.Context, r *accountRow, url string) 
 		now := nowString()
 		handle := r.Handle
 		var err error
-		change, err = appendEvent(ctx, tx, r.DID, events.KindIdentity, func(seq int64) ([]byte, error) {
+		change, err = e.appendEvent(ctx, tx, r.DID, events.KindIdentity, func(seq int64) ([]byte, error) {
 			return events.Encode(events.KindIdentity, &identityBody{Did: r.DID, Handle: &handle, Seq: seq, Time: now})
 		})
 		return err

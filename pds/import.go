@@ -298,7 +298,7 @@ func (e *Engine) ImportRepo(ctx context.Context, did string, r io.Reader, size i
 			return nil // announced with #sync when the account is activated here
 		}
 		now := nowString()
-		change, err = appendEvent(ctx, tx, did, events.KindSync, func(seq int64) ([]byte, error) {
+		change, err = e.appendEvent(ctx, tx, did, events.KindSync, func(seq int64) ([]byte, error) {
 			body, err := events.SyncBody(did, seq, now, head)
 			if err != nil {
 				return nil, err

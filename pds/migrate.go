@@ -126,13 +126,13 @@ func (e *Engine) announceMigrated(ctx context.Context, tx *sql.Tx, did, now stri
 		return nil, err
 	}
 	hc, _ := actorrepo.CBORCID(head)
-	idc, err := appendEvent(ctx, tx, did, events.KindIdentity, func(seq int64) ([]byte, error) {
+	idc, err := e.appendEvent(ctx, tx, did, events.KindIdentity, func(seq int64) ([]byte, error) {
 		return events.Encode(events.KindIdentity, &identityBody{Did: did, Handle: &handle, Seq: seq, Time: now})
 	})
 	if err != nil {
 		return nil, err
 	}
-	syc, err := appendEvent(ctx, tx, did, events.KindSync, func(seq int64) ([]byte, error) {
+	syc, err := e.appendEvent(ctx, tx, did, events.KindSync, func(seq int64) ([]byte, error) {
 		body, err := events.SyncBody(did, seq, now, actorrepo.Head{CID: hc, Commit: c, Bytes: head})
 		if err != nil {
 			return nil, err

@@ -30,6 +30,10 @@ type Write struct {
 	Collection string
 	Rkey       string         // optional for create (a TID is chosen)
 	Record     map[string]any // decoded atproto data (atdata.UnmarshalJSON)
+	// RecordJSON is the record as JSON, used when Record is nil. It is
+	// decoded while the batch is prepared, so big batches decode on every
+	// core.
+	RecordJSON []byte
 	// SwapRecord: nil = no check; pointer to "" = must not exist; else the
 	// expected current CID.
 	SwapRecord *string
@@ -198,7 +202,7 @@ func repoError(err error) error {
 
 func (e *Engine) prepare(r *actorrepo.Repo, w Write, mode lexval.Mode) (preparedOp, error) {
 	var p preparedOp
-	col, err := syntax.ParseNSID(w.Collection)
+	col, err := e.collections.parse(w.Collection)
 	if err != nil {
 		return p, apierr.Invalid("invalid collection %q: %v", w.Collection, err)
 	}
@@ -236,10 +240,15 @@ func (e *Engine) prepare(r *actorrepo.Repo, w Write, mode lexval.Mode) (prepared
 	if act == actorrepo.Delete {
 		return p, nil
 	}
-	if w.Record == nil {
+	rec := w.Record
+	if rec == nil && w.RecordJSON != nil {
+		if rec, err = atdata.UnmarshalJSON(w.RecordJSON); err != nil {
+			return p, apierr.New(http.StatusBadRequest, "InvalidRecord", "record is not valid atproto data: %v", err)
+		}
+	}
+	if rec == nil {
 		return p, apierr.New(http.StatusBadRequest, "InvalidRecord", "%s needs a record", w.Action)
 	}
-	rec := w.Record
 	if t, ok := rec["$type"]; !ok || t == nil {
 		rec["$type"] = col.String()
 	} else if ts, _ := t.(string); ts != col.String() && mode != lexval.ModeSkip {
@@ -291,22 +300,68 @@ func (e *Engine) checkBlobs(ctx context.Context, did string, ops []preparedOp) e
 const (
 	sqlClearBlobRefs = "DELETE FROM record_blob WHERE did = ? AND collection = ? AND rkey = ?"
 	sqlDeleteRecord  = "DELETE FROM record WHERE did = ? AND collection = ? AND rkey = ?"
-	sqlUpsertRecord  = `INSERT INTO record(did, collection, rkey, cid, rev, bytes) VALUES(?, ?, ?, ?, ?, ?)
-		ON CONFLICT(did, collection, rkey) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, bytes = excluded.bytes`
-	sqlAddBlobRef = "INSERT OR IGNORE INTO record_blob(did, collection, rkey, blob_cid) VALUES(?, ?, ?, ?)"
-	sqlUpsertRoot = `INSERT INTO repo_root(did, commit_cid, rev, data_cid, commit_bytes) VALUES(?, ?, ?, ?, ?)
+	sqlAddBlobRef    = "INSERT OR IGNORE INTO record_blob(did, collection, rkey, blob_cid) VALUES(?, ?, ?, ?)"
+	sqlUpsertRoot    = `INSERT INTO repo_root(did, commit_cid, rev, data_cid, commit_bytes) VALUES(?, ?, ?, ?, ?)
 		ON CONFLICT(did) DO UPDATE SET commit_cid = excluded.commit_cid, rev = excluded.rev, data_cid = excluded.data_cid, commit_bytes = excluded.commit_bytes`
 	sqlNextSeq     = "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'event'), 0)"
 	sqlInsertEvent = "INSERT INTO event(seq, did, kind, time, frame) VALUES(?, ?, ?, ?, ?)"
 )
 
-var hotStatements = []string{sqlClearBlobRefs, sqlDeleteRecord, sqlUpsertRecord, sqlAddBlobRef, sqlUpsertRoot, sqlInsertEvent}
+// recordRowChunks are the row counts of the multi-row record upserts, largest
+// first: a batch of n records takes n/50 statements of 50 rows, then tens,
+// then singles. One statement per row costs about twice as much per record
+// (database/sql and statement overhead), which shows in 200-write batches.
+var recordRowChunks = []int{50, 10, 1}
 
+const recordRowArgs = 6
+
+// sqlUpsertRecords stores n record rows in one statement.
+func sqlUpsertRecords(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO record(did, collection, rkey, cid, rev, bytes) VALUES ")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?)")
+	}
+	b.WriteString(" ON CONFLICT(did, collection, rkey) DO UPDATE SET cid = excluded.cid, rev = excluded.rev, bytes = excluded.bytes")
+	return b.String()
+}
+
+var (
+	sqlUpsertRecordChunk = func() map[int]string {
+		m := map[int]string{}
+		for _, n := range recordRowChunks {
+			m[n] = sqlUpsertRecords(n)
+		}
+		return m
+	}()
+	hotStatements = func() []string {
+		qs := []string{sqlClearBlobRefs, sqlDeleteRecord, sqlAddBlobRef, sqlUpsertRoot, sqlNextSeq, sqlInsertEvent}
+		for _, n := range recordRowChunks {
+			qs = append(qs, sqlUpsertRecordChunk[n])
+		}
+		return qs
+	}()
+)
+
+// writeRecordRows mirrors a commit's ops in the record and record_blob
+// tables. The ops have one entry per path (actorrepo collapses them), so
+// deletes, record rows and blob references can go in separate passes.
 func (e *Engine) writeRecordRows(ctx context.Context, tx *sql.Tx, did string, res *actorrepo.CommitResult, prepared []preparedOp) error {
-	blobsByPath := map[string][]atdata.Blob{}
+	var blobsByPath map[string][]atdata.Blob
 	for _, p := range prepared {
-		if p.op.Record != nil && len(p.blobs) > 0 {
-			blobsByPath[p.op.Path()] = p.blobs
+		if len(p.blobs) > 0 {
+			blobsByPath = map[string][]atdata.Blob{}
+			break
+		}
+	}
+	if blobsByPath != nil {
+		for _, p := range prepared { // the last write to a path wins
+			if p.op.Record != nil {
+				blobsByPath[p.op.Path()] = p.blobs
+			}
 		}
 	}
 	rev := res.Head.Rev()
@@ -323,26 +378,48 @@ func (e *Engine) writeRecordRows(ctx context.Context, tx *sql.Tx, did string, re
 		_, err := st.ExecContext(ctx, args...)
 		return err
 	}
+	var rows []any // recordRowArgs values per record to store
 	for _, op := range res.Ops {
 		if op.Action != actorrepo.Create { // a new path has no blob refs yet
 			if err := exec(sqlClearBlobRefs, did, op.Collection, op.Rkey); err != nil {
 				return fmt.Errorf("clear blob refs: %w", err)
 			}
 		}
-		switch op.Action {
-		case actorrepo.Delete:
+		if op.Action == actorrepo.Delete {
 			if err := exec(sqlDeleteRecord, did, op.Collection, op.Rkey); err != nil {
 				return fmt.Errorf("delete record: %w", err)
 			}
-		default:
-			blk := res.Records[op.Path()]
-			if err := exec(sqlUpsertRecord, did, op.Collection, op.Rkey, blk.CID.String(), rev, blk.Data); err != nil {
-				return fmt.Errorf("store record %s: %w", op.Path(), err)
+			continue
+		}
+		if rows == nil {
+			rows = make([]any, 0, recordRowArgs*len(res.Ops))
+		}
+		blk := res.Records[op.Path()]
+		rows = append(rows, did, op.Collection, op.Rkey, blk.CID.String(), rev, blk.Data)
+	}
+	for len(rows) > 0 {
+		n := len(rows) / recordRowArgs
+		for _, c := range recordRowChunks {
+			if c <= n {
+				n = c
+				break
 			}
-			for _, b := range blobsByPath[op.Path()] {
-				if err := exec(sqlAddBlobRef, did, op.Collection, op.Rkey, cid.Cid(b.Ref).String()); err != nil {
-					return fmt.Errorf("store blob ref: %w", err)
-				}
+		}
+		if err := exec(sqlUpsertRecordChunk[n], rows[:n*recordRowArgs]...); err != nil {
+			return fmt.Errorf("store %d records: %w", n, err)
+		}
+		rows = rows[n*recordRowArgs:]
+	}
+	for _, op := range res.Ops {
+		if blobsByPath == nil {
+			break
+		}
+		for _, b := range blobsByPath[op.Path()] {
+			if op.Action == actorrepo.Delete {
+				break
+			}
+			if err := exec(sqlAddBlobRef, did, op.Collection, op.Rkey, cid.Cid(b.Ref).String()); err != nil {
+				return fmt.Errorf("store blob ref: %w", err)
 			}
 		}
 	}
@@ -357,7 +434,7 @@ func (e *Engine) persistCommit(ctx context.Context, tx *sql.Tx, did string, res 
 		return Change{}, fmt.Errorf("store repo root: %w", err)
 	}
 	now := nowString()
-	c, err := appendEvent(ctx, tx, did, events.KindCommit, func(seq int64) ([]byte, error) {
+	c, err := e.appendEvent(ctx, tx, did, events.KindCommit, func(seq int64) ([]byte, error) {
 		body, err := events.CommitBody(did, seq, now, res)
 		if err != nil {
 			return nil, err
@@ -371,9 +448,9 @@ func (e *Engine) persistCommit(ctx context.Context, tx *sql.Tx, did string, res 
 // appendEvent adds an event to the log, giving it the next seq. Writers
 // are serialised (one write transaction at a time), so the next seq is the
 // AUTOINCREMENT counter plus one: seqs are never reused, even after pruning.
-func appendEvent(ctx context.Context, tx *sql.Tx, did, kind string, build func(seq int64) ([]byte, error)) (Change, error) {
+func (e *Engine) appendEvent(ctx context.Context, tx *sql.Tx, did, kind string, build func(seq int64) ([]byte, error)) (Change, error) {
 	var last int64
-	if err := tx.QueryRowContext(ctx, sqlNextSeq).Scan(&last); err != nil {
+	if err := e.db.QueryRow(ctx, tx, sqlNextSeq).Scan(&last); err != nil {
 		return Change{}, fmt.Errorf("next %s seq: %w", kind, err)
 	}
 	seq := last + 1
@@ -382,7 +459,7 @@ func appendEvent(ctx context.Context, tx *sql.Tx, did, kind string, build func(s
 		return Change{}, fmt.Errorf("encode %s event: %w", kind, err)
 	}
 	now := nowString()
-	if _, err := tx.ExecContext(ctx, sqlInsertEvent, seq, did, kind, now, frame); err != nil {
+	if _, err := e.db.Exec(ctx, tx, sqlInsertEvent, seq, did, kind, now, frame); err != nil {
 		return Change{}, fmt.Errorf("append %s event: %w", kind, err)
 	}
 	return Change{Seq: seq, DID: did, Kind: kind, Time: now, Frame: frame}, nil

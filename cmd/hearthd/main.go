@@ -19,6 +19,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -123,6 +125,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	relays := fs.String("relays", "https://bsky.network", "comma-separated relays to ask for a crawl when the public URL is not local (empty: none)")
 	retention := fs.Duration("event-retention", 72*time.Hour, "how long firehose events are kept for replay")
 	maxEvents := fs.Int64("event-max", 1_000_000, "how many firehose events are kept at most")
+	cpuProfile := fs.String("cpu-profile", "", "write a Go CPU profile of the whole run to this file; {pid} in the name becomes the process id (for performance work)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -130,6 +133,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return errors.New("--public-url (or HEARTH_PUBLIC_URL) is required")
 	}
 	log := newLogger(stderr, ef.logLevel)
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e, err := ef.open(ctx, log)
@@ -233,4 +243,21 @@ func inviteCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintln(stdout, code)
 	return nil
+}
+
+// startCPUProfile profiles the process until the returned func is called.
+func startCPUProfile(path string) (func(), error) {
+	path = strings.ReplaceAll(path, "{pid}", strconv.Itoa(os.Getpid()))
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -140,6 +140,18 @@ func (s *Store) Exec(ctx context.Context, tx *sql.Tx, query string, args ...any)
 	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 }
 
+// QueryRow runs a one-row query inside tx, with its prepared statement when
+// Prepare made one.
+func (s *Store) QueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	s.stmtMu.Lock()
+	st := s.stmts[query]
+	s.stmtMu.Unlock()
+	if st == nil {
+		return tx.QueryRowContext(ctx, query, args...)
+	}
+	return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+}
+
 // Write runs fn in one write transaction (BEGIN IMMEDIATE) and commits it.
 // The commit is durable (synchronous=FULL) when Write returns nil.
 func (s *Store) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {

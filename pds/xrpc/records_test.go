@@ -1,6 +1,7 @@
 package xrpc_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"strings"
@@ -199,6 +200,16 @@ func TestWriteRejections(t *testing.T) {
 	for i := 0; i < 201; i++ {
 		manyWrites = append(manyWrites, map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "value": post("x")})
 	}
+	// A batch big enough to be prepared on several cores, with one record
+	// that is not atproto data (floats are not allowed).
+	floatBatch := []any{}
+	for i := 0; i < 40; i++ {
+		v := post("x")
+		if i == 35 {
+			v["n"] = 1.5
+		}
+		floatBatch = append(floatBatch, map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "value": v})
+	}
 	cases := []struct {
 		name   string
 		nsid   string
@@ -216,6 +227,8 @@ func TestWriteRejections(t *testing.T) {
 		{"someone else's repo", "com.atproto.repo.createRecord", map[string]any{"repo": b.DID, "collection": "app.bsky.feed.post", "record": post("x")}, 401, "AuthenticationRequired"},
 		{"unknown repo", "com.atproto.repo.createRecord", map[string]any{"repo": "did:plc:nobody", "collection": "app.bsky.feed.post", "record": post("x")}, 400, "InvalidRequest"},
 		{"record over 1 MB", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "com.example.big", "record": map[string]any{"blob": big}}, 400, "InvalidRecord"},
+		{"float in a batch", "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": floatBatch}, 400, "InvalidRecord"},
+		{"record not an object", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "record": "just text"}, 400, "InvalidRecord"},
 		{"201 ops", "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": manyWrites}, 400, "InvalidRequest"},
 		{"unknown write type", "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": []any{map[string]any{"$type": "x", "collection": "app.bsky.feed.post"}}}, 400, "InvalidRequest"},
 		{"delete missing in batch", "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": []any{map[string]any{"$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": "3kzzzzzzzzzzz"}}}, 400, "InvalidRequest"},
@@ -227,6 +240,9 @@ func TestWriteRejections(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st, _, body := raw(t, "POST", p.URL+"/xrpc/"+tc.nsid, access, "application/json", mustJSON(t, tc.body))
 			xrpcErr(t, st, body, tc.status, tc.errn)
+			if tc.name == "float in a batch" && !bytes.Contains(body, []byte("write 35: record is not valid atproto data")) {
+				t.Errorf("the message does not name the bad write: %s", body)
+			}
 		})
 	}
 	// Malformed and oversize bodies.
@@ -246,5 +262,111 @@ func TestWriteRejections(t *testing.T) {
 	after := mustVerify(t, p, a.DID)
 	if after.Commit.Rev != before.Commit.Rev || len(after.Records) != len(before.Records) {
 		t.Fatalf("rejected writes changed the repo: rev %s -> %s", before.Commit.Rev, after.Commit.Rev)
+	}
+}
+
+// TestApplyWritesLargeBatches drives the multi-row record storage: batch
+// sizes that need every statement size (50, 10 and single rows), mixed with
+// updates, deletes and blob references, checked against the exported repo.
+func TestApplyWritesLargeBatches(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	up, err := comatproto.RepoUploadBlob(ctx, c, bytes.NewReader(pngBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withImage := func(text string) map[string]any {
+		r := post(text)
+		r["embed"] = map[string]any{"$type": "app.bsky.embed.images", "images": []any{map[string]any{"alt": "", "image": map[string]any{
+			"$type": "blob", "ref": map[string]any{"$link": up.Blob.Ref.String()}, "mimeType": up.Blob.MimeType, "size": up.Blob.Size}}}}
+		return r
+	}
+	type result struct{ URI, CID string }
+	apply := func(writes []any) []result {
+		t.Helper()
+		var out struct{ Results []result }
+		if err := c.Post(ctx, "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": writes}, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.Results
+	}
+	blobListed := func() bool {
+		t.Helper()
+		lb, err := comatproto.SyncListBlobs(ctx, c, "", a.DID, 100, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(lb.Cids) == 1 && lb.Cids[0] == up.Blob.Ref.String()
+	}
+	want := map[string]string{} // path -> cid
+	path := func(uri string) string { return strings.TrimPrefix(uri, "at://"+a.DID+"/") }
+
+	// 127 creates: 50 + 50 + 10 + 10 + 7 single rows.
+	var writes []any
+	for i := 0; i < 127; i++ {
+		writes = append(writes, map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "value": post(fmt.Sprint("first ", i))})
+	}
+	first := apply(writes)
+	for _, r := range first {
+		want[path(r.URI)] = r.CID
+	}
+
+	// 60 updates, 40 deletes and 100 creates, one of them with an image.
+	writes = nil
+	for i, r := range first[:100] {
+		if i < 60 {
+			writes = append(writes, map[string]any{"$type": "com.atproto.repo.applyWrites#update", "collection": "app.bsky.feed.post", "rkey": rkeyOf(r.URI), "value": post(fmt.Sprint("updated ", i))})
+		} else {
+			writes = append(writes, map[string]any{"$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": rkeyOf(r.URI)})
+		}
+	}
+	for i := 0; i < 100; i++ {
+		v := post(fmt.Sprint("second ", i))
+		if i == 77 {
+			v = withImage("with an image")
+		}
+		writes = append(writes, map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "value": v})
+	}
+	second := apply(writes)
+	for i, r := range second {
+		if i >= 60 && i < 100 {
+			delete(want, path(first[i].URI))
+			continue
+		}
+		want[path(r.URI)] = r.CID
+	}
+	check := func(stage string) {
+		t.Helper()
+		v := mustVerify(t, p, a.DID)
+		if len(v.Records) != len(want) {
+			t.Fatalf("%s: the repo has %d records, want %d", stage, len(v.Records), len(want))
+		}
+		for pth, c := range v.Records {
+			if want[pth] != c.String() {
+				t.Fatalf("%s: %s is %s, want %q", stage, pth, c, want[pth])
+			}
+		}
+	}
+	check("after the mixed batch")
+	if !blobListed() {
+		t.Fatal("the image referenced from the big batch is not listed by listBlobs")
+	}
+
+	// Updating the record with the image to one without drops the reference.
+	imagePath := path(second[177].URI)
+	writes = []any{map[string]any{"$type": "com.atproto.repo.applyWrites#update", "collection": "app.bsky.feed.post", "rkey": rkeyOf(second[177].URI), "value": post("no image now")}}
+	for i := 0; i < 45; i++ {
+		writes = append(writes, map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "value": post(fmt.Sprint("third ", i))})
+	}
+	for _, r := range apply(writes) {
+		want[path(r.URI)] = r.CID
+	}
+	if _, ok := want[imagePath]; !ok {
+		t.Fatal("lost track of the image record")
+	}
+	check("after dropping the image")
+	if blobListed() {
+		t.Fatal("the image is still listed after the only record referencing it changed")
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/bluesky-social/indigo/atproto/atdata"
-
 	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/apierr"
 )
@@ -54,15 +52,13 @@ func (o optionalCID) ptr() *string {
 	return o.val
 }
 
-func decodeRecord(raw json.RawMessage) (map[string]any, error) {
+// recordJSON checks that a record was given; the engine decodes it (as
+// atproto data) while it prepares the batch.
+func recordJSON(raw json.RawMessage) ([]byte, error) {
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, apierr.New(http.StatusBadRequest, "InvalidRecord", "record is required")
 	}
-	rec, err := atdata.UnmarshalJSON(raw)
-	if err != nil {
-		return nil, apierr.New(http.StatusBadRequest, "InvalidRecord", "record is not valid atproto data: %v", err)
-	}
-	return rec, nil
+	return raw, nil
 }
 
 func commitJSON(m pds.CommitMeta) map[string]any {
@@ -104,7 +100,7 @@ func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, c *pds.Call
 		}
 		write.SwapRecord = in.SwapRecord.ptr()
 	}
-	if write.Record, err = decodeRecord(in.Record); err != nil {
+	if write.RecordJSON, err = recordJSON(in.Record); err != nil {
 		return err
 	}
 	res, err := s.e.ApplyWrites(r.Context(), did, []pds.Write{write}, pds.WriteOptions{Validate: in.Validate, SwapCommit: in.SwapCommit})
@@ -183,11 +179,11 @@ func (s *Server) applyWrites(w http.ResponseWriter, r *http.Request, c *pds.Call
 			return apierr.Invalid("write %d: unknown $type %q", i, wr.Type)
 		}
 		if pw.Action != "delete" {
-			rec, err := decodeRecord(wr.Value)
+			rec, err := recordJSON(wr.Value)
 			if err != nil {
 				return err
 			}
-			pw.Record = rec
+			pw.RecordJSON = rec
 		}
 		writes = append(writes, pw)
 	}
