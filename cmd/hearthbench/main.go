@@ -17,6 +17,9 @@
 //     idle) on a data dir holding one account;
 //   - create_record: sequential com.atproto.repo.createRecord of
 //     app.bsky.feed.post records (throughput, p50, p99, ratio to the floor);
+//   - http_fsync_ceiling: the same calls against a stand-in server that only
+//     does one 4 KiB pwrite + fdatasync per request (ceiling.go), which
+//     bounds what any PDS could score over HTTP on this machine;
 //   - apply_writes_10 / apply_writes_200: sequential applyWrites batches of
 //     creates for ~5 s each, on fresh accounts;
 //   - get_repo: com.atproto.sync.getRepo of a 10k-record repo (one download
@@ -104,6 +107,13 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == ceilingServerArg {
+		if err := runCeilingServer(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "hearthbench ceiling server:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var c config
 	flag.StringVar(&c.hearthd, "hearthd", "bin/hearthd", "hearthd binary to benchmark")
 	flag.StringVar(&c.workDir, "work-dir", "", "directory for data dirs, logs and the fsync probe (required)")
@@ -242,6 +252,7 @@ type results struct {
 	FsyncFloorPerS float64              `json:"fsync_floor_per_s"`
 	FsyncRecheck   float64              `json:"fsync_floor_recheck_per_s"`
 	CreateRecord   createRecordResult   `json:"create_record"`
+	HTTPFsyncCeil  *ceilingResult       `json:"http_fsync_ceiling"`
 	ApplyWrites10  applyWritesResult    `json:"apply_writes_10"`
 	ApplyWrites200 applyWritesResult    `json:"apply_writes_200"`
 	GetRepo        getRepoResult        `json:"get_repo"`
@@ -408,6 +419,11 @@ func (b *bench) mainPhases(res *results) error {
 			return fmt.Errorf("fsync floor: %w", err)
 		}
 		logf("fsync floor recheck: %.0f/s", res.FsyncRecheck)
+		if res.HTTPFsyncCeil, err = httpFsyncCeiling(b.ctx, b.cfg.workDir, b.cfg.createRecords, res.FsyncFloorPerS); err != nil {
+			return fmt.Errorf("http_fsync_ceiling: %w", err)
+		}
+		logf("http_fsync_ceiling: %.0f/s p50 %.2f ms p99 %.2f ms (%.0f%% of the fsync floor) for a server doing nothing but one fsync per request",
+			res.HTTPFsyncCeil.RequestsPerS, res.HTTPFsyncCeil.P50Ms, res.HTTPFsyncCeil.P99Ms, 100*res.HTTPFsyncCeil.RatioToFsyncFloor)
 	}
 
 	// applyWrites
@@ -613,10 +629,14 @@ func (b *bench) importPhase(res *results) error {
 
 func evaluate(res *results, importN int) (map[string]target, bool) {
 	cr := res.CreateRecord
+	var ceilingRatio float64 // what a do-nothing-but-fsync server scores
+	if res.HTTPFsyncCeil != nil {
+		ceilingRatio = res.HTTPFsyncCeil.RatioToFsyncFloor
+	}
 	t := map[string]target{
 		"create_record": {
 			Target: "records_per_s >= 0.8 * fsync_floor_per_s and p99_ms < 5",
-			Value:  map[string]float64{"ratio_to_fsync_floor": cr.RatioToFsyncFloor, "p99_ms": cr.P99Ms},
+			Value:  map[string]float64{"ratio_to_fsync_floor": cr.RatioToFsyncFloor, "p99_ms": cr.P99Ms, "http_fsync_ceiling_ratio": ceilingRatio},
 			Meets:  cr.RatioToFsyncFloor >= 0.8 && cr.P99Ms < 5,
 		},
 		"apply_writes_200": {
