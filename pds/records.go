@@ -121,7 +121,7 @@ func (e *Engine) ApplyWrites(ctx context.Context, did string, writes []Write, op
 	prepared := make([]preparedOp, len(writes))
 	errs := make([]error, len(writes))
 	workers := 1
-	if len(writes) >= 32 {
+	if len(writes) >= parallelWrites {
 		workers = min(runtime.GOMAXPROCS(0), 4)
 	}
 	var wg sync.WaitGroup
@@ -151,25 +151,47 @@ func (e *Engine) ApplyWrites(ctx context.Context, did string, writes []Write, op
 	for i, p := range prepared {
 		ops[i] = p.op
 	}
-	res, err := r.Apply(ops, key, swapCommit)
+	plan, err := r.Plan(ops, swapCommit)
 	if err != nil {
-		var broken *actorrepo.BrokenTreeError
-		if errors.As(err, &broken) {
-			a.repo = nil
-		}
 		return nil, repoError(err)
 	}
-	var change Change
+	// The record rows depend only on the plan, so for big batches they are
+	// stored while another goroutine changes the tree and signs the commit.
+	// (For a few writes, waking a second thread costs more than it saves.)
+	var (
+		res       *actorrepo.CommitResult
+		commitErr error
+		change    Change
+	)
 	err = e.db.Write(ctx, func(tx *sql.Tx) error {
-		if err := e.writeRecordRows(ctx, tx, did, res, prepared); err != nil {
-			return err
+		var rowsErr error
+		if len(plan.Ops) >= parallelWrites {
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				res, commitErr = r.Commit(plan, key)
+			}()
+			rowsErr = e.writeRecordRows(ctx, tx, did, plan, prepared)
+			<-done
+		} else if res, commitErr = r.Commit(plan, key); commitErr == nil {
+			rowsErr = e.writeRecordRows(ctx, tx, did, plan, prepared)
+		}
+		if commitErr != nil {
+			return commitErr
+		}
+		if rowsErr != nil {
+			return rowsErr
 		}
 		c, err := e.persistCommit(ctx, tx, did, res)
 		change = c
 		return err
 	})
 	if err != nil {
-		a.repo = nil // in-memory tree is ahead of storage: reload next time
+		// The in-memory tree may be ahead of storage: reload it next time.
+		a.repo = nil
+		if commitErr != nil {
+			return nil, repoError(commitErr)
+		}
 		return nil, fmt.Errorf("store commit: %w", err)
 	}
 	e.notify.publish(change)
@@ -185,6 +207,10 @@ func (e *Engine) ApplyWrites(ctx context.Context, did string, writes []Write, op
 	}
 	return out, nil
 }
+
+// parallelWrites is the batch size from which ApplyWrites spreads its work
+// over several goroutines.
+const parallelWrites = 32
 
 func repoError(err error) error {
 	switch {
@@ -349,7 +375,7 @@ var (
 // writeRecordRows mirrors a commit's ops in the record and record_blob
 // tables. The ops have one entry per path (actorrepo collapses them), so
 // deletes, record rows and blob references can go in separate passes.
-func (e *Engine) writeRecordRows(ctx context.Context, tx *sql.Tx, did string, res *actorrepo.CommitResult, prepared []preparedOp) error {
+func (e *Engine) writeRecordRows(ctx context.Context, tx *sql.Tx, did string, plan *actorrepo.Plan, prepared []preparedOp) error {
 	var blobsByPath map[string][]atdata.Blob
 	for _, p := range prepared {
 		if len(p.blobs) > 0 {
@@ -364,7 +390,7 @@ func (e *Engine) writeRecordRows(ctx context.Context, tx *sql.Tx, did string, re
 			}
 		}
 	}
-	rev := res.Head.Rev()
+	rev := plan.Rev
 	stmts := map[string]*sql.Stmt{}
 	exec := func(query string, args ...any) error {
 		st := stmts[query]
@@ -379,7 +405,7 @@ func (e *Engine) writeRecordRows(ctx context.Context, tx *sql.Tx, did string, re
 		return err
 	}
 	var rows []any // recordRowArgs values per record to store
-	for _, op := range res.Ops {
+	for _, op := range plan.Ops {
 		if op.Action != actorrepo.Create { // a new path has no blob refs yet
 			if err := exec(sqlClearBlobRefs, did, op.Collection, op.Rkey); err != nil {
 				return fmt.Errorf("clear blob refs: %w", err)
@@ -392,9 +418,9 @@ func (e *Engine) writeRecordRows(ctx context.Context, tx *sql.Tx, did string, re
 			continue
 		}
 		if rows == nil {
-			rows = make([]any, 0, recordRowArgs*len(res.Ops))
+			rows = make([]any, 0, recordRowArgs*len(plan.Ops))
 		}
-		blk := res.Records[op.Path()]
+		blk := plan.Records[op.Path()]
 		rows = append(rows, did, op.Collection, op.Rkey, blk.CID.String(), rev, blk.Data)
 	}
 	for len(rows) > 0 {
@@ -410,7 +436,7 @@ func (e *Engine) writeRecordRows(ctx context.Context, tx *sql.Tx, did string, re
 		}
 		rows = rows[n*recordRowArgs:]
 	}
-	for _, op := range res.Ops {
+	for _, op := range plan.Ops {
 		if blobsByPath == nil {
 			break
 		}

@@ -155,6 +155,29 @@ func (r *Repo) NextRev() syntax.TID { return r.clock.Next() }
 // nil, must equal the current head CID. On error the repo is unchanged unless
 // the error says the tree is broken (then the engine reloads it).
 func (r *Repo) Apply(ops []Op, key atcrypto.PrivateKey, swapCommit *cid.Cid) (*CommitResult, error) {
+	p, err := r.Plan(ops, swapCommit)
+	if err != nil {
+		return nil, err
+	}
+	return r.Commit(p, key)
+}
+
+// Plan is a checked batch of ops, ready to commit: the net op per path, the
+// new record blocks and the rev the commit will carry. A caller can store
+// record rows from a Plan while Commit changes the tree and signs.
+type Plan struct {
+	Ops      []AppliedOp
+	Records  map[string]Block // path -> record block for creates and updates
+	Rev      string
+	since    string
+	prevData *cid.Cid
+	head     *Head // the head the plan was checked against
+}
+
+// Plan checks ops against the current tree without changing it. swapCommit,
+// when not nil, must equal the current head CID. Commit the plan before any
+// other Plan or Apply on this repo.
+func (r *Repo) Plan(ops []Op, swapCommit *cid.Cid) (*Plan, error) {
 	if len(ops) > MaxOpsPerCommit {
 		return nil, fmt.Errorf("%w: %d operations, the limit is %d", ErrTooManyOps, len(ops), MaxOpsPerCommit)
 	}
@@ -230,16 +253,22 @@ func (r *Repo) Apply(ops []Op, key atcrypto.PrivateKey, swapCommit *cid.Cid) (*C
 	if size > MaxCommitBlocks-nodeAllowance {
 		return nil, fmt.Errorf("%w: %d bytes of records in one commit, the limit is %d", ErrTooLarge, size, MaxCommitBlocks-nodeAllowance)
 	}
-	applied = collapse(applied)
-
-	var prevData *cid.Cid
-	since := ""
+	p := &Plan{Ops: collapse(applied), Records: records, Rev: r.clock.Next().String(), head: r.head}
 	if r.head != nil {
 		d := r.head.Commit.Data
-		prevData = &d
-		since = r.head.Commit.Rev
+		p.prevData = &d
+		p.since = r.head.Commit.Rev
 	}
+	return p, nil
+}
 
+// Commit changes the tree by the plan's ops, then builds and signs the
+// commit. An error means the tree may be broken (BrokenTreeError).
+func (r *Repo) Commit(p *Plan, key atcrypto.PrivateKey) (*CommitResult, error) {
+	if r.head != p.head {
+		return nil, errors.New("the repo changed since the plan was made")
+	}
+	applied, records := p.Ops, p.Records
 	// Mutate the tree.
 	for _, op := range applied {
 		var err error
@@ -262,7 +291,7 @@ func (r *Repo) Apply(ops []Op, key atcrypto.PrivateKey, swapCommit *cid.Cid) (*C
 		DID:     r.DID.String(),
 		Version: repo.ATPROTO_REPO_VERSION,
 		Data:    *root,
-		Rev:     r.clock.Next().String(),
+		Rev:     p.Rev,
 	}
 	if err := commit.Sign(key); err != nil {
 		return nil, &BrokenTreeError{Err: fmt.Errorf("sign commit: %w", err)}
@@ -276,7 +305,7 @@ func (r *Repo) Apply(ops []Op, key atcrypto.PrivateKey, swapCommit *cid.Cid) (*C
 		return nil, &BrokenTreeError{Err: err}
 	}
 	head := Head{CID: cc, Commit: commit, Bytes: buf.Bytes()}
-	res := &CommitResult{Head: head, Since: since, PrevData: prevData, Ops: applied, Records: records}
+	res := &CommitResult{Head: head, Since: p.since, PrevData: p.prevData, Ops: applied, Records: records}
 	res.Blocks = append(res.Blocks, Block{CID: cc, Data: head.Bytes})
 	res.Blocks = append(res.Blocks, col.blocks...)
 	if r.nodeBytes != nil {

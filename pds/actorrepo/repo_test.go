@@ -208,3 +208,52 @@ func TestCommitSizeLimit(t *testing.T) {
 		t.Fatalf("CAR of %d bytes", len(car))
 	}
 }
+
+// TestPlanThenCommit: a plan leaves the tree alone, its rev is the commit's,
+// and a plan made against an older head is refused.
+func TestPlanThenCommit(t *testing.T) {
+	key, _ := atcrypto.GeneratePrivateKeyK256()
+	r := actorrepo.New("did:plc:abcdefghijklmnopqrstuvwx")
+	if _, err := r.Apply([]actorrepo.Op{{Action: actorrepo.Create, Collection: "app.bsky.feed.post", Rkey: "a", Record: record(t, "a")}}, key, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := r.Head()
+	p, err := r.Plan([]actorrepo.Op{
+		{Action: actorrepo.Create, Collection: "app.bsky.feed.post", Rkey: "b", Record: record(t, "b")},
+		{Action: actorrepo.Update, Collection: "app.bsky.feed.post", Rkey: "b", Record: record(t, "b2")},
+		{Action: actorrepo.Delete, Collection: "app.bsky.feed.post", Rkey: "a"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Ops) != 2 || p.Ops[0].Action != actorrepo.Create || p.Ops[1].Action != actorrepo.Delete || len(p.Records) != 1 {
+		t.Fatalf("plan ops = %+v, records = %d", p.Ops, len(p.Records))
+	}
+	if p.Rev <= before.Rev() {
+		t.Fatalf("plan rev %s is not after %s", p.Rev, before.Rev())
+	}
+	if !r.Head().CID.Equals(before.CID) {
+		t.Fatal("Plan moved the head")
+	}
+	if c, err := r.Get("app.bsky.feed.post/b"); err != nil || c != nil {
+		t.Fatalf("Plan changed the tree: b = %v, %v", c, err)
+	}
+	// Another batch committed first makes the plan stale.
+	stale, err := r.Plan([]actorrepo.Op{{Action: actorrepo.Create, Collection: "app.bsky.feed.post", Rkey: "c", Record: record(t, "c")}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Commit(p, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Head.Rev() != p.Rev || len(res.Ops) != 2 {
+		t.Fatalf("commit rev %s (plan %s), %d ops", res.Head.Rev(), p.Rev, len(res.Ops))
+	}
+	if _, err := r.Commit(stale, key); err == nil {
+		t.Fatal("a stale plan was committed")
+	}
+	if !r.Head().CID.Equals(res.Head.CID) {
+		t.Fatal("the refused stale plan moved the head")
+	}
+}

@@ -191,17 +191,32 @@ func (s *Server) applyWrites(w http.ResponseWriter, r *http.Request, c *pds.Call
 	if err != nil {
 		return err
 	}
-	results := make([]map[string]any, 0, len(res.Results))
+	out := applyWritesOutput{Commit: commitJSON(res.Commit), Results: make([]applyWritesResult, 0, len(res.Results))}
 	for _, wr := range res.Results {
-		switch wr.Action {
-		case "delete":
-			results = append(results, map[string]any{"$type": "com.atproto.repo.applyWrites#deleteResult"})
-		default:
-			results = append(results, map[string]any{"$type": "com.atproto.repo.applyWrites#" + wr.Action + "Result", "uri": wr.URI, "cid": wr.CID, "validationStatus": wr.ValidationStatus})
+		r := applyWritesResult{Type: "com.atproto.repo.applyWrites#" + wr.Action + "Result"}
+		if wr.Action != "delete" {
+			r.URI, r.CID, r.ValidationStatus = wr.URI, wr.CID, wr.ValidationStatus
 		}
+		out.Results = append(out.Results, r)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"commit": commitJSON(res.Commit), "results": results})
+	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// applyWritesOutput is com.atproto.repo.applyWrites#output; a struct rather
+// than maps because a 200-write answer is encoded on every big batch.
+type applyWritesOutput struct {
+	Commit  map[string]any      `json:"commit"`
+	Results []applyWritesResult `json:"results"`
+}
+
+// applyWritesResult is a #createResult, #updateResult or #deleteResult (which
+// has only its $type).
+type applyWritesResult struct {
+	Type             string `json:"$type"`
+	URI              string `json:"uri,omitempty"`
+	CID              string `json:"cid,omitempty"`
+	ValidationStatus string `json:"validationStatus,omitempty"`
 }
 
 func (s *Server) getRecord(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
