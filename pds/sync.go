@@ -172,23 +172,36 @@ func (e *Engine) ExportRepo(ctx context.Context, did, since string, w io.Writer,
 		return fmt.Errorf("read records: %w", err)
 	}
 	defer rows.Close()
-	seen := map[string]struct{}{}
+	// Records with equal content share a block. Keys are binary CIDs; the
+	// usual 36-byte ones (CIDv1, sha2-256) go in a map that does not
+	// allocate per key.
+	seen36 := make(map[[36]byte]struct{}, total)
+	seenOther := map[string]struct{}{}
+	var cidBuf []byte
 	for rows.Next() {
-		var cs string
-		var b []byte
+		// RawBytes: the driver's copies are written out before the next
+		// row, so nothing is copied again per record.
+		var cs, b sql.RawBytes
 		if err := rows.Scan(&cs, &b); err != nil {
 			return err
 		}
 		done++
-		if _, dup := seen[cs]; dup {
-			continue
-		}
-		seen[cs] = struct{}{}
-		c, err := cid.Decode(cs)
-		if err != nil {
+		if cidBuf, err = actorrepo.AppendCIDBytes(cidBuf[:0], cs); err != nil {
 			return fmt.Errorf("record CID %q: %w", cs, err)
 		}
-		if err := cw.Put(actorrepo.Block{CID: c, Data: b}); err != nil {
+		if len(cidBuf) == 36 {
+			k := [36]byte(cidBuf)
+			if _, dup := seen36[k]; dup {
+				continue
+			}
+			seen36[k] = struct{}{}
+		} else {
+			if _, dup := seenOther[string(cidBuf)]; dup {
+				continue
+			}
+			seenOther[string(cidBuf)] = struct{}{}
+		}
+		if err := cw.PutRaw(cidBuf, b); err != nil {
 			return err
 		}
 		if progress != nil && done%1000 == 0 {

@@ -3,8 +3,10 @@ package actorrepo
 import (
 	"bufio"
 	"context"
+	"encoding/base32"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/bluesky-social/indigo/atproto/atdata"
 	blocks "github.com/ipfs/go-block-format"
@@ -61,6 +63,42 @@ func (cw *CARWriter) Put(b Block) error {
 		return fmt.Errorf("write CAR block: %w", err)
 	}
 	return nil
+}
+
+// PutRaw writes one block given its CID in binary form (the caller vouches
+// that it is the data's CID); it spares exports a cid.Cid per record.
+func (cw *CARWriter) PutRaw(cidBytes, data []byte) error {
+	if err := carutil.LdWrite(cw.w, cidBytes, data); err != nil {
+		return fmt.Errorf("write CAR block: %w", err)
+	}
+	return nil
+}
+
+// cidBase32 is the multibase "b" alphabet: RFC 4648 base32, lower case,
+// without padding. Every CID Hearth stores as text is CIDv1 in it.
+var cidBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// AppendCIDBytes appends the binary form of the CID in its string form s
+// to dst. Base32 CIDv1 strings (what Hearth stores) are decoded without
+// allocating, checking only the version byte, so s must come from
+// cid.String() (the record table, not a request); anything else goes
+// through cid.Decode. On error dst is returned unchanged.
+func AppendCIDBytes(dst []byte, s []byte) ([]byte, error) {
+	if len(s) > 1 && s[0] == 'b' {
+		n := cidBase32.DecodedLen(len(s) - 1)
+		start := len(dst)
+		dst = slices.Grow(dst, n)[:start+n]
+		m, err := cidBase32.Decode(dst[start:], s[1:])
+		if err == nil && m > 0 && dst[start] == 1 { // CIDv1
+			return dst[:start+m], nil
+		}
+		dst = dst[:start]
+	}
+	c, err := cid.Decode(string(s))
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, c.Bytes()...), nil
 }
 
 // CARReader reads a CARv1 stream, verifying that every block's bytes hash to

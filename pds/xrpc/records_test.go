@@ -3,6 +3,7 @@ package xrpc_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	lexutil "github.com/bluesky-social/indigo/lex/util"
 
 	"github.com/hearth-pds/hearth/internal/testpds"
+	"github.com/hearth-pds/hearth/pds/actorrepo"
 )
 
 func TestRecordsCRUDWithIndigoClient(t *testing.T) {
@@ -368,5 +370,46 @@ func TestApplyWritesLargeBatches(t *testing.T) {
 	check("after dropping the image")
 	if blobListed() {
 		t.Fatal("the image is still listed after the only record referencing it changed")
+	}
+}
+
+// TestExportSharesEqualRecords: records with equal content have one CID, and
+// the exported CAR holds their block once.
+func TestExportSharesEqualRecords(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	like := map[string]any{"$type": "com.example.same", "n": 7}
+	first := create(t, c, a.DID, "com.example.same", like)
+	second := create(t, c, a.DID, "com.example.same", like)
+	if first.CID != second.CID {
+		t.Fatalf("equal records got CIDs %s and %s", first.CID, second.CID)
+	}
+	car := p.GetRepo(t, a.DID, "")
+	r, err := actorrepo.NewCARReader(bytes.NewReader(car))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for {
+		b, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[b.CID.String()]++
+	}
+	if counts[first.CID] != 1 {
+		t.Fatalf("the shared record block is in the CAR %d times", counts[first.CID])
+	}
+	for c, n := range counts {
+		if n != 1 {
+			t.Errorf("block %s is in the CAR %d times", c, n)
+		}
+	}
+	if v := mustVerify(t, p, a.DID); len(v.Records) != 2 {
+		t.Fatalf("the repo has %d records, want 2", len(v.Records))
 	}
 }
