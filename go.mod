@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/bluesky-social/indigo v0.0.0-20260818202247-4b983a7e86c8
+	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1
 	github.com/did-method-plc/go-didplc v0.2.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/gorilla/websocket v1.5.3

@@ -18,6 +18,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/apierr"
 	"github.com/hearth-pds/hearth/pds/auth"
 	"github.com/hearth-pds/hearth/pds/events"
+	"github.com/hearth-pds/hearth/pds/k256"
 	"github.com/hearth-pds/hearth/pds/plc"
 )
 
@@ -251,7 +252,7 @@ type accountRow struct {
 	passwordHash string
 	signingKey   []byte
 	rotationKey  []byte
-	signer       *atcrypto.PrivateKeyK256 // parsed signingKey (cached rows only)
+	signer       *k256.Signer // parsed signingKey (cached rows only)
 }
 
 var errNoAccount = errors.New("no such account")
@@ -275,7 +276,7 @@ func (e *Engine) lookup(ctx context.Context, q *sql.DB, where string, arg any) (
 	}
 	r.Email = email.String
 	if byDID {
-		if k, err := atcrypto.ParsePrivateBytesK256(r.signingKey); err == nil {
+		if k, err := k256.Parse(r.signingKey); err == nil {
 			r.signer = k
 		}
 		e.cacheAccount(&r)
@@ -382,11 +383,11 @@ func (e *Engine) LocalHandleDID(ctx context.Context, handle string) string {
 	return r.DID
 }
 
-func (e *Engine) signingKey(r *accountRow) (*atcrypto.PrivateKeyK256, error) {
+func (e *Engine) signingKey(r *accountRow) (*k256.Signer, error) {
 	if r.signer != nil {
 		return r.signer, nil
 	}
-	k, err := atcrypto.ParsePrivateBytesK256(r.signingKey)
+	k, err := k256.Parse(r.signingKey)
 	if err != nil {
 		return nil, fmt.Errorf("signing key of %s: %w", r.DID, err)
 	}

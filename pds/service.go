@@ -51,7 +51,7 @@ func (e *Engine) ServiceAuth(ctx context.Context, did, aud, lxm string, ttl time
 	if err != nil {
 		return "", err
 	}
-	tok, err := auth.SignServiceAuth(syntax.DID(did), aud, ttl, nsid, key)
+	tok, err := auth.SignServiceAuth(syntax.DID(did), aud, ttl, nsid, key.Key()) // indigo picks the JWT alg by key type
 	if err != nil {
 		return "", fmt.Errorf("sign service auth: %w", err)
 	}
