@@ -124,17 +124,24 @@ func (e *Engine) ApplyWrites(ctx context.Context, did string, writes []Write, op
 	if len(writes) >= parallelWrites {
 		workers = min(runtime.GOMAXPROCS(0), 4)
 	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(writes); i += workers {
-				prepared[i], errs[i] = e.prepare(r, writes[i], mode)
-			}
-		}(w)
+	work := func(w int) {
+		for i := w; i < len(writes); i += workers {
+			prepared[i], errs[i] = e.prepare(r, writes[i], mode)
+		}
 	}
-	wg.Wait()
+	if workers == 1 {
+		work(0) // no thread handoff for small batches
+	} else {
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				work(w)
+			}(w)
+		}
+		wg.Wait()
+	}
 	for i, err := range errs {
 		if err != nil {
 			var ae *apierr.Error
