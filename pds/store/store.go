@@ -27,15 +27,22 @@ type Store struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	ckpt *checkpointer
 }
 
-func dsn(path string, readOnly bool) string {
+func dsnQuery() url.Values {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "cache_size(-16000)")
+	return q
+}
+
+func dsn(path string, readOnly bool) string {
+	q := dsnQuery()
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
@@ -71,7 +78,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(4)
 	s.R = r
+	if s.ckpt, err = startCheckpointer(path); err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// CheckpointStats reports how many background checkpoints ran and the last
+// error one met (nil if none).
+func (s *Store) CheckpointStats() (runs int64, lastErr error) {
+	if s.ckpt == nil {
+		return 0, nil
+	}
+	err, _ := s.ckpt.lastErr.Load().(error)
+	return s.ckpt.runs.Load(), err
 }
 
 // Close closes both pools.
@@ -82,6 +104,9 @@ func (s *Store) Close() error {
 	}
 	s.stmts = nil
 	s.stmtMu.Unlock()
+	if s.ckpt != nil {
+		s.ckpt.close()
+	}
 	var errR error
 	if s.R != nil {
 		errR = s.R.Close()
@@ -165,6 +190,9 @@ func (s *Store) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if s.ckpt != nil {
+		s.ckpt.committed()
 	}
 	return nil
 }
