@@ -37,6 +37,8 @@ type Write struct {
 	// SwapRecord: nil = no check; pointer to "" = must not exist; else the
 	// expected current CID.
 	SwapRecord *string
+
+	rkeyIsNewTID bool // Rkey was just taken from the repo's clock
 }
 
 // WriteOptions apply to a whole batch.
@@ -116,6 +118,7 @@ func (e *Engine) ApplyWrites(ctx context.Context, did string, writes []Write, op
 	for i := range writes {
 		if writes[i].Action == string(actorrepo.Create) && writes[i].Rkey == "" {
 			writes[i].Rkey = r.NextRev().String()
+			writes[i].rkeyIsNewTID = true
 		}
 	}
 	prepared := make([]preparedOp, len(writes))
@@ -253,11 +256,12 @@ func (e *Engine) prepare(r *actorrepo.Repo, w Write, mode lexval.Mode) (prepared
 	default:
 		return p, apierr.Invalid("unknown write action %q", w.Action)
 	}
-	rk, err := syntax.ParseRecordKey(rkey)
-	if err != nil {
-		return p, apierr.Invalid("invalid record key %q: %v", rkey, err)
+	if !w.rkeyIsNewTID { // a TID from the repo's clock needs no parse
+		if _, err := syntax.ParseRecordKey(rkey); err != nil {
+			return p, apierr.Invalid("invalid record key %q: %v", rkey, err)
+		}
 	}
-	p.op = actorrepo.Op{Action: act, Collection: col.String(), Rkey: rk.String()}
+	p.op = actorrepo.Op{Action: act, Collection: col.String(), Rkey: rkey}
 	if w.SwapRecord != nil {
 		if *w.SwapRecord == "" {
 			u := cid.Undef

@@ -221,8 +221,12 @@ func (v *Validator) Validate(collection string, record map[string]any, mode Mode
 		return "", fmt.Errorf("lexval: invalid validation mode %d", int(mode))
 	}
 
-	if _, err := syntax.ParseNSID(collection); err != nil {
-		return "", invalidf(err, "Invalid collection %q: %v", collection, err)
+	// A collection with a schema in the catalog was an NSID when the
+	// catalog loaded it; only other names need the (regexp) parse.
+	if _, err := v.cat.Resolve(collection); err != nil || strings.Contains(collection, "#") {
+		if _, err := syntax.ParseNSID(collection); err != nil {
+			return "", invalidf(err, "Invalid collection %q: %v", collection, err)
+		}
 	}
 	if record == nil {
 		return "", invalidf(nil, "Record must be an object")

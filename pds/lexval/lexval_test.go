@@ -219,6 +219,13 @@ func TestValidate(t *testing.T) {
 			wantErr:    `Invalid collection "not-an-nsid"`,
 		},
 		{
+			// The catalog resolves it (a sub-definition), but it is no NSID.
+			name:       "collection naming a known definition with a fragment",
+			collection: "app.bsky.feed.post#replyRef",
+			record:     `{"$type":"app.bsky.feed.post#replyRef"}`,
+			wantErr:    `Invalid collection "app.bsky.feed.post#replyRef"`,
+		},
+		{
 			name:       "createdAt without timezone is rejected (strict datetime)",
 			collection: "app.bsky.feed.post",
 			record:     `{"$type":"app.bsky.feed.post","text":"hi","createdAt":"2024-05-06T07:08:09"}`,
