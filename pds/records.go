@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	comatproto "github.com/bluesky-social/indigo/api/atproto"
 	"github.com/bluesky-social/indigo/atproto/atdata"
@@ -127,24 +128,24 @@ func (e *Engine) ApplyWrites(ctx context.Context, did string, writes []Write, op
 	if len(writes) >= parallelWrites {
 		workers = min(runtime.GOMAXPROCS(0), 4)
 	}
-	work := func(w int) {
-		for i := w; i < len(writes); i += workers {
+	// Workers take the next write as they finish one, and this goroutine is
+	// one of them.
+	var next atomic.Int64
+	work := func() {
+		for i := int(next.Add(1) - 1); i < len(writes); i = int(next.Add(1) - 1) {
 			prepared[i], errs[i] = e.prepare(r, writes[i], mode)
 		}
 	}
-	if workers == 1 {
-		work(0) // no thread handoff for small batches
-	} else {
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				work(w)
-			}(w)
-		}
-		wg.Wait()
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work()
+		}()
 	}
+	work() // small batches: no goroutine, no thread handoff
+	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
 			var ae *apierr.Error
