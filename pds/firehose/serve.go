@@ -1,10 +1,14 @@
 package firehose
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	comatproto "github.com/bluesky-social/indigo/api/atproto"
@@ -40,7 +44,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "InvalidRequest", "subscribeRepos is a websocket endpoint")
 		return
 	}
-	conn, err := upgrader.Upgrade(w, r, nil)
+	hw := &batchingHijacker{ResponseWriter: w}
+	conn, err := upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		return // the upgrader answered
 	}
@@ -60,7 +65,65 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sub := &subscriber{remote: r.RemoteAddr} // pos 0 protects the whole log while we start
 	h.add(sub)
 	defer h.remove(sub)
-	h.stream(ctx, conn, sub, cursor)
+	h.stream(ctx, conn, hw.conn, sub, cursor)
+}
+
+// batchConn lets a batch of frames go out in a few write(2) calls instead of
+// one per frame: while a batch is open, gorilla's writes collect in a buffer
+// that end flushes. Outside a batch (control frames, the handshake) writes go
+// straight through. Write deadlines still apply: they are set on the
+// underlying connection, which the flush writes to.
+type batchConn struct {
+	net.Conn
+	mu       sync.Mutex
+	bw       *bufio.Writer
+	batching bool
+}
+
+func (c *batchConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.batching {
+		return c.bw.Write(p)
+	}
+	if c.bw.Buffered() > 0 {
+		if err := c.bw.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *batchConn) begin() {
+	c.mu.Lock()
+	c.batching = true
+	c.mu.Unlock()
+}
+
+func (c *batchConn) end() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batching = false
+	return c.bw.Flush()
+}
+
+// batchingHijacker hands gorilla a batchConn when it hijacks the connection.
+type batchingHijacker struct {
+	http.ResponseWriter
+	conn *batchConn
+}
+
+func (w *batchingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("the response writer cannot be hijacked")
+	}
+	c, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.conn = &batchConn{Conn: c, bw: bufio.NewWriterSize(c, 128<<10)}
+	return w.conn, brw, nil
 }
 
 func (h *Hub) writeFrame(conn *websocket.Conn, frame []byte) error {
@@ -75,7 +138,7 @@ func (h *Hub) closeWithError(conn *websocket.Conn, name, msg string) {
 	conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, name), time.Now().Add(time.Second))
 }
 
-func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, sub *subscriber, cursor *int64) {
+func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, batch *batchConn, sub *subscriber, cursor *int64) {
 	head := h.Stats().Seq
 	pos := head
 	if cursor != nil {
@@ -133,11 +196,16 @@ func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, sub *subscriber,
 			h.closeWithError(conn, "ConsumerTooSlow", "consumer fell too far behind the live stream")
 			return
 		}
+		batch.begin()
 		for _, ev := range evs {
 			if err := h.writeFrame(conn, ev.Frame); err != nil {
+				batch.end()
 				return
 			}
 			pos = ev.Seq
+		}
+		if err := batch.end(); err != nil {
+			return
 		}
 		h.setPos(sub, pos)
 		select {
