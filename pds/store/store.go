@@ -140,41 +140,38 @@ func (s *Store) Prepare(ctx context.Context, queries ...string) error {
 	return nil
 }
 
-// TxStmt returns query's prepared statement bound to tx (prepared on the
-// fly, for this transaction only, when Prepare did not make it), for
-// running it many times in one transaction.
-func (s *Store) TxStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+// prepared returns the statement Prepare made for query, or nil.
+func (s *Store) prepared(query string) *sql.Stmt {
 	s.stmtMu.Lock()
-	st := s.stmts[query]
-	s.stmtMu.Unlock()
-	if st == nil {
-		return tx.PrepareContext(ctx, query)
+	defer s.stmtMu.Unlock()
+	return s.stmts[query]
+}
+
+// TxStmt returns query's statement bound to tx: the one Prepare made, or a
+// new one that lives as long as tx.
+func (s *Store) TxStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st := s.prepared(query); st != nil {
+		return tx.StmtContext(ctx, st), nil
 	}
-	return tx.StmtContext(ctx, st), nil
+	return tx.PrepareContext(ctx, query)
 }
 
 // Exec runs query inside tx, with its prepared statement when Prepare made
 // one (a plain Exec otherwise).
 func (s *Store) Exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	s.stmtMu.Lock()
-	st := s.stmts[query]
-	s.stmtMu.Unlock()
-	if st == nil {
-		return tx.ExecContext(ctx, query, args...)
+	if st := s.prepared(query); st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
-	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	return tx.ExecContext(ctx, query, args...)
 }
 
 // QueryRow runs a one-row query inside tx, with its prepared statement when
 // Prepare made one.
 func (s *Store) QueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
-	s.stmtMu.Lock()
-	st := s.stmts[query]
-	s.stmtMu.Unlock()
-	if st == nil {
-		return tx.QueryRowContext(ctx, query, args...)
+	if st := s.prepared(query); st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
-	return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	return tx.QueryRowContext(ctx, query, args...)
 }
 
 // Write runs fn in one write transaction (BEGIN IMMEDIATE) and commits it.
