@@ -180,6 +180,13 @@ func (e *Engine) ApplyWrites(ctx context.Context, did string, writes []Write, op
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
+				defer func() {
+					// Out here no HTTP server catches a panic: make it an
+					// error (the tree may be half changed, so reload it).
+					if p := recover(); p != nil {
+						res, commitErr = nil, &actorrepo.BrokenTreeError{Err: fmt.Errorf("commit panicked: %v", p)}
+					}
+				}()
 				res, commitErr = r.Commit(plan, key)
 			}()
 			rowsErr = e.writeRecordRows(ctx, tx, did, plan, prepared)

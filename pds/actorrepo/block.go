@@ -79,17 +79,18 @@ func (cw *CARWriter) PutRaw(cidBytes, data []byte) error {
 var cidBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // AppendCIDBytes appends the binary form of the CID in its string form s
-// to dst. Base32 CIDv1 strings (what Hearth stores) are decoded without
-// allocating, checking only the version byte, so s must come from
-// cid.String() (the record table, not a request); anything else goes
-// through cid.Decode. On error dst is returned unchanged.
+// to dst. The CIDs Hearth stores (base32 CIDv1, dag-cbor or raw, sha2-256)
+// are decoded without allocating; anything else, including any string that
+// does not decode to exactly that shape, goes through cid.Decode. On error
+// dst is returned unchanged.
 func AppendCIDBytes(dst []byte, s []byte) ([]byte, error) {
 	if len(s) > 1 && s[0] == 'b' {
 		n := cidBase32.DecodedLen(len(s) - 1)
 		start := len(dst)
 		dst = slices.Grow(dst, n)[:start+n]
 		m, err := cidBase32.Decode(dst[start:], s[1:])
-		if err == nil && m > 0 && dst[start] == 1 { // CIDv1
+		if b := dst[start:]; err == nil && m == 36 &&
+			b[0] == 1 && (b[1] == 0x71 || b[1] == 0x55) && b[2] == 0x12 && b[3] == 0x20 { // v1, dag-cbor|raw, sha2-256 of 32 bytes
 			return dst[:start+m], nil
 		}
 		dst = dst[:start]

@@ -2,7 +2,9 @@ package actorrepo_test
 
 import (
 	"bytes"
+	"encoding/base32"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -59,4 +61,31 @@ func mustEncode(t *testing.T, c cid.Cid, base multibase.Encoding) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// Strings that decode from base32 but are not a whole dag-cbor/raw sha2-256
+// CIDv1 are not taken on the fast path: they go through cid.Decode, which
+// refuses them.
+func TestAppendCIDBytesRefusesMalformed(t *testing.T) {
+	good := record(t, "x").CID
+	raw := good.Bytes()
+	for name, b := range map[string][]byte{
+		"truncated digest":  raw[:30],
+		"extra byte":        append(append([]byte(nil), raw...), 0),
+		"unknown hash":      append([]byte{1, 0x71, 0x13, 0x20}, raw[4:]...),
+		"wrong digest size": append([]byte{1, 0x71, 0x12, 0x21}, raw[4:]...),
+		"version 2":         append([]byte{2}, raw[1:]...),
+	} {
+		s := "b" + cidBase32Encode(b)
+		if got, err := actorrepo.AppendCIDBytes(nil, []byte(s)); err == nil && !bytes.Equal(got, raw) {
+			c, cerr := cid.Cast(got)
+			if cerr != nil || c.String() != s {
+				t.Errorf("%s: %q decoded to %x without an error", name, s, got)
+			}
+		}
+	}
+}
+
+func cidBase32Encode(b []byte) string {
+	return strings.ToLower(strings.TrimRight(base32.StdEncoding.EncodeToString(b), "="))
 }

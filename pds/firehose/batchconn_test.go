@@ -48,11 +48,21 @@ func TestBatchConn(t *testing.T) {
 	if under.writes != 2 {
 		t.Fatalf("frames were written before the batch ended (%d writes)", under.writes)
 	}
+	// The last frame flushes the batch and then goes out itself.
+	c.last()
+	lastFrame := []byte("last frame")
+	want.Write(lastFrame)
+	if _, err := c.Write(lastFrame); err != nil {
+		t.Fatal(err)
+	}
+	if under.writes != 4 {
+		t.Fatalf("%d underlying writes after the last frame, want 4 (flush + frame)", under.writes)
+	}
 	if err := c.end(); err != nil {
 		t.Fatal(err)
 	}
-	if under.writes != 3 {
-		t.Fatalf("%d underlying writes after one batch, want 3", under.writes)
+	if under.writes != 4 {
+		t.Fatalf("end wrote again although nothing was left (%d writes)", under.writes)
 	}
 	if !bytes.Equal(under.buf.Bytes(), want.Bytes()) {
 		t.Fatal("bytes were reordered or lost")

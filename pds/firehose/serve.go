@@ -69,10 +69,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // batchConn lets a batch of frames go out in a few write(2) calls instead of
-// one per frame: while a batch is open, gorilla's writes collect in a buffer
-// that end flushes. Outside a batch (control frames, the handshake) writes go
-// straight through. Write deadlines still apply: they are set on the
-// underlying connection, which the flush writes to.
+// one per frame: while a batch is open, gorilla's writes collect in a buffer.
+// Outside a batch (control frames, the handshake, the batch's last frame) a
+// write first flushes what was collected. Every flush thus runs inside one of
+// gorilla's writes, under its lock and the deadline it set on the underlying
+// connection.
 type batchConn struct {
 	net.Conn
 	mu       sync.Mutex
@@ -100,6 +101,15 @@ func (c *batchConn) begin() {
 	c.mu.Unlock()
 }
 
+// last ends collecting: the next write flushes what was collected and
+// goes out with it.
+func (c *batchConn) last() {
+	c.mu.Lock()
+	c.batching = false
+	c.mu.Unlock()
+}
+
+// end flushes whatever is still collected (nothing after last and a write).
 func (c *batchConn) end() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -197,7 +207,13 @@ func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, batch *batchConn
 			return
 		}
 		batch.begin()
-		for _, ev := range evs {
+		for i, ev := range evs {
+			if i == len(evs)-1 {
+				// The last frame's write flushes the batch inside gorilla's
+				// write lock, under that frame's deadline (a pong written
+				// meanwhile cannot shorten it).
+				batch.last()
+			}
 			if err := h.writeFrame(conn, ev.Frame); err != nil {
 				batch.end()
 				return

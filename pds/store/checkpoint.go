@@ -27,12 +27,14 @@ import (
 const checkpointDelay = 10 * time.Millisecond
 
 type checkpointer struct {
-	db      *sql.DB
-	kick    chan struct{}
-	stop    chan struct{}
-	done    sync.WaitGroup
-	runs    atomic.Int64
-	lastErr atomic.Value // error
+	db       *sql.DB
+	kick     chan struct{}
+	stop     chan struct{}
+	done     sync.WaitGroup
+	closeOne sync.Once
+	closeErr error
+	runs     atomic.Int64
+	lastErr  atomic.Value // error
 }
 
 func startCheckpointer(path string) (*checkpointer, error) {
@@ -84,8 +86,12 @@ func (c *checkpointer) checkpoint() {
 	c.runs.Add(1)
 }
 
+// close stops the loop and closes the connection; later calls do nothing.
 func (c *checkpointer) close() error {
-	close(c.stop)
-	c.done.Wait()
-	return c.db.Close()
+	c.closeOne.Do(func() {
+		close(c.stop)
+		c.done.Wait()
+		c.closeErr = c.db.Close()
+	})
+	return c.closeErr
 }

@@ -78,3 +78,47 @@ func TestBackgroundCheckpoints(t *testing.T) {
 		t.Fatalf("after reopen: count = %d, %v", got, err)
 	}
 }
+
+// Closing twice is harmless, as it was before the checkpointer.
+func TestCloseTwice(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // must not panic
+}
+
+// A panic inside a write transaction rolls it back, so the single writer
+// connection is free for the next write.
+func TestWritePanicRollsBack(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not come through")
+			}
+		}()
+		s.Write(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.Exec("INSERT INTO setting(key, value) VALUES('lost', 'x')"); err != nil {
+				t.Fatal(err)
+			}
+			panic("boom")
+		})
+	}()
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.PutSetting(wctx, "after", []byte("y")); err != nil {
+		t.Fatalf("write after a panicking one: %v", err)
+	}
+	if _, ok, err := s.GetSetting(ctx, "lost"); err != nil || ok {
+		t.Fatalf("the panicking transaction's row survived (ok=%v, err=%v)", ok, err)
+	}
+}
