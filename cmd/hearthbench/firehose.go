@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -446,25 +445,11 @@ func waitAll(subs []*fanSub, want string, timeout time.Duration) int {
 
 func (b *bench) fanoutPhase(r *firehoseFanoutResult) error {
 	ctx := b.ctx
-	dir := filepath.Join(b.cfg.workDir, "fanout")
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	handle := "fanout.bench.test"
-	did, err := b.createAccount(dir, port, handle)
-	if err != nil {
-		return err
-	}
-	s, err := b.startServer(dir, port)
+	s, ss, err := b.freshServer("fanout")
 	if err != nil {
 		return err
 	}
 	defer s.stop()
-	ss, err := s.login(ctx, handle, did)
-	if err != nil {
-		return err
-	}
 	for i := 0; i < 20; i++ { // warm-up: load the repo, open connections
 		if err := ss.createRecord(ctx, i); err != nil {
 			return fmt.Errorf("warm-up: %w", err)

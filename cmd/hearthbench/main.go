@@ -529,25 +529,11 @@ func (b *bench) importPhase(res *results) error {
 	n := b.cfg.importRecords
 	r := &res.ImportRepo100k
 	r.Records = n
-	dir := filepath.Join(b.cfg.workDir, "import")
-	port, err := freePort()
+	s, ss, err := b.freshServer("import")
 	if err != nil {
 		return err
 	}
-	handle := "import.bench.test"
-	did, err := b.createAccount(dir, port, handle)
-	if err != nil {
-		return err
-	}
-	s, err := b.startServer(dir, port)
-	if err != nil {
-		return err
-	}
-	ss, err := s.login(b.ctx, handle, did)
-	if err != nil {
-		s.stop()
-		return err
-	}
+	did := ss.did
 	logf("import: building a %d-record repo with applyWrites", n)
 	t0 := time.Now()
 	if _, err := ss.fillExactly(b.ctx, n); err != nil {
@@ -578,7 +564,7 @@ func (b *bench) importPhase(res *results) error {
 	}
 
 	// A fresh process, so VmHWM measures the import and nothing before it.
-	s, err = b.startServer(dir, port)
+	s, err = b.startServer(s.dir, s.port)
 	if err != nil {
 		return err
 	}
@@ -681,6 +667,7 @@ type server struct {
 	cmd     *exec.Cmd
 	base    string
 	dir     string
+	port    int
 	logPath string
 	ready   time.Duration
 	exited  chan struct{}
@@ -721,6 +708,31 @@ func (b *bench) createAccount(dir string, port int, handle string) (string, erro
 }
 
 // startServer starts hearthd serve on dir and waits for /xrpc/_health.
+// freshServer starts hearthd on a new data dir named name, holding one
+// account (name.bench.test), and logs that account in.
+func (b *bench) freshServer(name string) (*server, *session, error) {
+	dir := filepath.Join(b.cfg.workDir, name)
+	port, err := freePort()
+	if err != nil {
+		return nil, nil, err
+	}
+	handle := name + ".bench.test"
+	did, err := b.createAccount(dir, port, handle)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := b.startServer(dir, port)
+	if err != nil {
+		return nil, nil, err
+	}
+	ss, err := s.login(b.ctx, handle, did)
+	if err != nil {
+		s.stop()
+		return nil, nil, err
+	}
+	return s, ss, nil
+}
+
 func (b *bench) startServer(dir string, port int) (*server, error) {
 	logPath := filepath.Join(b.cfg.workDir, fmt.Sprintf("hearthd-%d.log", len(b.servers)))
 	lf, err := os.Create(logPath)
@@ -733,7 +745,7 @@ func (b *bench) startServer(dir string, port int) (*server, error) {
 		"--public-url", publicURL(port), "--plc-url", b.cfg.plcURL)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	s := &server{cmd: cmd, base: "http://" + addr, dir: dir, logPath: logPath, exited: make(chan struct{})}
+	s := &server{cmd: cmd, base: "http://" + addr, dir: dir, port: port, logPath: logPath, exited: make(chan struct{})}
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start hearthd: %w", err)
