@@ -133,7 +133,7 @@ func (e *Engine) ApplyWrites(ctx context.Context, did string, writes []Write, op
 	var next atomic.Int64
 	work := func() {
 		for i := int(next.Add(1) - 1); i < len(writes); i = int(next.Add(1) - 1) {
-			prepared[i], errs[i] = e.prepare(r, writes[i], mode)
+			prepared[i], errs[i] = e.prepare(writes[i], mode)
 		}
 	}
 	var wg sync.WaitGroup
@@ -244,7 +244,9 @@ func repoError(err error) error {
 	return err
 }
 
-func (e *Engine) prepare(r *actorrepo.Repo, w Write, mode lexval.Mode) (preparedOp, error) {
+// prepare checks and encodes one write. It does not touch the repo (a
+// create's rkey was assigned before), so writes are prepared in parallel.
+func (e *Engine) prepare(w Write, mode lexval.Mode) (preparedOp, error) {
 	var p preparedOp
 	col, err := e.collections.parse(w.Collection)
 	if err != nil {
@@ -254,9 +256,6 @@ func (e *Engine) prepare(r *actorrepo.Repo, w Write, mode lexval.Mode) (prepared
 	rkey := w.Rkey
 	switch act {
 	case actorrepo.Create:
-		if rkey == "" {
-			rkey = r.NextRev().String()
-		}
 	case actorrepo.Update, actorrepo.Delete:
 		if rkey == "" {
 			return p, apierr.Invalid("%s needs an rkey", w.Action)
