@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/identity"
+	"github.com/hearth-pds/hearth/pds/repos"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
 
@@ -33,7 +36,7 @@ type Config struct {
 	Port    int    // loopback port for the PDS; 0 = remembered or free
 	Logger  *slog.Logger
 	// HandleResolver checks domain handles (default: DNS and HTTPS).
-	HandleResolver pds.HandleResolver
+	HandleResolver identity.HandleResolver
 }
 
 // DefaultDataDir follows the XDG base directory spec.
@@ -60,7 +63,7 @@ type App struct {
 	httpSrv *http.Server
 	dataDir string
 	url     string
-	carView *pds.ParsedCAR // a CAR opened read-only
+	carView *repos.ParsedCAR // a CAR opened read-only
 	carPath string
 	pub     *publisher
 }
@@ -139,7 +142,7 @@ func (a *App) open(ctx context.Context, dir string) error {
 	url := fmt.Sprintf("http://localhost:%d", port)
 	hr := a.cfg.HandleResolver
 	if hr == nil {
-		hr = pds.NewNetworkHandleResolver()
+		hr = identity.NewNetworkHandleResolver()
 	}
 	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: hr})
 	if err != nil {
@@ -215,12 +218,12 @@ func (a *App) eng() (*pds.Engine, error) {
 }
 
 // account returns the account the window works with (the first one).
-func (a *App) account(ctx context.Context) (*pds.Engine, *pds.Account, error) {
+func (a *App) account(ctx context.Context) (*pds.Engine, *accounts.Account, error) {
 	e, err := a.eng()
 	if err != nil {
 		return nil, nil, err
 	}
-	accs, err := e.ListAccounts(ctx)
+	accs, err := e.Accounts.List(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

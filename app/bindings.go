@@ -13,8 +13,13 @@ import (
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
+	cidpkg "github.com/ipfs/go-cid"
 
 	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/actorrepo"
+	"github.com/hearth-pds/hearth/pds/eventlog"
+	"github.com/hearth-pds/hearth/pds/repos"
 	"github.com/hearth-pds/hearth/pds/events"
 )
 
@@ -32,16 +37,16 @@ type AccountInfo struct {
 	Explanation  string `json:"explanation"`
 }
 
-func (a *App) accountInfo(e *pds.Engine, acc *pds.Account) (*AccountInfo, error) {
-	st, err := e.PLCStatus(bg, acc.DID)
+func (a *App) accountInfo(e *pds.Engine, acc *accounts.Account) (*AccountInfo, error) {
+	st, err := e.Identity.PLCStatus(bg, acc.DID)
 	if err != nil {
 		return nil, err
 	}
-	info := &AccountInfo{DID: acc.DID, Handle: acc.Handle, Email: acc.Email, Status: acc.Status, PLCPublished: st.Published, PLCPending: st.Pending}
+	info := &AccountInfo{DID: acc.DID.String(), Handle: acc.Handle.String(), Email: acc.Email, Status: acc.Status, PLCPublished: st.Published, PLCPending: st.Pending}
 	info.Published = st.Published > 0
-	if web, ok := strings.CutPrefix(acc.DID, "did:web:"); ok {
+	if web, ok := strings.CutPrefix(acc.DID.String(), "did:web:"); ok {
 		info.Published = true
-		info.Explanation = "Your DID is " + acc.DID + ": its document lives at https://" + web + "/.well-known/did.json, which Hearth serves whenever " + web + " reaches this PDS (switch publishing on with that domain). Whoever controls the domain controls the identity."
+		info.Explanation = "Your DID is " + acc.DID.String() + ": its document lives at https://" + web + "/.well-known/did.json, which Hearth serves whenever " + web + " reaches this PDS (switch publishing on with that domain). Whoever controls the domain controls the identity."
 		return info, nil
 	}
 	a.mu.Lock()
@@ -70,7 +75,7 @@ func (a *App) Account() (*AccountInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	accs, err := e.ListAccounts(bg)
+	accs, err := e.Accounts.List(bg)
 	if err != nil || len(accs) == 0 {
 		return nil, err
 	}
@@ -111,7 +116,7 @@ func (a *App) CreateInviteCode(uses int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return e.CreateInviteCode(bg, uses)
+	return e.Accounts.CreateInviteCode(bg, uses)
 }
 
 // OpenDataDir switches the window to another data folder (one chosen with
@@ -159,7 +164,7 @@ type EventInfo struct {
 	Time string `json:"time"`
 }
 
-func eventInfo(ev pds.Event) EventInfo {
+func eventInfo(ev eventlog.Event) EventInfo {
 	return EventInfo{Seq: ev.Seq, DID: ev.DID, Kind: ev.Kind, Time: ev.Time}
 }
 
@@ -236,7 +241,7 @@ func (a *App) UploadBlob(mimeType, dataBase64 string) (*BlobRef, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the file could not be read: %w", err)
 	}
-	info, err := e.UploadBlob(bg, acc.DID, mimeType, bytes.NewReader(data))
+	info, err := e.Blobs.Upload(bg, acc.DID, mimeType, bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +284,7 @@ func (a *App) Post(in PostInput) (*WriteResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reply target: %w", err)
 		}
-		parent, err := e.GetRecord(bg, uri.Authority().String(), uri.Collection().String(), uri.RecordKey().String(), "")
+		parent, err := recordAt(e, uri)
 		if err != nil {
 			return nil, err
 		}
@@ -297,7 +302,7 @@ func (a *App) Post(in PostInput) (*WriteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := e.ApplyWrites(bg, acc.DID, []pds.Write{{Action: "create", Collection: "app.bsky.feed.post", Record: data}}, pds.WriteOptions{})
+	res, err := e.Repos.ApplyWrites(bg, acc.DID, []repos.Write{{Action: actorrepo.Create, Collection: "app.bsky.feed.post", Record: data}}, repos.WriteOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -315,10 +320,10 @@ func (a *App) DeleteRecord(uri string) error {
 	if err != nil {
 		return fmt.Errorf("not an AT-URI: %w", err)
 	}
-	if u.Authority().String() != acc.DID {
+	if u.Authority().String() != acc.DID.String() {
 		return fmt.Errorf("%s is not one of your records", uri)
 	}
-	_, err = e.ApplyWrites(bg, acc.DID, []pds.Write{{Action: "delete", Collection: u.Collection().String(), Rkey: u.RecordKey().String()}}, pds.WriteOptions{})
+	_, err = e.Repos.ApplyWrites(bg, acc.DID, []repos.Write{{Action: actorrepo.Delete, Collection: u.Collection(), Rkey: u.RecordKey()}}, repos.WriteOptions{})
 	return err
 }
 
@@ -343,7 +348,7 @@ func (a *App) blobURL(did, cid string) string {
 	return a.url + "/xrpc/com.atproto.sync.getBlob?did=" + did + "&cid=" + cid
 }
 
-func (a *App) view(did string, r *pds.Record) RecordView {
+func (a *App) view(did syntax.DID, r *repos.Record) RecordView {
 	b, _ := json.MarshalIndent(r.Value, "", "  ")
 	v := RecordView{URI: r.URI, CID: r.CID, JSON: string(b)}
 	v.Text, _ = r.Value["text"].(string)
@@ -372,7 +377,7 @@ func (a *App) view(did string, r *pds.Record) RecordView {
 				URL string `json:"url"`
 				Alt string `json:"alt"`
 				CID string `json:"cid"`
-			}{URL: a.blobURL(did, cid), Alt: alt, CID: cid})
+			}{URL: a.blobURL(did.String(), cid), Alt: alt, CID: cid})
 		}
 	}
 	return v
@@ -395,7 +400,11 @@ func (a *App) ListRecords(collection, cursor string) (*Page, error) {
 	if err != nil {
 		return nil, err
 	}
-	recs, next, err := e.ListRecords(bg, pds.ListRecordsQuery{Repo: acc.DID, Collection: collection, Cursor: cursor, Limit: 25})
+	col, err := syntax.ParseNSID(collection)
+	if err != nil {
+		return nil, fmt.Errorf("not a collection name: %w", err)
+	}
+	recs, next, err := e.Repos.ListRecords(bg, repos.ListRecordsQuery{Repo: acc.DID, Collection: col, Cursor: cursor, Limit: 25})
 	if err != nil {
 		return nil, err
 	}
@@ -418,7 +427,7 @@ func (a *App) Collections() ([]Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	cols, err := e.Collections(bg, acc.DID)
+	cols, err := e.Repos.Collections(bg, acc.DID)
 	if err != nil {
 		return nil, err
 	}
@@ -439,12 +448,25 @@ func (a *App) GetRecord(uri string) (*RecordView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not an AT-URI: %w", err)
 	}
-	r, err := e.GetRecord(bg, u.Authority().String(), u.Collection().String(), u.RecordKey().String(), "")
+	r, err := recordAt(e, u)
 	if err != nil {
 		return nil, err
 	}
 	v := a.view(acc.DID, r)
 	return &v, nil
+}
+
+// recordAt reads the record an AT-URI names (its authority a DID or a
+// handle hosted here).
+func recordAt(e *pds.Engine, u syntax.ATURI) (*repos.Record, error) {
+	acc, err := e.Accounts.Lookup(bg, u.Authority())
+	if err != nil {
+		return nil, err
+	}
+	if u.Collection() == "" || u.RecordKey() == "" {
+		return nil, fmt.Errorf("%s does not name a record", u)
+	}
+	return e.Repos.GetRecord(bg, acc.DID, u.Collection(), u.RecordKey(), cidpkg.Undef)
 }
 
 // Search finds records by AT-URI or by rkey.
@@ -462,7 +484,11 @@ func (a *App) Search(query string) ([]RecordView, error) {
 		}
 		return append(out, *v), nil
 	}
-	recs, err := e.FindRecords(bg, acc.DID, query)
+	rkey, err := syntax.ParseRecordKey(query)
+	if err != nil {
+		return out, nil // not a record key: nothing can match
+	}
+	recs, err := e.Repos.FindRecords(bg, acc.DID, rkey)
 	if err != nil {
 		return nil, err
 	}
@@ -485,11 +511,11 @@ func (a *App) CurrentCommit() (*CommitInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := e.LatestCommit(bg, acc.DID)
+	m, err := e.Repos.LatestCommit(bg, acc.DID)
 	if err != nil {
 		return nil, err
 	}
-	key, err := e.SigningKey(bg, acc.DID)
+	key, err := e.Repos.SigningKey(bg, acc.DID)
 	if err != nil {
 		return nil, err
 	}
@@ -512,10 +538,10 @@ func (a *App) History() ([]HistoryEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	var all []pds.Event
+	var all []eventlog.Event
 	var after int64
 	for {
-		evs, err := e.Events(bg, after, 1000, acc.DID)
+		evs, err := e.Events.Range(bg, after, 1000, 0, acc.DID.String())
 		if err != nil {
 			return nil, err
 		}
@@ -575,7 +601,7 @@ func (a *App) Blobs() (*BlobList, error) {
 	if err != nil {
 		return nil, err
 	}
-	bs, err := e.BlobDetails(bg, acc.DID)
+	bs, err := e.Blobs.Details(bg, acc.DID)
 	if err != nil {
 		return nil, err
 	}
@@ -586,7 +612,7 @@ func (a *App) Blobs() (*BlobList, error) {
 			used = []string{}
 		}
 		out.Blobs = append(out.Blobs, BlobView{CID: b.CID, MimeType: b.MimeType, Size: b.Size, CreatedAt: b.CreatedAt.UTC().Format(time.RFC3339),
-			Referenced: b.Referenced, UsedBy: used, URL: a.blobURL(acc.DID, b.CID)})
+			Referenced: b.Referenced, UsedBy: used, URL: a.blobURL(acc.DID.String(), b.CID)})
 		out.Count++
 		out.TotalBytes += b.Size
 		if !b.Referenced {
@@ -621,21 +647,25 @@ func (a *App) CleanUpBlobs() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return e.CollectGarbageBlobs(bg, 0)
+	return e.Blobs.CollectGarbage(bg, 0)
 }
 
 // SaveBlob writes a blob to a file the user picks.
-func (a *App) SaveBlob(cid string) (string, error) {
+func (a *App) SaveBlob(cidStr string) (string, error) {
 	e, acc, err := a.account(bg)
 	if err != nil {
 		return "", err
 	}
-	f, info, err := e.OpenBlob(bg, acc.DID, cid)
+	c, err := cidpkg.Decode(cidStr)
+	if err != nil {
+		return "", fmt.Errorf("not a blob CID: %w", err)
+	}
+	f, info, err := e.Blobs.Open(bg, acc.DID, c)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	name := cid + extFor(info.MimeType)
+	name := cidStr + extFor(info.MimeType)
 	path, err := a.savePath("Save blob", name)
 	if err != nil || path == "" {
 		return "", err
@@ -710,7 +740,7 @@ func (a *App) ExportCAR() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path, err := a.savePath("Export your repository", strings.ReplaceAll(acc.Handle, ".", "-")+".car")
+	path, err := a.savePath("Export your repository", strings.ReplaceAll(acc.Handle.String(), ".", "-")+".car")
 	if err != nil || path == "" {
 		return "", err
 	}
@@ -719,7 +749,7 @@ func (a *App) ExportCAR() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	err = e.ExportRepo(bg, acc.DID, "", f, func(p pds.ProgressEvent) {
+	err = e.Repos.ExportRepo(bg, acc.DID, "", f, func(p repos.ProgressEvent) {
 		a.emit("progress", Progress{Job: "export", Phase: p.Phase, Done: p.Done, Total: p.Total})
 	})
 	if err == nil {
@@ -747,7 +777,7 @@ type CARInfo struct {
 	ForThisAcct bool         `json:"forThisAccount"`
 }
 
-func carInfo(path string, s pds.CARSummary, did string) *CARInfo {
+func carInfo(path string, s repos.CARSummary, did string) *CARInfo {
 	ci := &CARInfo{Path: path, DID: s.DID, Rev: s.Rev, Records: s.Records, Blobs: s.Blobs, Bytes: s.Bytes, Collections: []Collection{}, ForThisAcct: s.DID == did}
 	for _, c := range s.Collections {
 		ci.Collections = append(ci.Collections, Collection{Name: c.Collection, Count: c.Count})
@@ -769,19 +799,19 @@ func (a *App) InspectCAR() (*CARInfo, error) {
 	}
 	did := ""
 	if _, acc, err := a.account(bg); err == nil {
-		did = acc.DID
+		did = acc.DID.String()
 	}
 	return carInfo(path, p.Summary, did), nil
 }
 
-func (a *App) parseCAR(path, job string) (*pds.ParsedCAR, error) {
+func (a *App) parseCAR(path, job string) (*repos.ParsedCAR, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	return pds.ParseRepoCAR(bg, f, st.Size(), func(p pds.ProgressEvent) {
+	return repos.ParseRepoCAR(bg, f, st.Size(), func(p repos.ProgressEvent) {
 		a.emit("progress", Progress{Job: job, Phase: p.Phase, Done: p.Done, Total: p.Total})
 	})
 }
@@ -799,13 +829,13 @@ func (a *App) ImportCAR(path string) (*CARInfo, error) {
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	sum, err := e.ImportRepo(bg, acc.DID, f, st.Size(), func(p pds.ProgressEvent) {
+	sum, err := e.Repos.Import(bg, acc.DID, f, st.Size(), func(p repos.ProgressEvent) {
 		a.emit("progress", Progress{Job: "import", Phase: p.Phase, Done: p.Done, Total: p.Total})
 	})
 	if err != nil {
 		return nil, err
 	}
-	return carInfo(path, *sum, acc.DID), nil
+	return carInfo(path, *sum, acc.DID.String()), nil
 }
 
 // OpenCARReadOnly opens any repo CAR for browsing without importing it.
@@ -838,7 +868,7 @@ func (a *App) CARRecords(collection, cursor string) (*Page, error) {
 	}
 	out := &Page{Records: []RecordView{}, Cursor: next}
 	for _, r := range recs {
-		v := a.view(p.Commit.DID, r)
+		v := a.view(syntax.DID(p.Commit.DID), r)
 		for i := range v.Images {
 			v.Images[i].URL = "" // blobs are not in a CAR
 		}
@@ -863,7 +893,7 @@ func (a *App) CARRecord(uri string) (*RecordView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := a.view(p.Commit.DID, r)
+	v := a.view(syntax.DID(p.Commit.DID), r)
 	return &v, nil
 }
 

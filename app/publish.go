@@ -96,7 +96,7 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	go func() {
 		defer close(p.done)
 		for u := range p.online {
-			if _, err := e.SetPublicURL(context.Background(), u); err != nil {
+			if _, err := e.Identity.SetPublicURL(context.Background(), u); err != nil {
 				a.log.Warn("publish identity at the new URL", "err", err)
 			}
 			if pu, err := url.Parse(u); err == nil && !isLocal(pu.Hostname()) {
@@ -183,7 +183,7 @@ func (a *App) PublishingStatus() (*PublishStatus, error) {
 	if out.Config.Authtoken != "" {
 		out.Config.Authtoken = "••••" + out.Config.Authtoken[max(0, len(out.Config.Authtoken)-4):]
 	}
-	id, err := e.Identity(bg, acc.DID)
+	id, err := e.Identity.Info(bg, acc.DID)
 	if err != nil {
 		return nil, err
 	}
@@ -206,12 +206,18 @@ func (a *App) SelfCheck() ([]tunnel.Check, error) {
 	ctx, cancel := context.WithTimeout(bg, 30*time.Second)
 	defer cancel()
 	// Look the DID up afresh: the engine's directory caches documents.
-	if err := e.Directory().Purge(ctx, syntax.AtIdentifier(acc.DID)); err != nil {
+	if err := e.Identity.Directory().Purge(ctx, syntax.AtIdentifier(acc.DID)); err != nil {
 		a.log.Debug("purge cached DID document", "err", err)
 	}
 	return tunnel.SelfCheck(ctx, tunnel.SelfCheckInput{
-		PublicURL: p.mgr.Status().URL, DID: acc.DID, Handle: acc.Handle,
-		Dir: e.Directory(), ResolveHandle: e.ResolveHandleNetwork,
+		PublicURL: p.mgr.Status().URL, DID: acc.DID.String(), Handle: acc.Handle.String(),
+		Dir: e.Identity.Directory(), ResolveHandle: func(ctx context.Context, handle string) (string, error) {
+			h, err := syntax.ParseHandle(handle)
+			if err != nil {
+				return "", err
+			}
+			return e.Identity.ResolveHandleNetwork(ctx, h)
+		},
 	}), nil
 }
 
@@ -228,7 +234,7 @@ func (a *App) ExportRecoveryKey() (*RecoveryKeyExport, error) {
 	if err != nil {
 		return nil, err
 	}
-	priv, did, err := e.RecoveryKey(bg, acc.DID)
+	priv, did, err := e.Identity.RecoveryKey(bg, acc.DID)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +248,7 @@ func (a *App) AddRotationKey(didKey string) error {
 	if err != nil {
 		return err
 	}
-	return e.AddRotationKey(bg, acc.DID, strings.TrimSpace(didKey))
+	return e.Identity.AddRotationKey(bg, acc.DID, strings.TrimSpace(didKey))
 }
 
 // HandleInstructions says how to point a domain handle at your DID.
@@ -261,8 +267,8 @@ func (a *App) HandleSetup(handle string) (*HandleInstructions, error) {
 		return nil, err
 	}
 	h := strings.ToLower(strings.TrimSpace(strings.TrimPrefix(handle, "@")))
-	return &HandleInstructions{Handle: h, DNSName: "_atproto." + h, DNSValue: "did=" + acc.DID,
-		WellKnownURL: "https://" + h + "/.well-known/atproto-did", WellKnownBody: acc.DID}, nil
+	return &HandleInstructions{Handle: h, DNSName: "_atproto." + h, DNSValue: "did=" + acc.DID.String(),
+		WellKnownURL: "https://" + h + "/.well-known/atproto-did", WellKnownBody: acc.DID.String()}, nil
 }
 
 // SetHandle switches to handle after checking it resolves to your DID
@@ -284,14 +290,18 @@ func (a *App) SetHandle(handle string) (*AccountInfo, error) {
 		}
 	}
 	if !own {
-		if err := e.VerifyHandle(bg, acc.DID, h); err != nil {
+		parsed, err := syntax.ParseHandle(h)
+		if err != nil {
+			return nil, fmt.Errorf("not a handle: %w", err)
+		}
+		if err := e.Identity.VerifyHandle(bg, acc.DID, parsed); err != nil {
 			return nil, err
 		}
 	}
 	if err := e.UpdateHandle(bg, acc.DID, h); err != nil {
 		return nil, err
 	}
-	accs, err := e.ListAccounts(bg)
+	accs, err := e.Accounts.List(bg)
 	if err != nil {
 		return nil, err
 	}

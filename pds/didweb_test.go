@@ -54,19 +54,19 @@ func TestDIDWeb(t *testing.T) {
 	if h, _ := id.DeclaredHandle(); h != "me.example.com" {
 		t.Fatalf("handle %s", h)
 	}
-	st, _ := p.Engine.PLCStatus(ctx, acc.DID)
+	st, _ := p.Engine.Identity.PLCStatus(ctx, syntax.DID(acc.DID))
 	if st.Published+st.Pending+st.Refused != 0 {
 		t.Fatalf("did:web has PLC operations: %+v", st)
 	}
 	// Posts verify against the key in the did:web document.
-	testpds.VerifyRepoCAR(t, dir, p.GetRepo(t, acc.DID, ""))
+	testpds.VerifyRepoCAR(t, dir, p.GetRepo(t, acc.DID.String(), ""))
 
 	// Moving: no operation to sign, one #identity, the document follows.
-	n, err := p.Engine.SetPublicURL(ctx, "https://pds.example.com")
+	n, err := p.Engine.Identity.SetPublicURL(ctx, "https://pds.example.com")
 	if err != nil || n != 1 {
 		t.Fatalf("move: %d %v", n, err)
 	}
-	if n, _ := p.Engine.SetPublicURL(ctx, "https://pds.example.com"); n != 0 {
+	if n, _ := p.Engine.Identity.SetPublicURL(ctx, "https://pds.example.com"); n != 0 {
 		t.Fatal("same URL counted as a move")
 	}
 	dir2 := &identity.BaseDirectory{HTTPClient: http.Client{Transport: tr}, SkipHandleVerification: true}
@@ -74,7 +74,7 @@ func TestDIDWeb(t *testing.T) {
 	if err != nil || id.PDSEndpoint() != "https://pds.example.com" {
 		t.Fatalf("after the move: %v %v", id, err)
 	}
-	if _, _, err := p.Engine.RecoveryKey(ctx, acc.DID); err == nil {
+	if _, _, err := p.Engine.Identity.RecoveryKey(ctx, syntax.DID(acc.DID)); err == nil {
 		t.Fatal("did:web has no recovery key")
 	}
 	// Unknown hosts get 404.

@@ -2,12 +2,10 @@ package pds
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,13 +13,13 @@ import (
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/identity"
-	"github.com/bluesky-social/indigo/atproto/syntax"
 
-	"github.com/hearth-pds/hearth/pds/actorrepo"
-	"github.com/hearth-pds/hearth/pds/auth"
-	"github.com/hearth-pds/hearth/pds/blobstore"
-	"github.com/hearth-pds/hearth/pds/lexval"
+	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/blobs"
+	"github.com/hearth-pds/hearth/pds/eventlog"
+	hid "github.com/hearth-pds/hearth/pds/identity"
 	"github.com/hearth-pds/hearth/pds/plc"
+	"github.com/hearth-pds/hearth/pds/repos"
 	"github.com/hearth-pds/hearth/pds/store"
 )
 
@@ -45,7 +43,7 @@ type Config struct {
 	HTTPClient   *http.Client
 	// HandleResolver checks handles for describeRepo's handleIsCorrect;
 	// nil means handles are never reported correct.
-	HandleResolver HandleResolver
+	HandleResolver hid.HandleResolver
 	// AppViewURL and AppViewDID name the default service for app.bsky.*
 	// (like the reference PDS's PDS_BSKY_APP_VIEW_URL / _DID).
 	AppViewURL string
@@ -78,10 +76,10 @@ func (c *Config) setDefaults() {
 		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	if c.AppViewURL == "" {
-		c.AppViewURL = DefaultAppViewURL
+		c.AppViewURL = hid.DefaultAppViewURL
 	}
 	if c.AppViewDID == "" {
-		c.AppViewDID = DefaultAppViewDID
+		c.AppViewDID = hid.DefaultAppViewDID
 	}
 	if c.Directory == nil {
 		base := identity.BaseDirectory{PLCURL: c.PLCURL, SkipHandleVerification: true, HTTPClient: http.Client{Timeout: 10 * time.Second}}
@@ -89,47 +87,32 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Engine is a running PDS.
+// Engine is a running PDS: its components, wired on one store. The desktop
+// shell, hearthd and the XRPC handlers call the components directly; the
+// Engine's own methods are the operations that span several of them.
 type Engine struct {
-	cfg       Config
-	log       *slog.Logger
-	db        *store.Store
-	blobs     *blobstore.Store
-	lex       *lexval.Validator
-	tokens    *auth.Issuer
-	throttle  *auth.Throttle
-	plc       *plc.Client
-	publicURL *url.URL
+	Accounts *accounts.Accounts
+	Repos    *repos.Repos
+	Blobs    *blobs.Blobs
+	Events   *eventlog.Log
+	Identity *hid.Identity
 
-	mu    sync.Mutex
-	accts map[string]*account // by DID: lock + warm repo
-
-	acctCacheMu sync.RWMutex
-	acctCache   map[string]*accountRow
-
-	urlMu sync.RWMutex // guards publicURL
-	plcMu sync.Mutex   // one PLC publication at a time
-
-	notify      *notifier
-	handles     handleCache
-	collections nsidCache
+	cfg Config
+	log *slog.Logger
+	db  *store.Store
 
 	bg     sync.WaitGroup
 	cancel context.CancelFunc
 }
 
-type account struct {
-	mu   sync.Mutex
-	repo *actorrepo.Repo
-}
-
-// Open opens (creating if needed) the data dir and starts background jobs.
+// Open opens (creating if needed) the data dir, wires the components and
+// starts background jobs.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	cfg.setDefaults()
 	if cfg.DataDir == "" {
 		return nil, errors.New("no data dir configured")
 	}
-	pu, err := parsePublicURL(cfg.PublicURL)
+	pu, err := hid.ParsePublicURL(cfg.PublicURL)
 	if err != nil {
 		return nil, err
 	}
@@ -140,49 +123,20 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := blobstore.Open(filepath.Join(cfg.DataDir, "blobs"))
+	e, err := wire(ctx, db, pu.Hostname(), cfg)
 	if err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, err
 	}
-	blobs.CleanTemp()
-	lex, err := lexval.New()
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("load lexicons: %w", err)
-	}
-	secret, ok, err := db.GetSetting(ctx, "jwt_secret")
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	if !ok {
-		secret = make([]byte, 32)
-		rand.Read(secret)
-		if err := db.PutSetting(ctx, "jwt_secret", secret); err != nil {
-			db.Close()
-			return nil, err
-		}
-	}
-	e := &Engine{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		db:        db,
-		blobs:     blobs,
-		lex:       lex,
-		throttle:  auth.NewThrottle(10, 15*time.Minute),
-		plc:       &plc.Client{URL: strings.TrimRight(cfg.PLCURL, "/"), HTTP: cfg.HTTPClient},
-		publicURL: pu,
-		accts:     map[string]*account{},
-		acctCache: map[string]*accountRow{},
-		notify:    newNotifier(),
-		handles:   handleCache{m: map[string]handleCheck{}},
-	}
-	if err := db.Prepare(ctx, hotStatements...); err != nil {
-		db.Close()
-		return nil, err
-	}
-	e.tokens = &auth.Issuer{Secret: secret, ServiceDID: e.ServiceDID(), AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL}
+	e.Identity = hid.New(db, e.Events, e.Accounts, hid.Config{
+		PublicURL:  pu,
+		PLC:        &plc.Client{URL: strings.TrimRight(cfg.PLCURL, "/"), HTTP: cfg.HTTPClient},
+		Directory:  cfg.Directory,
+		Handles:    cfg.HandleResolver,
+		AppViewURL: cfg.AppViewURL,
+		AppViewDID: cfg.AppViewDID,
+		Logger:     cfg.Logger,
+	})
 	bgctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.bg.Add(1)
@@ -190,70 +144,46 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-func parsePublicURL(s string) (*url.URL, error) {
-	if s == "" {
-		return nil, errors.New("no public URL configured")
+// wire builds the store-backed components.
+func wire(ctx context.Context, db *store.Store, host string, cfg Config) (*Engine, error) {
+	e := &Engine{cfg: cfg, log: cfg.Logger, db: db}
+	var err error
+	if e.Events, err = eventlog.Open(ctx, db); err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		return nil, fmt.Errorf("public URL %q must be http(s)://host[:port] with no path", s)
+	if e.Accounts, err = accounts.Open(ctx, db, accounts.Config{
+		ServiceDID: "did:web:" + host, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace,
+	}); err != nil {
+		return nil, err
 	}
-	u.Path = ""
-	return u, nil
+	if e.Blobs, err = blobs.Open(ctx, db, filepath.Join(cfg.DataDir, "blobs"), cfg.BlobLimit); err != nil {
+		return nil, err
+	}
+	if e.Repos, err = repos.Open(ctx, db, e.Events, e.Accounts, e.Blobs, cfg.Logger); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // Close stops background jobs and closes the database.
 func (e *Engine) Close() error {
 	e.cancel()
 	e.bg.Wait()
-	e.notify.close()
+	e.Events.Close()
 	return e.db.Close()
 }
-
-// PublicURL is the URL the PDS is published at.
-func (e *Engine) PublicURL() string {
-	e.urlMu.RLock()
-	defer e.urlMu.RUnlock()
-	return e.publicURL.String()
-}
-
-// Hostname is the public URL's hostname (no port).
-func (e *Engine) Hostname() string {
-	e.urlMu.RLock()
-	defer e.urlMu.RUnlock()
-	return e.publicURL.Hostname()
-}
-
-// ServiceDID is the server's did:web.
-func (e *Engine) ServiceDID() string { return "did:web:" + e.Hostname() }
 
 // Logger returns the engine's logger.
 func (e *Engine) Logger() *slog.Logger { return e.log }
 
-// BlobLimit is the largest accepted upload.
-func (e *Engine) BlobLimit() int64 { return e.cfg.BlobLimit }
-
-func (e *Engine) acct(did string) *account {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	a := e.accts[did]
-	if a == nil {
-		a = &account{}
-		e.accts[did] = a
-	}
-	return a
-}
-
-func (e *Engine) dropAcct(did string) {
-	e.mu.Lock()
-	delete(e.accts, did)
-	e.mu.Unlock()
-}
+// Store is the engine's database, for tools that inspect it (tests,
+// benchmarks); components own their tables.
+func (e *Engine) Store() *store.Store { return e.db }
 
 // maintenance runs periodic jobs: blob GC, expired tokens, pending PLC ops.
 func (e *Engine) maintenance(ctx context.Context) {
 	defer e.bg.Done()
-	e.PublishPendingPLC(ctx)
+	e.Identity.PublishPending(ctx)
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
@@ -261,15 +191,15 @@ func (e *Engine) maintenance(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := e.CollectGarbageBlobs(ctx, time.Hour); err != nil {
+			if n, err := e.Blobs.CollectGarbage(ctx, time.Hour); err != nil {
 				e.log.Warn("blob garbage collection failed", "err", err)
 			} else if n > 0 {
 				e.log.Info("collected unreferenced blobs", "count", n)
 			}
-			e.pruneTokens(ctx)
-			e.PublishPendingPLC(ctx)
+			if err := e.Accounts.PruneTokens(ctx); err != nil {
+				e.log.Warn("pruning sessions failed", "err", err)
+			}
+			e.Identity.PublishPending(ctx)
 		}
 	}
 }
-
-func nowString() string { return syntax.DatetimeNow().String() }

@@ -70,7 +70,7 @@ func resolve(t *testing.T, plcURL, did string) *identity.Identity {
 }
 
 func identityEvents(t *testing.T, e *pds.Engine, did string) int {
-	evs, err := e.Events(ctx, 0, 1000, did)
+	evs, err := e.Events.Range(ctx, 0, 1000, 0, did)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,13 +88,13 @@ func TestPublishLateAndMove(t *testing.T) {
 	sp.down.Store(true)
 	p := testpds.Start(t, func(c *pds.Config) { c.PLCURL = sp.srv.URL })
 	a := p.CreateAccount(t, "alice.test")
-	if st, _ := p.Engine.PLCStatus(ctx, a.DID); st.Pending != 1 {
+	if st, _ := p.Engine.Identity.PLCStatus(ctx, syntax.DID(a.DID)); st.Pending != 1 {
 		t.Fatalf("genesis not pending while the directory is down: %+v", st)
 	}
 
 	// The tunnel comes up: genesis is published, then the move; same DID.
 	sp.down.Store(false)
-	n, err := p.Engine.SetPublicURL(ctx, "https://alice-pds.example.com")
+	n, err := p.Engine.Identity.SetPublicURL(ctx, "https://alice-pds.example.com")
 	if err != nil || n != 1 {
 		t.Fatalf("SetPublicURL = %d, %v", n, err)
 	}
@@ -105,26 +105,26 @@ func TestPublishLateAndMove(t *testing.T) {
 	if h, _ := id.DeclaredHandle(); h != "alice.test" {
 		t.Fatalf("handle lost in the move: %s", h)
 	}
-	if st, _ := p.Engine.PLCStatus(ctx, a.DID); st.Pending != 0 || st.Published != 2 {
+	if st, _ := p.Engine.Identity.PLCStatus(ctx, syntax.DID(a.DID)); st.Pending != 0 || st.Published != 2 {
 		t.Fatalf("after publishing: %+v", st)
 	}
 	if got := identityEvents(t, p.Engine, a.DID); got != 2 { // creation + move
 		t.Fatalf("%d #identity events", got)
 	}
-	if doc, _ := p.Engine.DIDDocument(ctx, a.DID); !strings.Contains(docString(doc), "https://alice-pds.example.com") {
+	if doc, _ := p.Engine.Identity.DIDDocument(ctx, syntax.DID(a.DID)); !strings.Contains(docString(doc), "https://alice-pds.example.com") {
 		t.Fatalf("served DID doc not updated: %v", doc)
 	}
 
 	// Same URL again (a reconnect): nothing is submitted.
 	before := sp.count()
-	if n, err := p.Engine.SetPublicURL(ctx, "https://alice-pds.example.com"); err != nil || n != 0 || sp.count() != before {
+	if n, err := p.Engine.Identity.SetPublicURL(ctx, "https://alice-pds.example.com"); err != nil || n != 0 || sp.count() != before {
 		t.Fatalf("unchanged URL caused %d updates, %d submissions", n, sp.count()-before)
 	}
 	if got := identityEvents(t, p.Engine, a.DID); got != 2 {
 		t.Fatalf("unchanged URL emitted #identity (%d)", got)
 	}
 	// A new URL: exactly one more update.
-	if n, err := p.Engine.SetPublicURL(ctx, "https://other.example.com"); err != nil || n != 1 || sp.count() != before+1 {
+	if n, err := p.Engine.Identity.SetPublicURL(ctx, "https://other.example.com"); err != nil || n != 1 || sp.count() != before+1 {
 		t.Fatalf("new URL: %d updates, %d submissions", n, sp.count()-before)
 	}
 	if resolve(t, sp.srv.URL, a.DID).PDSEndpoint() != "https://other.example.com" {
@@ -149,10 +149,10 @@ func TestRefusedOperationIsReportedNotRetried(t *testing.T) {
 	// to publish an operation Hearth does not know about.
 	own, _ := atcrypto.GeneratePrivateKeyK256()
 	ownPub, _ := own.PublicKey()
-	if err := p.Engine.AddRotationKey(ctx, a.DID, ownPub.DIDKey()); err != nil {
+	if err := p.Engine.Identity.AddRotationKey(ctx, syntax.DID(a.DID), ownPub.DIDKey()); err != nil {
 		t.Fatal(err)
 	}
-	info, err := p.Engine.Identity(ctx, a.DID)
+	info, err := p.Engine.Identity.Info(ctx, syntax.DID(a.DID))
 	if err != nil || len(info.RotationKeys) != 2 || info.RotationKeys[1] != ownPub.DIDKey() || info.Pending != 0 {
 		t.Fatalf("identity after adding a key = %+v %v", info, err)
 	}
@@ -171,7 +171,7 @@ func TestRefusedOperationIsReportedNotRetried(t *testing.T) {
 	// Hearth's next update chains on the op before the external one; its key
 	// has priority, so within the 72 h window the directory lets it win
 	// (PLC recovery) and the DID points at Hearth again.
-	if _, err := p.Engine.SetPublicURL(ctx, "https://new.example.com"); err != nil {
+	if _, err := p.Engine.Identity.SetPublicURL(ctx, "https://new.example.com"); err != nil {
 		t.Fatal(err)
 	}
 	if got := resolve(t, sp.srv.URL, a.DID).PDSEndpoint(); got != "https://new.example.com" {
@@ -181,7 +181,7 @@ func TestRefusedOperationIsReportedNotRetried(t *testing.T) {
 	// A forged operation (tampered after signing, as a corrupted store
 	// would hold it) is refused by the directory, reported, not retried.
 	sp.down.Store(true)
-	if _, err := p.Engine.SetPublicURL(ctx, "https://third.example.com"); err != nil {
+	if _, err := p.Engine.Identity.SetPublicURL(ctx, "https://third.example.com"); err != nil {
 		t.Fatal(err)
 	}
 	db, err := store.Open(ctx, filepath.Join(p.Config.DataDir, "hearth.db"))
@@ -194,13 +194,13 @@ func TestRefusedOperationIsReportedNotRetried(t *testing.T) {
 	db.Close()
 	sp.down.Store(false)
 	before := sp.count()
-	p.Engine.PublishPendingPLC(ctx)
-	st, _ := p.Engine.PLCStatus(ctx, a.DID)
+	p.Engine.Identity.PublishPending(ctx)
+	st, _ := p.Engine.Identity.PLCStatus(ctx, syntax.DID(a.DID))
 	if st.Refused != 1 || st.LastError == "" {
 		t.Fatalf("refusal not reported: %+v", st)
 	}
-	p.Engine.PublishPendingPLC(ctx)
-	p.Engine.PublishPendingPLC(ctx)
+	p.Engine.Identity.PublishPending(ctx)
+	p.Engine.Identity.PublishPending(ctx)
 	if got := sp.count() - before; got != 1 {
 		t.Fatalf("refused op submitted %d times", got)
 	}
@@ -220,11 +220,11 @@ func TestRefusedOperationIsReportedNotRetried(t *testing.T) {
 func TestRecoveryKeyExport(t *testing.T) {
 	p := testpds.Start(t, nil)
 	a := p.CreateAccount(t, "alice.test")
-	priv, didKey, err := p.Engine.RecoveryKey(ctx, a.DID)
+	priv, didKey, err := p.Engine.Identity.RecoveryKey(ctx, syntax.DID(a.DID))
 	if err != nil || len(priv) != 64 || !strings.HasPrefix(didKey, "did:key:z") {
 		t.Fatalf("recovery key = %q %q %v", priv, didKey, err)
 	}
-	info, _ := p.Engine.Identity(ctx, a.DID)
+	info, _ := p.Engine.Identity.Info(ctx, syntax.DID(a.DID))
 	if info.RotationKeys[0] != didKey {
 		t.Fatalf("exported key %s is not the first rotation key %v", didKey, info.RotationKeys)
 	}
@@ -238,16 +238,16 @@ func TestPruneEventsByAge(t *testing.T) {
 		c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post",
 			"record": map[string]any{"text": "x", "createdAt": "2026-11-22T10:00:00Z"}}, nil)
 	}
-	last, _ := p.Engine.LastSeq(ctx)
+	last, _ := p.Engine.Events.LastSeq(ctx)
 	// Nothing is older than an hour ago.
-	if n, err := p.Engine.PruneEvents(ctx, time.Now().Add(-time.Hour), 0, last); err != nil || n != 0 {
+	if n, err := p.Engine.Events.Prune(ctx, time.Now().Add(-time.Hour), 0, last); err != nil || n != 0 {
 		t.Fatalf("pruned %d, %v", n, err)
 	}
 	// Everything is older than a second from now; protect keeps the tail.
-	if n, err := p.Engine.PruneEvents(ctx, time.Now().Add(time.Second), 0, last-2); err != nil || n != last-2 {
+	if n, err := p.Engine.Events.Prune(ctx, time.Now().Add(time.Second), 0, last-2); err != nil || n != last-2 {
 		t.Fatalf("pruned %d (want %d), %v", n, last-2, err)
 	}
-	if oldest, _ := p.Engine.OldestSeq(ctx); oldest != last-1 {
+	if oldest, _ := p.Engine.Events.OldestSeq(ctx); oldest != last-1 {
 		t.Fatalf("oldest = %d", oldest)
 	}
 }

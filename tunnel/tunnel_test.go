@@ -74,7 +74,7 @@ func TestLoopbackStateMachineMovesIdentityOnce(t *testing.T) {
 	var mu sync.Mutex
 	m := tunnel.NewManager(lb, p.Server, tunnel.Options{MinBackoff: 10 * time.Millisecond, OnStatus: func(s tunnel.Status) {
 		if s.State == tunnel.Online {
-			n, err := p.Engine.SetPublicURL(ctx, s.URL)
+			n, err := p.Engine.Identity.SetPublicURL(ctx, s.URL)
 			if err != nil {
 				t.Errorf("SetPublicURL: %v", err)
 			}
@@ -92,7 +92,7 @@ func TestLoopbackStateMachineMovesIdentityOnce(t *testing.T) {
 		t.Fatal("the tunnel does not serve the PDS")
 	}
 	identityCount := func() int {
-		evs, _ := p.Engine.Events(ctx, 0, 1000, a.DID)
+		evs, _ := p.Engine.Events.Range(ctx, 0, 1000, 0, a.DID)
 		n := 0
 		for _, e := range evs {
 			if e.Kind == "#identity" {

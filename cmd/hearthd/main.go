@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/identity"
 	"github.com/hearth-pds/hearth/pds/crawl"
 	"github.com/hearth-pds/hearth/pds/firehose"
 	"github.com/hearth-pds/hearth/pds/xrpc"
@@ -102,8 +103,8 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.plcURL, "plc-url", pds.DefaultPLCURL, "did:plc directory URL")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.Int64Var(&f.blobLimit, "blob-limit", 100<<20, "largest accepted blob in bytes")
-	fs.StringVar(&f.appViewURL, "appview-url", pds.DefaultAppViewURL, "AppView that app.bsky.* calls are proxied to")
-	fs.StringVar(&f.appViewDID, "appview-did", pds.DefaultAppViewDID, "the AppView's service DID and #id (the audience of service auth)")
+	fs.StringVar(&f.appViewURL, "appview-url", identity.DefaultAppViewURL, "AppView that app.bsky.* calls are proxied to")
+	fs.StringVar(&f.appViewDID, "appview-did", identity.DefaultAppViewDID, "the AppView's service DID and #id (the audience of service auth)")
 }
 
 func (f *engineFlags) open(ctx context.Context, log *slog.Logger) (*pds.Engine, error) {
@@ -112,7 +113,7 @@ func (f *engineFlags) open(ctx context.Context, log *slog.Logger) (*pds.Engine, 
 	}
 	return pds.Open(ctx, pds.Config{
 		DataDir: f.dataDir, PublicURL: f.publicURL, PLCURL: f.plcURL, BlobLimit: f.blobLimit,
-		Logger: log, HandleResolver: pds.NewNetworkHandleResolver(),
+		Logger: log, HandleResolver: identity.NewNetworkHandleResolver(),
 		AppViewURL: f.appViewURL, AppViewDID: f.appViewDID,
 	})
 }
@@ -159,13 +160,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("hearthd ready", "listen", ln.Addr().String(), "public_url", e.PublicURL(), "data_dir", ef.dataDir)
+	log.Info("hearthd ready", "listen", ln.Addr().String(), "public_url", e.Identity.PublicURL(), "data_dir", ef.dataDir)
 	crawler := crawl.New(strings.Split(*relays, ","), nil, log)
 	defer crawler.Close()
-	if isLocalHost(e.Hostname()) {
-		log.Info("public URL is local: not asking relays to crawl", "hostname", e.Hostname())
+	if host := e.Identity.Hostname(); isLocalHost(host) {
+		log.Info("public URL is local: not asking relays to crawl", "hostname", host)
 	} else {
-		crawler.Request(e.Hostname())
+		crawler.Request(host)
 	}
 	select {
 	case err := <-errc:
@@ -237,7 +238,7 @@ func inviteCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer e.Close()
-	code, err := e.CreateInviteCode(ctx, *uses)
+	code, err := e.Accounts.CreateInviteCode(ctx, *uses)
 	if err != nil {
 		return err
 	}

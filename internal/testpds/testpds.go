@@ -127,7 +127,7 @@ func (p *PDS) CreateAccount(t testing.TB, handle string) Account {
 	if err != nil {
 		t.Fatalf("create account %s: %v", handle, err)
 	}
-	return Account{DID: a.DID, Handle: a.Handle, Password: "password-" + handle}
+	return Account{DID: a.DID.String(), Handle: a.Handle.String(), Password: "password-" + handle}
 }
 
 // Login logs in through indigo's client, resolving the account's PDS

@@ -82,6 +82,20 @@ type Head struct {
 // Rev is the commit's revision.
 func (h Head) Rev() string { return h.Commit.Rev }
 
+// ParseHead decodes a stored commit block.
+func ParseHead(b []byte) (Head, error) {
+	h := Head{Bytes: b}
+	if err := h.Commit.UnmarshalCBOR(bytes.NewReader(b)); err != nil {
+		return Head{}, fmt.Errorf("decode commit: %w", err)
+	}
+	c, err := CBORCID(b)
+	if err != nil {
+		return Head{}, fmt.Errorf("commit CID: %w", err)
+	}
+	h.CID = c
+	return h, nil
+}
+
 // CommitResult is what Apply produced; nothing is durable until the engine
 // stores it.
 type CommitResult struct {

@@ -21,12 +21,13 @@ const (
 	KindInfo     = "#info"
 )
 
-type cborMarshaler interface {
+// Body is a frame body: any CBOR-encodable event.
+type Body interface {
 	MarshalCBOR(w io.Writer) error
 }
 
 // Encode builds a frame: the header {op:1, t:kind} followed by the body.
-func Encode(kind string, body cborMarshaler) ([]byte, error) {
+func Encode(kind string, body Body) ([]byte, error) {
 	h, err := atdata.MarshalCBOR(map[string]any{"op": int64(1), "t": kind})
 	if err != nil {
 		return nil, fmt.Errorf("encode frame header: %w", err)

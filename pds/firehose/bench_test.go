@@ -8,9 +8,11 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/hearth-pds/hearth/internal/testpds"
-	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/actorrepo"
 	"github.com/hearth-pds/hearth/pds/firehose"
+	"github.com/hearth-pds/hearth/pds/repos"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
 
@@ -21,12 +23,12 @@ func BenchmarkReplayFromLog(b *testing.B) {
 	a := p.CreateAccount(b, "bench.test")
 	const n = 4000
 	for i := 0; i < n; i++ {
-		if _, err := p.Engine.ApplyWrites(ctx, a.DID, []pds.Write{{Action: "create", Collection: "app.bsky.feed.post",
-			Record: map[string]any{"text": fmt.Sprint(i), "createdAt": "2026-11-22T10:00:00Z"}}}, pds.WriteOptions{}); err != nil {
+		if _, err := p.Engine.Repos.ApplyWrites(ctx, syntax.DID(a.DID), []repos.Write{{Action: actorrepo.Create, Collection: "app.bsky.feed.post",
+			Record: map[string]any{"text": fmt.Sprint(i), "createdAt": "2026-11-22T10:00:00Z"}}}, repos.WriteOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	last, _ := p.Engine.LastSeq(ctx)
+	last, _ := p.Engine.Events.LastSeq(ctx)
 	u := strings.Replace(p.URL, "http://", "ws://", 1) + "/xrpc/com.atproto.sync.subscribeRepos?cursor=0"
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

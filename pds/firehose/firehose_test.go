@@ -323,7 +323,7 @@ func TestOutdatedCursorAndPruning(t *testing.T) {
 	slow.conn.Close()
 	time.Sleep(100 * time.Millisecond)
 	p.Server.Firehose().Prune(ctx)
-	oldest, _ := p.Engine.OldestSeq(ctx)
+	oldest, _ := p.Engine.Events.OldestSeq(ctx)
 	if oldest != 24 {
 		t.Fatalf("after pruning to 10 events the oldest is %d, want 24", oldest)
 	}
@@ -441,7 +441,7 @@ func TestByteBoundedRingAndBatches(t *testing.T) {
 	}
 	s := dial(t, p, "0")
 	verifyFrames(t, p, s.collect(28), 1)
-	evs, err := p.Engine.EventsWithin(ctx, 0, 100, 1, "")
+	evs, err := p.Engine.Events.Range(ctx, 0, 100, 1, "")
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("EventsWithin with a 1-byte budget returned %d events, %v", len(evs), err)
 	}

@@ -6,8 +6,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/eventlog"
 )
+
+// Log is what the hub needs of the event log: follow appends, read ranges,
+// prune. *eventlog.Log implements it.
+type Log interface {
+	Subscribe(buf int) (<-chan eventlog.Event, func())
+	Range(ctx context.Context, after int64, limit, maxBytes int, did string) ([]eventlog.Event, error)
+	LastSeq(ctx context.Context) (int64, error)
+	OldestSeq(ctx context.Context) (int64, error)
+	Prune(ctx context.Context, olderThan time.Time, keepCount int64, protect int64) (int64, error)
+}
 
 // Config tunes a Hub.
 type Config struct {
@@ -54,20 +64,20 @@ func (c *Config) defaults() {
 
 // Hub follows the event log and serves subscribers.
 type Hub struct {
-	e   *pds.Engine
-	cfg Config
-	log *slog.Logger
+	events Log
+	cfg    Config
+	log    *slog.Logger
 
 	mu      sync.Mutex
-	ring    []pds.Event // contiguous seqs, oldest first
-	ringB   int         // bytes of frames in ring
-	head    int64       // newest seq seen in the log
+	ring    []eventlog.Event // contiguous seqs, oldest first
+	ringB   int              // bytes of frames in ring
+	head    int64            // newest seq seen in the log
 	wake    chan struct{}
 	subs    map[*subscriber]struct{}
 	served  int64
 	closed  bool
-	recent  []pds.Event // newest events for the GUI (frames dropped)
-	watcher map[chan pds.Event]struct{}
+	recent  []eventlog.Event // newest events for the GUI (frames dropped)
+	watcher map[chan eventlog.Event]struct{}
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -78,16 +88,16 @@ type subscriber struct {
 	remote string
 }
 
-// New starts a hub on e's event log.
-func New(e *pds.Engine, cfg Config) (*Hub, error) {
+// New starts a hub on an event log.
+func New(events Log, logger *slog.Logger, cfg Config) (*Hub, error) {
 	cfg.defaults()
-	head, err := e.LastSeq(context.Background())
+	head, err := events.LastSeq(context.Background())
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Hub{e: e, cfg: cfg, log: e.Logger(), head: head, wake: make(chan struct{}), subs: map[*subscriber]struct{}{},
-		watcher: map[chan pds.Event]struct{}{}, cancel: cancel, done: make(chan struct{})}
+	h := &Hub{events: events, cfg: cfg, log: logger, head: head, wake: make(chan struct{}), subs: map[*subscriber]struct{}{},
+		watcher: map[chan eventlog.Event]struct{}{}, cancel: cancel, done: make(chan struct{})}
 	go h.tail(ctx)
 	return h, nil
 }
@@ -102,7 +112,7 @@ func (h *Hub) Close() {
 // in case another process (the CLI) wrote.
 func (h *Hub) tail(ctx context.Context) {
 	defer close(h.done)
-	changes, stop := h.e.Subscribe(1024)
+	changes, stop := h.events.Subscribe(1024)
 	defer stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -136,7 +146,7 @@ func (h *Hub) tail(ctx context.Context) {
 // appendDirect takes a just-committed event from the writer's notification
 // when it is the next seq (no read back from SQLite); otherwise the caller
 // catches up from the log.
-func (h *Hub) appendDirect(c pds.Change) bool {
+func (h *Hub) appendDirect(c eventlog.Event) bool {
 	if c.Frame == nil {
 		return false
 	}
@@ -148,12 +158,12 @@ func (h *Hub) appendDirect(c pds.Change) bool {
 	if c.Seq != h.head+1 {
 		return false
 	}
-	h.addLocked([]pds.Event{{Seq: c.Seq, DID: c.DID, Kind: c.Kind, Time: c.Time, Frame: c.Frame}})
+	h.addLocked([]eventlog.Event{c})
 	return true
 }
 
 // addLocked appends contiguous events to the ring and wakes subscribers.
-func (h *Hub) addLocked(evs []pds.Event) {
+func (h *Hub) addLocked(evs []eventlog.Event) {
 	if len(h.ring) > 0 && evs[0].Seq != h.ring[len(h.ring)-1].Seq+1 {
 		h.ring, h.ringB = h.ring[:0], 0 // a gap (pruned, or seqs skipped by a rollback): restart the ring
 	}
@@ -176,7 +186,7 @@ func (h *Hub) addLocked(evs []pds.Event) {
 		drop++
 	}
 	if drop > 0 {
-		keep := make([]pds.Event, len(h.ring)-drop, max(2*h.cfg.RingSize, len(h.ring)-drop)+h.cfg.BatchSize)
+		keep := make([]eventlog.Event, len(h.ring)-drop, max(2*h.cfg.RingSize, len(h.ring)-drop)+h.cfg.BatchSize)
 		copy(keep, h.ring[drop:])
 		clear(h.ring) // release the dropped frames
 		h.ring = keep
@@ -185,7 +195,7 @@ func (h *Hub) addLocked(evs []pds.Event) {
 	close(h.wake)
 	h.wake = make(chan struct{})
 	for _, ev := range evs {
-		lite := pds.Event{Seq: ev.Seq, DID: ev.DID, Kind: ev.Kind, Time: ev.Time}
+		lite := eventlog.Event{Seq: ev.Seq, DID: ev.DID, Kind: ev.Kind, Time: ev.Time}
 		h.recent = append(h.recent, lite)
 		for ch := range h.watcher {
 			select {
@@ -195,7 +205,7 @@ func (h *Hub) addLocked(evs []pds.Event) {
 		}
 	}
 	if len(h.recent) > 200 {
-		h.recent = append([]pds.Event(nil), h.recent[len(h.recent)-100:]...)
+		h.recent = append([]eventlog.Event(nil), h.recent[len(h.recent)-100:]...)
 	}
 }
 
@@ -204,7 +214,7 @@ func (h *Hub) catchUp(ctx context.Context) {
 		h.mu.Lock()
 		after := h.head
 		h.mu.Unlock()
-		evs, err := h.e.EventsWithin(ctx, after, h.cfg.BatchSize, h.cfg.BatchBytes, "")
+		evs, err := h.events.Range(ctx, after, h.cfg.BatchSize, h.cfg.BatchBytes, "")
 		if err != nil {
 			if ctx.Err() == nil {
 				h.log.Warn("firehose: read event log", "err", err)
@@ -231,7 +241,7 @@ func (h *Hub) catchUp(ctx context.Context) {
 
 // fetch returns events after pos: from the ring if it covers pos, else
 // from the log. wait is a channel closed when more events arrive.
-func (h *Hub) fetch(ctx context.Context, pos int64) (evs []pds.Event, fromRing bool, head int64, wait <-chan struct{}, err error) {
+func (h *Hub) fetch(ctx context.Context, pos int64) (evs []eventlog.Event, fromRing bool, head int64, wait <-chan struct{}, err error) {
 	h.mu.Lock()
 	head, wait = h.head, h.wake
 	if h.closed {
@@ -245,12 +255,12 @@ func (h *Hub) fetch(ctx context.Context, pos int64) (evs []pds.Event, fromRing b
 	if len(h.ring) > 0 && pos >= h.ring[0].Seq-1 {
 		i := int(pos - (h.ring[0].Seq - 1))
 		j := min(len(h.ring), i+h.cfg.BatchSize)
-		evs = append([]pds.Event(nil), h.ring[i:j]...)
+		evs = append([]eventlog.Event(nil), h.ring[i:j]...)
 		h.mu.Unlock()
 		return evs, true, head, wait, nil
 	}
 	h.mu.Unlock()
-	evs, err = h.e.EventsWithin(ctx, pos, h.cfg.BatchSize, h.cfg.BatchBytes, "")
+	evs, err = h.events.Range(ctx, pos, h.cfg.BatchSize, h.cfg.BatchBytes, "")
 	return evs, false, head, wait, err
 }
 
@@ -268,7 +278,7 @@ func (h *Hub) prune(ctx context.Context) {
 		protect = min(protect, s.pos)
 	}
 	h.mu.Unlock()
-	n, err := h.e.PruneEvents(ctx, time.Now().Add(-h.cfg.Retention), h.cfg.MaxEvents, protect)
+	n, err := h.events.Prune(ctx, time.Now().Add(-h.cfg.Retention), h.cfg.MaxEvents, protect)
 	if err != nil {
 		h.log.Warn("firehose: prune event log", "err", err)
 	} else if n > 0 {
@@ -294,16 +304,16 @@ func (h *Hub) Stats() Stats {
 }
 
 // Recent returns the newest events (without frames), newest last.
-func (h *Hub) Recent() []pds.Event {
+func (h *Hub) Recent() []eventlog.Event {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]pds.Event(nil), h.recent...)
+	return append([]eventlog.Event(nil), h.recent...)
 }
 
 // Watch streams new events (without frames) until cancel is called;
 // events are dropped if the reader falls behind.
-func (h *Hub) Watch(buf int) (<-chan pds.Event, func()) {
-	ch := make(chan pds.Event, buf)
+func (h *Hub) Watch(buf int) (<-chan eventlog.Event, func()) {
+	ch := make(chan eventlog.Event, buf)
 	h.mu.Lock()
 	h.watcher[ch] = struct{}{}
 	h.mu.Unlock()

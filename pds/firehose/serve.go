@@ -156,7 +156,7 @@ func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, batch *batchConn
 			h.closeWithError(conn, "FutureCursor", "cursor is ahead of the stream")
 			return
 		}
-		oldest, err := h.e.OldestSeq(ctx)
+		oldest, err := h.events.OldestSeq(ctx)
 		if err != nil {
 			return
 		}

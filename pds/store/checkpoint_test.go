@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,7 +18,7 @@ func TestBackgroundCheckpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(ctx, func(tx *sql.Tx) error {
+	if err := s.Write(ctx, func(tx *Tx) error {
 		_, err := tx.Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
 		return err
 	}); err != nil {
@@ -29,7 +28,7 @@ func TestBackgroundCheckpoints(t *testing.T) {
 	val := bytes.Repeat([]byte("x"), 3000) // a page of its own per row
 	maxWAL := int64(0)
 	for i := 0; i < n; i++ {
-		if err := s.Write(ctx, func(tx *sql.Tx) error {
+		if err := s.Write(ctx, func(tx *Tx) error {
 			_, err := tx.Exec("INSERT INTO t(v) VALUES(?)", val)
 			return err
 		}); err != nil {
@@ -106,7 +105,7 @@ func TestWritePanicRollsBack(t *testing.T) {
 				t.Fatal("the panic did not come through")
 			}
 		}()
-		s.Write(ctx, func(tx *sql.Tx) error {
+		s.Write(ctx, func(tx *Tx) error {
 			if _, err := tx.Exec("INSERT INTO setting(key, value) VALUES('lost', 'x')"); err != nil {
 				t.Fatal(err)
 			}

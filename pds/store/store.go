@@ -147,69 +147,109 @@ func (s *Store) prepared(query string) *sql.Stmt {
 	return s.stmts[query]
 }
 
-// TxStmt returns query's statement bound to tx: the one Prepare made, or a
-// new one that lives as long as tx.
-func (s *Store) TxStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	if st := s.prepared(query); st != nil {
-		return tx.StmtContext(ctx, st), nil
-	}
-	return tx.PrepareContext(ctx, query)
+// Tx is one transaction. Every write that must be atomic across the
+// engine's components (a commit's records, blob references, repo root and
+// event) runs in one Tx that each component is handed. Statements go
+// through the prepared-statement cache when Prepare made one for them.
+type Tx struct {
+	tx       *sql.Tx
+	ctx      context.Context
+	s        *Store
+	onCommit []func()
 }
 
-// Exec runs query inside tx, with its prepared statement when Prepare made
-// one (a plain Exec otherwise).
-func (s *Store) Exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	if st := s.prepared(query); st != nil {
-		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+// Context is the context the transaction runs under.
+func (t *Tx) Context() context.Context { return t.ctx }
+
+// Stmt returns query's statement bound to the transaction: the one Prepare
+// made, or a new one that lives as long as the transaction.
+func (t *Tx) Stmt(query string) (*sql.Stmt, error) {
+	if st := t.s.prepared(query); st != nil {
+		return t.tx.StmtContext(t.ctx, st), nil
 	}
-	return tx.ExecContext(ctx, query, args...)
+	return t.tx.PrepareContext(t.ctx, query)
 }
 
-// QueryRow runs a one-row query inside tx, with its prepared statement when
-// Prepare made one.
-func (s *Store) QueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
-	if st := s.prepared(query); st != nil {
-		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+// Exec runs a statement.
+func (t *Tx) Exec(query string, args ...any) (sql.Result, error) {
+	if st := t.s.prepared(query); st != nil {
+		return t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
 	}
-	return tx.QueryRowContext(ctx, query, args...)
+	return t.tx.ExecContext(t.ctx, query, args...)
 }
+
+// QueryRow runs a one-row query.
+func (t *Tx) QueryRow(query string, args ...any) *sql.Row {
+	if st := t.s.prepared(query); st != nil {
+		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, query, args...)
+}
+
+// Query runs a query.
+func (t *Tx) Query(query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, query, args...)
+}
+
+// OnCommit runs fn after the transaction commits (never if it rolls back),
+// in the order registered: how events reach subscribers only once they are
+// durable.
+func (t *Tx) OnCommit(fn func()) { t.onCommit = append(t.onCommit, fn) }
+
+// Rollback ends a read transaction that Snapshot opened.
+func (t *Tx) Rollback() error { return t.tx.Rollback() }
 
 // Write runs fn in one write transaction (BEGIN IMMEDIATE) and commits it.
-// The commit is durable (synchronous=FULL) when Write returns nil.
-func (s *Store) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.W.BeginTx(ctx, nil)
+// The commit is durable (synchronous=FULL) when Write returns nil; the
+// OnCommit functions have run by then.
+func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := s.W.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin write: %w", err)
 	}
+	tx := &Tx{tx: sqlTx, ctx: ctx, s: s}
 	defer func() {
 		// A panic in fn must not leave the only writer connection inside
 		// a transaction, or every later write would wait forever.
 		if p := recover(); p != nil {
-			tx.Rollback()
+			_ = sqlTx.Rollback()
 			panic(p)
 		}
 	}()
 	if err := fn(tx); err != nil {
-		tx.Rollback()
+		_ = sqlTx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	if s.ckpt != nil {
 		s.ckpt.committed()
 	}
+	for _, f := range tx.onCommit {
+		f()
+	}
 	return nil
 }
 
 // Read runs fn in one read transaction, giving it a consistent snapshot.
-func (s *Store) Read(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (s *Store) Read(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := s.Snapshot(ctx)
 	if err != nil {
-		return fmt.Errorf("begin read: %w", err)
+		return err
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }()
 	return fn(tx)
+}
+
+// Snapshot opens a read transaction the caller must Rollback: a consistent
+// view that outlives the function that opened it (a streamed export).
+func (s *Store) Snapshot(ctx context.Context) (*Tx, error) {
+	sqlTx, err := s.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("begin read: %w", err)
+	}
+	return &Tx{tx: sqlTx, ctx: ctx, s: s}, nil
 }
 
 type migration struct {
@@ -271,11 +311,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("database schema version %d is newer than this build knows (%d): upgrade Hearth", cur, len(ms))
 	}
 	for _, m := range ms[cur:] {
-		err := s.Write(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		err := s.Write(ctx, func(tx *Tx) error {
+			if _, err := tx.Exec(m.sql); err != nil {
 				return fmt.Errorf("apply migration %s: %w", m.name, err)
 			}
-			if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
+			if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
 				return fmt.Errorf("record migration %s: %w", m.name, err)
 			}
 			return nil
@@ -287,9 +327,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// GetSetting reads a server setting; ok is false when unset.
-func (s *Store) GetSetting(ctx context.Context, key string) (val []byte, ok bool, err error) {
-	err = s.R.QueryRowContext(ctx, "SELECT value FROM setting WHERE key = ?", key).Scan(&val)
+// Settings are a small key-value table for values that belong to no
+// component's own table (the session-signing secret, per-account markers).
+
+const (
+	sqlGetSetting    = "SELECT value FROM setting WHERE key = ?"
+	sqlPutSetting    = "INSERT INTO setting(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+	sqlDeleteSetting = "DELETE FROM setting WHERE key = ?"
+)
+
+func scanSetting(row *sql.Row, key string) ([]byte, bool, error) {
+	var val []byte
+	err := row.Scan(&val)
 	if err == sql.ErrNoRows {
 		return nil, false, nil
 	}
@@ -299,13 +348,35 @@ func (s *Store) GetSetting(ctx context.Context, key string) (val []byte, ok bool
 	return val, true, nil
 }
 
-// PutSetting writes a server setting.
+// GetSetting reads a setting; ok is false when unset.
+func (s *Store) GetSetting(ctx context.Context, key string) (val []byte, ok bool, err error) {
+	return scanSetting(s.R.QueryRowContext(ctx, sqlGetSetting, key), key)
+}
+
+// PutSetting writes a setting.
 func (s *Store) PutSetting(ctx context.Context, key string, val []byte) error {
-	return s.Write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO setting(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, val)
-		if err != nil {
-			return fmt.Errorf("write setting %s: %w", key, err)
-		}
-		return nil
-	})
+	return s.Write(ctx, func(tx *Tx) error { return tx.PutSetting(key, val) })
+}
+
+// Setting reads a setting inside the transaction.
+func (t *Tx) Setting(key string) (val []byte, ok bool, err error) {
+	return scanSetting(t.QueryRow(sqlGetSetting, key), key)
+}
+
+// PutSetting writes a setting inside the transaction.
+func (t *Tx) PutSetting(key string, val []byte) error {
+	if _, err := t.Exec(sqlPutSetting, key, val); err != nil {
+		return fmt.Errorf("write setting %s: %w", key, err)
+	}
+	return nil
+}
+
+// DeleteSetting removes a setting and reports whether it was set.
+func (t *Tx) DeleteSetting(key string) (bool, error) {
+	res, err := t.Exec(sqlDeleteSetting, key)
+	if err != nil {
+		return false, fmt.Errorf("delete setting %s: %w", key, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }

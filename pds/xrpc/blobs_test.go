@@ -2,6 +2,8 @@ package xrpc_test
 
 import (
 	"bytes"
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	"github.com/ipfs/go-cid"
 	"net/http"
 	"testing"
 	"time"
@@ -41,7 +43,7 @@ func TestBlobs(t *testing.T) {
 	xrpcErr(t, st, b, 401, "AuthMissing")
 
 	// Not yet referenced: temporary, and not listed by listBlobs.
-	details, _ := p.Engine.BlobDetails(ctx, a.DID)
+	details, _ := p.Engine.Blobs.Details(ctx, syntax.DID(a.DID))
 	if len(details) != 1 || details[0].Referenced {
 		t.Fatalf("blob details before use: %+v", details)
 	}
@@ -87,7 +89,7 @@ func TestBlobs(t *testing.T) {
 		t.Errorf("getBlob with a path-like DID: %d", st)
 	}
 
-	details, _ = p.Engine.BlobDetails(ctx, a.DID)
+	details, _ = p.Engine.Blobs.Details(ctx, syntax.DID(a.DID))
 	if len(details) != 2 {
 		t.Fatalf("details = %+v", details)
 	}
@@ -97,27 +99,27 @@ func TestBlobs(t *testing.T) {
 		}
 	}
 	// GC: the unreferenced one goes (age 0), the referenced one stays.
-	n, err := p.Engine.CollectGarbageBlobs(ctx, 0)
+	n, err := p.Engine.Blobs.CollectGarbage(ctx, 0)
 	if err != nil || n != 1 {
 		t.Fatalf("GC collected %d, %v", n, err)
 	}
-	if _, _, err := p.Engine.OpenBlob(ctx, a.DID, other.Blob.Ref.String()); err == nil {
+	if _, _, err := p.Engine.Blobs.Open(ctx, syntax.DID(a.DID), cid.Cid(other.Blob.Ref)); err == nil {
 		t.Fatal("collected blob still readable")
 	}
-	if f, _, err := p.Engine.OpenBlob(ctx, a.DID, blobCID); err != nil {
+	if f, _, err := p.Engine.Blobs.Open(ctx, syntax.DID(a.DID), cid.MustParse(blobCID)); err != nil {
 		t.Fatal("referenced blob collected")
 	} else {
 		f.Close()
 	}
 	// Blobs younger than the minimum age are kept.
-	if n, _ := p.Engine.CollectGarbageBlobs(ctx, time.Hour); n != 0 {
+	if n, _ := p.Engine.Blobs.CollectGarbage(ctx, time.Hour); n != 0 {
 		t.Fatalf("GC with 1h min age collected %d", n)
 	}
 	// Deleting the post unreferences the blob.
 	if _, err := comatproto.RepoDeleteRecord(ctx, c, &comatproto.RepoDeleteRecord_Input{Repo: a.DID, Collection: "app.bsky.feed.post", Rkey: rkeyOf(out.URI)}); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := p.Engine.CollectGarbageBlobs(ctx, 0); n != 1 {
+	if n, _ := p.Engine.Blobs.CollectGarbage(ctx, 0); n != 1 {
 		t.Fatalf("GC after delete collected %d", n)
 	}
 }

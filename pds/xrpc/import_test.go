@@ -3,6 +3,7 @@ package xrpc_test
 import (
 	"bytes"
 	"fmt"
+	"github.com/bluesky-social/indigo/atproto/syntax"
 	"testing"
 
 	comatproto "github.com/bluesky-social/indigo/api/atproto"
@@ -80,7 +81,7 @@ func TestImportRepo(t *testing.T) {
 		t.Fatalf("import rev %s is not after %s", after.Commit.Rev, before.Commit.Rev)
 	}
 	// The import emitted #sync, and writes continue on top of it.
-	evs, _ := p.Engine.Events(ctx, 0, 1000, a.DID)
+	evs, _ := p.Engine.Events.Range(ctx, 0, 1000, 0, a.DID)
 	if evs[len(evs)-1].Kind != "#sync" {
 		t.Fatalf("last event after import is %s", evs[len(evs)-1].Kind)
 	}
@@ -133,11 +134,11 @@ func TestHandles(t *testing.T) {
 	if h, _ := id.DeclaredHandle(); h.String() != "alice2.test" {
 		t.Fatalf("PLC doc handle = %s", h)
 	}
-	st, _ := p.Engine.PLCStatus(ctx, a.DID)
+	st, _ := p.Engine.Identity.PLCStatus(ctx, syntax.DID(a.DID))
 	if st.Pending != 0 || st.Published != 2 {
 		t.Fatalf("PLC status %+v", st)
 	}
-	evs, _ := p.Engine.Events(ctx, 0, 100, a.DID)
+	evs, _ := p.Engine.Events.Range(ctx, 0, 100, 0, a.DID)
 	if evs[len(evs)-1].Kind != "#identity" {
 		t.Fatalf("last event %s", evs[len(evs)-1].Kind)
 	}

@@ -40,10 +40,10 @@ func TestMigrateAccountIn(t *testing.T) {
 
 	// 1. Service auth from the old PDS for createAccount on the new one.
 	var sa struct{ Token string }
-	if err := oc.Get(ctx, "com.atproto.server.getServiceAuth", map[string]any{"aud": nu.Engine.ServiceDID(), "lxm": "com.atproto.server.createAccount"}, &sa); err != nil {
+	if err := oc.Get(ctx, "com.atproto.server.getServiceAuth", map[string]any{"aud": nu.Engine.Identity.ServiceDID(), "lxm": "com.atproto.server.createAccount"}, &sa); err != nil {
 		t.Fatal(err)
 	}
-	code, _ := nu.Engine.CreateInviteCode(ctx, 1)
+	code, _ := nu.Engine.Accounts.CreateInviteCode(ctx, 1)
 	in := map[string]any{"did": a.DID, "handle": "mover2.test", "password": "new-password", "inviteCode": code}
 	st, _, b := raw(t, "POST", nu.URL+"/xrpc/com.atproto.server.createAccount", "", "application/json", mustJSON(t, in))
 	xrpcErr(t, st, b, 401, "AuthMissing")
@@ -56,7 +56,7 @@ func TestMigrateAccountIn(t *testing.T) {
 	var sess struct{ AccessJwt, RefreshJwt, Did string }
 	json.Unmarshal(b, &sess)
 	nc := atclient.ResumePasswordSession(atclient.PasswordSessionData{AccessToken: sess.AccessJwt, RefreshToken: sess.RefreshJwt, AccountDID: syntax.DID(a.DID), Host: nu.URL}, nil)
-	evsBefore, _ := nu.Engine.Events(ctx, 0, 100, a.DID)
+	evsBefore, _ := nu.Engine.Events.Range(ctx, 0, 100, 0, a.DID)
 	if len(evsBefore) != 0 {
 		t.Fatalf("a migrating account announced %d events", len(evsBefore))
 	}
@@ -85,7 +85,7 @@ func TestMigrateAccountIn(t *testing.T) {
 	if err := nc.Get(ctx, "com.atproto.identity.getRecommendedDidCredentials", nil, &creds); err != nil {
 		t.Fatal(err)
 	}
-	privHex, _, _ := old.Engine.RecoveryKey(ctx, a.DID)
+	privHex, _, _ := old.Engine.Identity.RecoveryKey(ctx, syntax.DID(a.DID))
 	rot, err := atcrypto.ParsePrivateBytesK256(mustHex(t, privHex))
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestMigrateAccountIn(t *testing.T) {
 	if len(v.Records) != 2 {
 		t.Fatalf("%d records moved", len(v.Records))
 	}
-	evs, _ := nu.Engine.Events(ctx, 0, 100, a.DID)
+	evs, _ := nu.Engine.Events.Range(ctx, 0, 100, 0, a.DID)
 	kinds := ""
 	for _, e := range evs {
 		kinds += e.Kind

@@ -2,13 +2,12 @@ package xrpc
 
 import (
 	"encoding/json"
+	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/errs"
 	"io"
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/hearth-pds/hearth/pds"
-	"github.com/hearth-pds/hearth/pds/apierr"
 )
 
 // Headers passed through to and from proxied services.
@@ -31,7 +30,7 @@ func (s *Server) proxyTarget(r *http.Request, nsid string) string {
 		return h
 	}
 	if strings.HasPrefix(nsid, "app.bsky.") {
-		_, did := s.e.AppView()
+		_, did := s.e.Identity.AppView()
 		return did
 	}
 	return ""
@@ -40,7 +39,7 @@ func (s *Server) proxyTarget(r *http.Request, nsid string) string {
 // proxy forwards an XRPC call to a service with a service-auth JWT signed
 // by the caller's key, and passes the response through.
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request, nsid, target string) error {
-	var caller *pds.Caller
+	var caller *accounts.Caller
 	if _, ok := bearer(r); ok {
 		c, err := s.authenticate(r, authAccess)
 		if err != nil {
@@ -49,9 +48,9 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, nsid, target stri
 		caller = c
 	}
 	if strings.HasPrefix(nsid, "chat.bsky.") && (caller == nil || !caller.Privileged()) {
-		return apierr.New(http.StatusForbidden, "InvalidToken", "chat needs a session with a privileged app password or the account password")
+		return errs.New(errPrivilegedRequired, "chat needs a session with a privileged app password or the account password")
 	}
-	base, err := s.e.ResolveService(r.Context(), target)
+	base, err := s.e.Identity.ResolveService(r.Context(), target)
 	if err != nil {
 		return err
 	}
@@ -65,7 +64,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, nsid, target stri
 	}
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, u, body)
 	if err != nil {
-		return apierr.Invalid("bad proxy request: %v", err)
+		return errs.Wrap(errs.ErrInvalidRequest, err, "bad proxy request")
 	}
 	for _, h := range proxyRequestHeaders {
 		if v := r.Header.Get(h); v != "" {
@@ -73,7 +72,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, nsid, target stri
 		}
 	}
 	if caller != nil {
-		tok, err := s.e.ServiceAuth(r.Context(), caller.DID, target, nsid, 60*time.Second)
+		tok, err := s.e.Identity.ServiceAuth(r.Context(), caller.DID, target, nsid, 60*time.Second)
 		if err != nil {
 			return err
 		}
@@ -81,7 +80,8 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, nsid, target stri
 	}
 	resp, err := s.proxyClient.Do(req)
 	if err != nil {
-		return apierr.New(http.StatusBadGateway, "UpstreamFailure", "could not reach %s: %v", target, err)
+		s.log.Info("proxied service unreachable", "nsid", nsid, "target", target, "err", err)
+		return errs.Wrap(errs.ErrUpstreamFailure, err, "could not reach %s", target)
 	}
 	defer resp.Body.Close()
 	for _, h := range proxyResponseHeaders {
@@ -97,8 +97,8 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, nsid, target stri
 	return nil
 }
 
-func (s *Server) getPreferences(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
-	prefs, err := s.e.GetPreferences(r.Context(), c.DID)
+func (s *Server) getPreferences(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
+	prefs, err := s.e.Accounts.GetPreferences(r.Context(), c.DID)
 	if err != nil {
 		return err
 	}
@@ -106,25 +106,25 @@ func (s *Server) getPreferences(w http.ResponseWriter, r *http.Request, c *pds.C
 	return nil
 }
 
-func (s *Server) putPreferences(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+func (s *Server) putPreferences(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
 	var in struct {
 		Preferences json.RawMessage `json:"preferences"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if err := s.e.PutPreferences(r.Context(), c.DID, in.Preferences, c.Privileged()); err != nil {
+	if err := s.e.Accounts.PutPreferences(r.Context(), c.DID, in.Preferences, c.Privileged()); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
-func (s *Server) getServiceAuth(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+func (s *Server) getServiceAuth(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
 	q := r.URL.Query()
 	aud := q.Get("aud")
 	if aud == "" {
-		return apierr.Invalid("aud is required")
+		return errs.Invalid("aud is required")
 	}
 	ttl := 60 * time.Second
 	if e := q.Get("exp"); e != "" {
@@ -134,17 +134,17 @@ func (s *Server) getServiceAuth(w http.ResponseWriter, r *http.Request, c *pds.C
 		}
 		ttl = time.Until(time.Unix(int64(n), 0))
 		if ttl <= 0 {
-			return apierr.New(http.StatusBadRequest, "BadExpiration", "expiration is in the past")
+			return errs.New(errs.ErrBadExpiration, "expiration is in the past")
 		}
 		if ttl > time.Hour {
-			return apierr.New(http.StatusBadRequest, "BadExpiration", "expiration is too far in the future (at most one hour)")
+			return errs.New(errs.ErrBadExpiration, "expiration is too far in the future (at most one hour)")
 		}
 	}
 	lxm := q.Get("lxm")
 	if lxm == "" && !c.Full() {
-		return apierr.New(http.StatusBadRequest, "InvalidRequest", "an app-password session must give lxm")
+		return errs.Invalid("an app-password session must give lxm")
 	}
-	tok, err := s.e.ServiceAuth(r.Context(), c.DID, aud, lxm, ttl)
+	tok, err := s.e.Identity.ServiceAuth(r.Context(), c.DID, aud, lxm, ttl)
 	if err != nil {
 		return err
 	}

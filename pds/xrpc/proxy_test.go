@@ -224,7 +224,7 @@ func TestUpdateHandleVerifiesDomain(t *testing.T) {
 	if err := c.Post(ctx, "com.atproto.identity.updateHandle", in, nil); err != nil {
 		t.Fatal(err)
 	}
-	if acc, _ := p.Engine.GetAccount(ctx, a.DID); acc.Handle != "alice.example.com" {
+	if acc, _ := p.Engine.Accounts.Get(ctx, syntax.DID(a.DID)); acc.Handle != "alice.example.com" {
 		t.Fatalf("handle is %s", acc.Handle)
 	}
 }

@@ -176,7 +176,7 @@ func TestApplyWrites(t *testing.T) {
 		t.Fatalf("after applyWrites: %d records, rev %s (want %s)", len(v.Records), v.Commit.Rev, out.Commit.Rev)
 	}
 	// The #commit event for it carries all four ops with prev CIDs.
-	evs, err := p.Engine.Events(ctx, 0, 100, a.DID)
+	evs, err := p.Engine.Events.Range(ctx, 0, 100, 0, a.DID)
 	if err != nil || len(evs) < 6 {
 		t.Fatalf("events: %d %v", len(evs), err)
 	}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/actorrepo"
+	"github.com/hearth-pds/hearth/pds/errs"
+	"github.com/hearth-pds/hearth/pds/repos"
+	"github.com/ipfs/go-cid"
 	"net/http"
-
-	"github.com/hearth-pds/hearth/pds"
-	"github.com/hearth-pds/hearth/pds/apierr"
 )
 
 func (s *Server) registerRepo() {
@@ -45,38 +47,72 @@ func (o *optionalCID) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (o optionalCID) ptr() *string {
+// swap is the check the field asks for: nil = none, cid.Undef = the record
+// must not exist, else its expected CID.
+func (o optionalCID) swap(name string) (*cid.Cid, error) {
 	if !o.set {
-		return nil
+		return nil, nil
 	}
-	return o.val
+	if *o.val == "" {
+		u := cid.Undef
+		return &u, nil
+	}
+	c, err := parseCID(*o.val, name)
+	return &c, err
+}
+
+// swapCommit parses an optional swapCommit CID.
+func swapCommit(s string) (*cid.Cid, error) {
+	if s == "" {
+		return nil, nil
+	}
+	c, err := parseCID(s, "swapCommit")
+	return &c, err
+}
+
+// parseWrite parses one write's collection and rkey (optional for create).
+func (s *Server) parseWrite(action actorrepo.Action, collection, rkey string) (repos.Write, error) {
+	w := repos.Write{Action: action}
+	var err error
+	if w.Collection, err = s.e.Repos.ParseCollection(collection); err != nil {
+		return w, err
+	}
+	if rkey != "" || action != actorrepo.Create {
+		if rkey == "" {
+			return w, errs.Invalid("%s needs an rkey", action)
+		}
+		if w.Rkey, err = parseRkey(rkey); err != nil {
+			return w, err
+		}
+	}
+	return w, nil
 }
 
 // recordJSON checks that a record was given; the engine decodes it (as
 // atproto data) while it prepares the batch.
 func recordJSON(raw json.RawMessage) ([]byte, error) {
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil, apierr.New(http.StatusBadRequest, "InvalidRecord", "record is required")
+		return nil, errs.New(errs.ErrInvalidRecord, "record is required")
 	}
 	return raw, nil
 }
 
-func commitJSON(m pds.CommitMeta) map[string]any {
+func commitJSON(m repos.CommitMeta) map[string]any {
 	return map[string]any{"cid": m.CID, "rev": m.Rev}
 }
 
-func (s *Server) createRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
-	return s.writeRecord(w, r, c, "create")
+func (s *Server) createRecord(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
+	return s.writeRecord(w, r, c, actorrepo.Create)
 }
 
 // putRecord creates or replaces the record at an rkey.
-func (s *Server) putRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
-	return s.writeRecord(w, r, c, "update")
+func (s *Server) putRecord(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
+	return s.writeRecord(w, r, c, actorrepo.Update)
 }
 
 // writeRecord serves createRecord (action "create") and putRecord
 // ("update"; swapRecord and an rkey apply only there).
-func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller, action string) error {
+func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, c *accounts.Caller, action actorrepo.Action) error {
 	var in struct {
 		Repo       string          `json:"repo"`
 		Collection string          `json:"collection"`
@@ -93,17 +129,26 @@ func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, c *pds.Call
 	if err != nil {
 		return err
 	}
-	write := pds.Write{Action: action, Collection: in.Collection, Rkey: in.Rkey}
-	if action == "update" {
-		if in.Rkey == "" {
-			return apierr.Invalid("rkey is required")
+	if action == actorrepo.Update && in.Rkey == "" {
+		return errs.Invalid("rkey is required")
+	}
+	write, err := s.parseWrite(action, in.Collection, in.Rkey)
+	if err != nil {
+		return err
+	}
+	if action == actorrepo.Update {
+		if write.SwapRecord, err = in.SwapRecord.swap("swapRecord"); err != nil {
+			return err
 		}
-		write.SwapRecord = in.SwapRecord.ptr()
 	}
 	if write.RecordJSON, err = recordJSON(in.Record); err != nil {
 		return err
 	}
-	res, err := s.e.ApplyWrites(r.Context(), did, []pds.Write{write}, pds.WriteOptions{Validate: in.Validate, SwapCommit: in.SwapCommit})
+	sc, err := swapCommit(in.SwapCommit)
+	if err != nil {
+		return err
+	}
+	res, err := s.e.Repos.ApplyWrites(r.Context(), did, []repos.Write{write}, repos.WriteOptions{Validate: in.Validate, SwapCommit: sc})
 	if err != nil {
 		return err
 	}
@@ -112,7 +157,7 @@ func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, c *pds.Call
 	return nil
 }
 
-func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
 	var in struct {
 		Repo       string      `json:"repo"`
 		Collection string      `json:"collection"`
@@ -127,18 +172,25 @@ func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request, c *pds.Cal
 	if err != nil {
 		return err
 	}
+	write, err := s.parseWrite(actorrepo.Delete, in.Collection, in.Rkey)
+	if err != nil {
+		return err
+	}
 	if !in.SwapRecord.set {
 		// Deleting a record that is not there is a no-op, as in the reference PDS.
-		if _, err := s.e.GetRecord(r.Context(), did, in.Collection, in.Rkey, ""); err != nil {
-			var ae *apierr.Error
-			if errors.As(err, &ae) && ae.Name == "RecordNotFound" {
-				writeJSON(w, http.StatusOK, map[string]any{})
-				return nil
-			}
+		if _, err := s.e.Repos.GetRecord(r.Context(), did, write.Collection, write.Rkey, cid.Undef); errors.Is(err, errs.ErrRecordNotFound) {
+			writeJSON(w, http.StatusOK, map[string]any{})
+			return nil
 		}
 	}
-	res, err := s.e.ApplyWrites(r.Context(), did, []pds.Write{{Action: "delete", Collection: in.Collection, Rkey: in.Rkey, SwapRecord: in.SwapRecord.ptr()}},
-		pds.WriteOptions{SwapCommit: in.SwapCommit})
+	if write.SwapRecord, err = in.SwapRecord.swap("swapRecord"); err != nil {
+		return err
+	}
+	sc, err := swapCommit(in.SwapCommit)
+	if err != nil {
+		return err
+	}
+	res, err := s.e.Repos.ApplyWrites(r.Context(), did, []repos.Write{write}, repos.WriteOptions{SwapCommit: sc})
 	if err != nil {
 		return err
 	}
@@ -146,7 +198,7 @@ func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request, c *pds.Cal
 	return nil
 }
 
-func (s *Server) applyWrites(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+func (s *Server) applyWrites(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
 	var in struct {
 		Repo     string `json:"repo"`
 		Validate *bool  `json:"validate"`
@@ -165,20 +217,27 @@ func (s *Server) applyWrites(w http.ResponseWriter, r *http.Request, c *pds.Call
 	if err != nil {
 		return err
 	}
-	writes := make([]pds.Write, 0, len(in.Writes))
+	writes := make([]repos.Write, 0, len(in.Writes))
 	for i, wr := range in.Writes {
-		pw := pds.Write{Collection: wr.Collection, Rkey: wr.Rkey}
+		var action actorrepo.Action
 		switch wr.Type {
 		case "com.atproto.repo.applyWrites#create":
-			pw.Action = "create"
+			action = actorrepo.Create
 		case "com.atproto.repo.applyWrites#update":
-			pw.Action = "update"
+			action = actorrepo.Update
 		case "com.atproto.repo.applyWrites#delete":
-			pw.Action = "delete"
+			action = actorrepo.Delete
 		default:
-			return apierr.Invalid("write %d: unknown $type %q", i, wr.Type)
+			return errs.Invalid("write %d: unknown $type %q", i, wr.Type)
 		}
-		if pw.Action != "delete" {
+		pw, err := s.parseWrite(action, wr.Collection, wr.Rkey)
+		if err != nil {
+			if len(in.Writes) > 1 {
+				err = errs.Prefix(err, "write %d: ", i)
+			}
+			return err
+		}
+		if action != actorrepo.Delete {
 			rec, err := recordJSON(wr.Value)
 			if err != nil {
 				return err
@@ -187,7 +246,11 @@ func (s *Server) applyWrites(w http.ResponseWriter, r *http.Request, c *pds.Call
 		}
 		writes = append(writes, pw)
 	}
-	res, err := s.e.ApplyWrites(r.Context(), did, writes, pds.WriteOptions{Validate: in.Validate, SwapCommit: in.SwapCommit})
+	sc, err := swapCommit(in.SwapCommit)
+	if err != nil {
+		return err
+	}
+	res, err := s.e.Repos.ApplyWrites(r.Context(), did, writes, repos.WriteOptions{Validate: in.Validate, SwapCommit: sc})
 	if err != nil {
 		return err
 	}
@@ -219,9 +282,27 @@ type applyWritesResult struct {
 	ValidationStatus string `json:"validationStatus,omitempty"`
 }
 
-func (s *Server) getRecord(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) getRecord(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	q := r.URL.Query()
-	rec, err := s.e.GetRecord(r.Context(), q.Get("repo"), q.Get("collection"), q.Get("rkey"), q.Get("cid"))
+	did, err := s.resolveRepo(r.Context(), q.Get("repo"))
+	if err != nil {
+		return err
+	}
+	col, err := parseNSID(q.Get("collection"), "collection")
+	if err != nil {
+		return err
+	}
+	rkey, err := parseRkey(q.Get("rkey"))
+	if err != nil {
+		return err
+	}
+	want := cid.Undef
+	if cs := q.Get("cid"); cs != "" {
+		if want, err = parseCID(cs, "cid"); err != nil {
+			return err
+		}
+	}
+	rec, err := s.e.Repos.GetRecord(r.Context(), did, col, rkey, want)
 	if err != nil {
 		return err
 	}
@@ -229,7 +310,7 @@ func (s *Server) getRecord(w http.ResponseWriter, r *http.Request, _ *pds.Caller
 	return nil
 }
 
-func (s *Server) listRecords(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) listRecords(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	q := r.URL.Query()
 	limit, err := intParam(r, "limit", 50, 1, 100)
 	if err != nil {
@@ -239,7 +320,15 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request, _ *pds.Call
 	if err != nil {
 		return err
 	}
-	recs, cursor, err := s.e.ListRecords(r.Context(), pds.ListRecordsQuery{Repo: q.Get("repo"), Collection: q.Get("collection"), Limit: limit, Cursor: q.Get("cursor"), Reverse: rev})
+	did, err := s.resolveRepo(r.Context(), q.Get("repo"))
+	if err != nil {
+		return err
+	}
+	col, err := parseNSID(q.Get("collection"), "collection")
+	if err != nil {
+		return err
+	}
+	recs, cursor, err := s.e.Repos.ListRecords(r.Context(), repos.ListRecordsQuery{Repo: did, Collection: col, Limit: limit, Cursor: q.Get("cursor"), Reverse: rev})
 	if err != nil {
 		return err
 	}
@@ -255,16 +344,16 @@ func (s *Server) listRecords(w http.ResponseWriter, r *http.Request, _ *pds.Call
 	return nil
 }
 
-func (s *Server) describeRepo(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
-	acc, err := s.e.GetAccount(r.Context(), r.URL.Query().Get("repo"))
+func (s *Server) describeRepo(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
+	acc, err := s.account(r.Context(), r.URL.Query().Get("repo"))
 	if err != nil {
 		return err
 	}
-	doc, err := s.e.DIDDocument(r.Context(), acc.DID)
+	doc, err := s.e.Identity.DIDDocument(r.Context(), acc.DID)
 	if err != nil {
 		return err
 	}
-	cols, err := s.e.Collections(r.Context(), acc.DID)
+	cols, err := s.e.Repos.Collections(r.Context(), acc.DID)
 	if err != nil {
 		return err
 	}
@@ -274,17 +363,18 @@ func (s *Server) describeRepo(w http.ResponseWriter, r *http.Request, _ *pds.Cal
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"handle": acc.Handle, "did": acc.DID, "didDoc": doc, "collections": names,
-		"handleIsCorrect": s.e.HandleIsCorrect(r.Context(), acc.DID, acc.Handle),
+		"handleIsCorrect": s.e.Identity.HandleIsCorrect(r.Context(), acc.DID, acc.Handle),
 	})
 	return nil
 }
 
-func (s *Server) uploadBlob(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
-	if r.ContentLength > s.e.BlobLimit() {
-		return apierr.New(http.StatusRequestEntityTooLarge, "BlobTooLarge", "blob is larger than the %d byte limit", s.e.BlobLimit())
+func (s *Server) uploadBlob(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
+	limit := s.e.Blobs.Limit()
+	if r.ContentLength > limit {
+		return errs.New(errs.ErrBlobTooLarge, "blob is larger than the %d byte limit", limit)
 	}
-	body := http.MaxBytesReader(w, r.Body, s.e.BlobLimit()+1)
-	info, err := s.e.UploadBlob(r.Context(), c.DID, r.Header.Get("Content-Type"), body)
+	body := http.MaxBytesReader(w, r.Body, limit+1)
+	info, err := s.e.Blobs.Upload(r.Context(), c.DID, r.Header.Get("Content-Type"), body)
 	if err != nil {
 		return err
 	}
@@ -294,21 +384,21 @@ func (s *Server) uploadBlob(w http.ResponseWriter, r *http.Request, c *pds.Calle
 	return nil
 }
 
-func (s *Server) importRepo(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
-	body := http.MaxBytesReader(w, r.Body, pds.MaxImportBytes+(64<<20))
-	if _, err := s.e.ImportRepo(r.Context(), c.DID, body, r.ContentLength, nil); err != nil {
+func (s *Server) importRepo(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
+	body := http.MaxBytesReader(w, r.Body, repos.MaxImportBytes+(64<<20))
+	if _, err := s.e.Repos.Import(r.Context(), c.DID, body, r.ContentLength, nil); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
-func (s *Server) listMissingBlobs(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+func (s *Server) listMissingBlobs(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
 	limit, err := intParam(r, "limit", 500, 1, 1000)
 	if err != nil {
 		return err
 	}
-	missing, cursor, err := s.e.ListMissingBlobs(r.Context(), c.DID, r.URL.Query().Get("cursor"), limit)
+	missing, cursor, err := s.e.Blobs.ListMissing(r.Context(), c.DID, r.URL.Query().Get("cursor"), limit)
 	if err != nil {
 		return err
 	}

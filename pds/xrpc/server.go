@@ -6,6 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/errs"
+	"github.com/ipfs/go-cid"
 	"io"
 	"log/slog"
 	"net"
@@ -15,7 +19,6 @@ import (
 	"time"
 
 	"github.com/hearth-pds/hearth/pds"
-	"github.com/hearth-pds/hearth/pds/apierr"
 	"github.com/hearth-pds/hearth/pds/firehose"
 )
 
@@ -34,7 +37,7 @@ const (
 	authFull   // main password session only
 )
 
-type handler func(w http.ResponseWriter, r *http.Request, c *pds.Caller) error
+type handler func(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error
 
 type route struct {
 	method string
@@ -61,7 +64,7 @@ type Server struct {
 
 // New builds the HTTP handler for an engine and starts its firehose.
 func New(e *pds.Engine, opts Options) (*Server, error) {
-	hub, err := firehose.New(e, opts.Firehose)
+	hub, err := firehose.New(e.Events, e.Logger(), opts.Firehose)
 	if err != nil {
 		return nil, fmt.Errorf("start firehose: %w", err)
 	}
@@ -166,7 +169,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			s.log.Error("panic in handler", "request_id", id, "path", r.URL.Path, "panic", p)
 			if sw.status == 0 {
-				writeError(sw, apierr.From(fmt.Errorf("panic: %v", p)))
+				writeError(sw, fmt.Errorf("panic: %v", p))
 			}
 		}
 		level := slog.LevelInfo
@@ -192,15 +195,15 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !ok {
-		writeError(w, apierr.New(http.StatusNotImplemented, "MethodNotImplemented", "Method Not Implemented"))
+		writeError(w, errs.New(errMethodNotImplemented, "Method Not Implemented"))
 		return
 	}
 	if r.Method != rt.method && !(rt.method == http.MethodGet && r.Method == http.MethodHead) {
 		w.Header().Set("Allow", rt.method)
-		writeError(w, apierr.New(http.StatusMethodNotAllowed, "InvalidRequest", "Incorrect HTTP method (%s) for %s, expected %s", r.Method, nsid, rt.method))
+		writeError(w, errs.New(errMethodNotAllowed, "Incorrect HTTP method (%s) for %s, expected %s", r.Method, nsid, rt.method))
 		return
 	}
-	var caller *pds.Caller
+	var caller *accounts.Caller
 	if rt.auth != authNone {
 		c, err := s.authenticate(r, rt.auth)
 		if err != nil {
@@ -210,15 +213,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		caller = c
 	}
 	if err := rt.fn(w, r, caller); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			err = apierr.New(http.StatusRequestEntityTooLarge, "PayloadTooLarge", "request body is larger than %d bytes", mbe.Limit)
-		}
-		ae := apierr.From(err)
-		if ae.Status >= 500 {
+		if _, _, ok := answer(err); !ok {
 			s.log.Error("request failed", "request_id", w.Header().Get("X-Request-Id"), "nsid", nsid, "err", err)
 		}
-		writeError(w, ae)
+		writeError(w, err)
 	}
 }
 
@@ -230,20 +228,20 @@ func bearer(r *http.Request) (string, bool) {
 	return "", false
 }
 
-func (s *Server) authenticate(r *http.Request, kind authKind) (*pds.Caller, error) {
+func (s *Server) authenticate(r *http.Request, kind authKind) (*accounts.Caller, error) {
 	tok, ok := bearer(r)
 	if !ok {
 		if kind == authOptional {
 			return nil, nil
 		}
-		return nil, apierr.New(http.StatusUnauthorized, "AuthMissing", "Authentication Required")
+		return nil, errs.New(errAuthMissing, "Authentication Required")
 	}
-	c, err := s.e.Authenticate(r.Context(), tok)
+	c, err := s.e.Accounts.Authenticate(r.Context(), tok)
 	if err != nil {
 		return nil, err
 	}
 	if kind == authFull && !c.Full() {
-		return nil, apierr.New(http.StatusUnauthorized, "AuthenticationRequired", "this needs a session made with the account password, not an app password")
+		return nil, errs.New(errs.ErrAuthRequired, "this needs a session made with the account password, not an app password")
 	}
 	return c, nil
 }
@@ -251,7 +249,7 @@ func (s *Server) authenticate(r *http.Request, kind authKind) (*pds.Caller, erro
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		writeError(w, apierr.From(fmt.Errorf("encode response: %w", err)))
+		writeError(w, fmt.Errorf("encode response: %w", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -259,23 +257,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
+// writeError answers with err's XRPC error (errorMap); an internal error
+// gets a generic message, never its details.
 func writeError(w http.ResponseWriter, err error) {
-	ae := apierr.From(err)
-	if ae.Status == http.StatusUnauthorized {
+	xe, msg, _ := answer(err)
+	if xe.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="atproto"`)
 	}
-	msg := ae.Message
-	if msg == "" {
-		msg = ae.Name
-	}
-	writeJSON(w, ae.Status, map[string]string{"error": ae.Name, "message": msg})
+	writeJSON(w, xe.status, map[string]string{"error": xe.name, "message": msg})
 }
 
 // decodeJSON reads a JSON body (bounded) into v.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
 	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return apierr.Invalid("expected an application/json body, got %s", ct)
+		return errs.Invalid("expected an application/json body, got %s", ct)
 	}
 	body := http.MaxBytesReader(w, r.Body, MaxJSONBody)
 	dec := json.NewDecoder(body)
@@ -285,42 +281,84 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			return err
 		}
 		if errors.Is(err, io.EOF) {
-			return apierr.Invalid("request body is empty")
+			return errs.Invalid("request body is empty")
 		}
-		return apierr.Invalid("malformed JSON body: %v", err)
+		return errs.Invalid("malformed JSON body: %v", err)
 	}
 	if dec.More() {
-		return apierr.Invalid("malformed JSON body: trailing data")
+		return errs.Invalid("malformed JSON body: trailing data")
 	}
 	return nil
 }
 
-// resolveRepo turns a repo param (DID or handle) into a DID.
-func (s *Server) resolveRepo(ctx context.Context, repo string) (string, error) {
+// account finds the account a repo param (DID or handle) names.
+func (s *Server) account(ctx context.Context, repo string) (*accounts.Account, error) {
 	if repo == "" {
-		return "", apierr.Invalid("missing repo parameter")
+		return nil, errs.Invalid("missing repo parameter")
 	}
-	a, err := s.e.GetAccount(ctx, repo)
+	id, err := syntax.ParseAtIdentifier(strings.TrimPrefix(strings.TrimSpace(repo), "@"))
+	if err != nil {
+		return nil, errs.RepoNotFound(repo)
+	}
+	return s.e.Accounts.Lookup(ctx, id)
+}
+
+// resolveRepo turns a repo param (DID or handle) into a DID.
+func (s *Server) resolveRepo(ctx context.Context, repo string) (syntax.DID, error) {
+	acc, err := s.account(ctx, repo)
 	if err != nil {
 		return "", err
 	}
-	return a.DID, nil
+	return acc.DID, nil
 }
 
 // requireOwner checks that the caller owns repo and returns its DID.
-func (s *Server) requireOwner(ctx context.Context, c *pds.Caller, repo string) (string, error) {
+func (s *Server) requireOwner(ctx context.Context, c *accounts.Caller, repo string) (syntax.DID, error) {
 	did, err := s.resolveRepo(ctx, repo)
 	if err != nil {
-		var ae *apierr.Error
-		if errors.As(err, &ae) && ae.Name == "RepoNotFound" {
-			return "", apierr.New(http.StatusBadRequest, "InvalidRequest", "repo %s is not hosted here or is not yours", repo)
+		if errors.Is(err, errs.ErrRepoNotFound) {
+			return "", errs.Invalid("repo %s is not hosted here or is not yours", repo)
 		}
 		return "", err
 	}
 	if did != c.DID {
-		return "", apierr.New(http.StatusUnauthorized, "AuthenticationRequired", "you may only write to your own repo")
+		return "", errs.New(errs.ErrAuthRequired, "you may only write to your own repo")
 	}
 	return did, nil
+}
+
+// Parameters are parsed once, here at the edge, into indigo's types.
+
+func parseDID(s, name string) (syntax.DID, error) {
+	did, err := syntax.ParseDID(s)
+	if err != nil {
+		return "", errs.Invalid("missing or invalid %s parameter", name)
+	}
+	return did, nil
+}
+
+func parseNSID(s, name string) (syntax.NSID, error) {
+	n, err := syntax.ParseNSID(s)
+	if err != nil {
+		return "", errs.Invalid("invalid %s %q: must be an NSID", name, s)
+	}
+	return n, nil
+}
+
+func parseRkey(s string) (syntax.RecordKey, error) {
+	k, err := syntax.ParseRecordKey(s)
+	if err != nil {
+		return "", errs.Invalid("invalid record key %q", s)
+	}
+	return k, nil
+}
+
+func parseCID(s, name string) (cid.Cid, error) {
+	c, err := cid.Decode(s)
+	if err != nil {
+		return cid.Undef, errs.Invalid("invalid %s CID %q", name, s)
+	}
+	return c, nil
 }
 
 func (s *Server) wellKnownDID(w http.ResponseWriter, r *http.Request) {
@@ -328,13 +366,18 @@ func (s *Server) wellKnownDID(w http.ResponseWriter, r *http.Request) {
 	if i := strings.LastIndex(host, ":"); i > 0 && !strings.HasSuffix(host, "]") {
 		host = host[:i]
 	}
-	did := s.e.LocalHandleDID(r.Context(), strings.ToLower(host))
-	if did == "" {
+	h, err := syntax.ParseHandle(host)
+	var did syntax.DID
+	ok := false
+	if err == nil {
+		did, ok, err = s.e.Accounts.HandleDID(r.Context(), h)
+	}
+	if err != nil || !ok {
 		http.Error(w, "no user by that handle", http.StatusNotFound)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	io.WriteString(w, did)
+	_, _ = io.WriteString(w, did.String())
 }
 
 // wellKnownDIDDoc serves the DID document of a did:web account whose
@@ -344,9 +387,9 @@ func (s *Server) wellKnownDIDDoc(w http.ResponseWriter, r *http.Request) {
 	if i := strings.LastIndex(host, ":"); i > 0 && !strings.HasSuffix(host, "]") {
 		host = host[:i]
 	}
-	doc := s.e.WebDIDDocument(r.Context(), host)
+	doc := s.e.Identity.WebDIDDocument(r.Context(), host)
 	if doc == nil {
-		writeError(w, apierr.New(http.StatusNotFound, "NotFound", "no did:web account for %s here", host))
+		writeError(w, errs.New(errNotFound, "no did:web account for %s here", host))
 		return
 	}
 	writeJSON(w, http.StatusOK, doc)
@@ -360,7 +403,7 @@ func boolParam(r *http.Request, name string) (bool, error) {
 	case "true":
 		return true, nil
 	}
-	return false, apierr.Invalid("parameter %s must be true or false", name)
+	return false, errs.Invalid("parameter %s must be true or false", name)
 }
 
 func intParam(r *http.Request, name string, def, min, max int) (int, error) {
@@ -370,10 +413,10 @@ func intParam(r *http.Request, name string, def, min, max int) (int, error) {
 	}
 	var n int
 	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || fmt.Sprint(n) != v {
-		return 0, apierr.Invalid("parameter %s must be an integer", name)
+		return 0, errs.Invalid("parameter %s must be an integer", name)
 	}
 	if n < min || n > max {
-		return 0, apierr.Invalid("parameter %s must be between %d and %d", name, min, max)
+		return 0, errs.Invalid("parameter %s must be between %d and %d", name, min, max)
 	}
 	return n, nil
 }

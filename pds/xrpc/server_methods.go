@@ -2,10 +2,12 @@ package xrpc
 
 import (
 	"encoding/json"
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/errs"
 	"net/http"
 
 	"github.com/hearth-pds/hearth/pds"
-	"github.com/hearth-pds/hearth/pds/apierr"
 )
 
 func (s *Server) registerServer() {
@@ -19,7 +21,7 @@ func (s *Server) registerServer() {
 	s.handle("com.atproto.server.listAppPasswords", http.MethodGet, authFull, s.listAppPasswords)
 	s.handle("com.atproto.server.revokeAppPassword", http.MethodPost, authFull, s.revokeAppPassword)
 	s.handle("com.atproto.server.checkAccountStatus", http.MethodGet, authAccess, s.checkAccountStatus)
-	s.handle("com.atproto.server.deactivateAccount", http.MethodPost, authFull, func(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+	s.handle("com.atproto.server.deactivateAccount", http.MethodPost, authFull, func(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
 		var in struct {
 			DeleteAfter string `json:"deleteAfter"`
 		}
@@ -34,7 +36,7 @@ func (s *Server) registerServer() {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	})
-	s.handle("com.atproto.server.deleteAccount", http.MethodPost, authNone, func(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+	s.handle("com.atproto.server.deleteAccount", http.MethodPost, authNone, func(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 		// The reference PDS also wants an emailed token; Hearth has no mail,
 		// so the account password is what proves intent.
 		var in struct {
@@ -46,36 +48,40 @@ func (s *Server) registerServer() {
 			return err
 		}
 		if in.DID == "" || in.Password == "" {
-			return apierr.Invalid("did and password are required")
+			return errs.Invalid("did and password are required")
 		}
-		if err := s.e.DeleteAccount(r.Context(), in.DID, in.Password); err != nil {
+		did, err := parseDID(in.DID, "did")
+		if err != nil {
+			return err
+		}
+		if err := s.e.DeleteAccount(r.Context(), did, in.Password); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)
 		return nil
 	})
-	s.handle("com.atproto.identity.getRecommendedDidCredentials", http.MethodGet, authAccess, func(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
-		creds, err := s.e.RecommendedDIDCredentials(r.Context(), c.DID)
+	s.handle("com.atproto.identity.getRecommendedDidCredentials", http.MethodGet, authAccess, func(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
+		creds, err := s.e.Identity.RecommendedCredentials(r.Context(), c.DID)
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, creds)
 		return nil
 	})
-	s.handle("com.atproto.identity.submitPlcOperation", http.MethodPost, authFull, func(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+	s.handle("com.atproto.identity.submitPlcOperation", http.MethodPost, authFull, func(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
 		var in struct {
 			Operation json.RawMessage `json:"operation"`
 		}
 		if err := decodeJSON(w, r, &in); err != nil {
 			return err
 		}
-		if err := s.e.SubmitPLCOperation(r.Context(), c.DID, in.Operation); err != nil {
+		if err := s.e.Identity.SubmitOperation(r.Context(), c.DID, in.Operation); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)
 		return nil
 	})
-	s.handle("com.atproto.server.activateAccount", http.MethodPost, authFull, func(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+	s.handle("com.atproto.server.activateAccount", http.MethodPost, authFull, func(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
 		if err := s.e.SetActive(r.Context(), c.DID, true); err != nil {
 			return err
 		}
@@ -84,9 +90,9 @@ func (s *Server) registerServer() {
 	})
 }
 
-func (s *Server) describeServer(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) describeServer(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"did":                       s.e.ServiceDID(),
+		"did":                       s.e.Identity.ServiceDID(),
 		"availableUserDomains":      []string{},
 		"inviteCodeRequired":        true,
 		"phoneVerificationRequired": false,
@@ -96,8 +102,8 @@ func (s *Server) describeServer(w http.ResponseWriter, r *http.Request, _ *pds.C
 	return nil
 }
 
-func (s *Server) sessionJSON(r *http.Request, sess *pds.Session, withTokens bool) (map[string]any, error) {
-	doc, err := s.e.DIDDocument(r.Context(), sess.DID)
+func (s *Server) sessionJSON(r *http.Request, sess *accounts.Session, withTokens bool) (map[string]any, error) {
+	doc, err := s.e.Identity.DIDDocument(r.Context(), sess.DID)
 	if err != nil {
 		return nil, err
 	}
@@ -105,9 +111,9 @@ func (s *Server) sessionJSON(r *http.Request, sess *pds.Session, withTokens bool
 		"did":    sess.DID,
 		"handle": sess.Handle,
 		"didDoc": doc,
-		"active": sess.Status == pds.StatusActive,
+		"active": sess.Active(),
 	}
-	if sess.Status != pds.StatusActive {
+	if !sess.Active() {
 		out["status"] = sess.Status
 	}
 	if sess.Email != "" {
@@ -122,7 +128,7 @@ func (s *Server) sessionJSON(r *http.Request, sess *pds.Session, withTokens bool
 	return out, nil
 }
 
-func (s *Server) respondSession(w http.ResponseWriter, r *http.Request, sess *pds.Session, withTokens bool) error {
+func (s *Server) respondSession(w http.ResponseWriter, r *http.Request, sess *accounts.Session, withTokens bool) error {
 	out, err := s.sessionJSON(r, sess, withTokens)
 	if err != nil {
 		return err
@@ -131,7 +137,7 @@ func (s *Server) respondSession(w http.ResponseWriter, r *http.Request, sess *pd
 	return nil
 }
 
-func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	var in struct {
 		Handle     string `json:"handle"`
 		Email      string `json:"email"`
@@ -142,29 +148,35 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, _ *pds.Ca
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
+	var moving syntax.DID
 	if in.DID != "" {
 		// Moving an existing account here: its current PDS vouches with a
 		// service-auth token signed by the DID's key.
+		did, err := syntax.ParseDID(in.DID)
+		if err != nil || (did.Method() != "plc" && did.Method() != "web") {
+			return errs.Invalid("%q is not a did:plc or did:web", in.DID)
+		}
 		tok, ok := bearer(r)
 		if !ok {
-			return apierr.New(http.StatusUnauthorized, "AuthMissing", "moving an account here needs a service-auth token from its current PDS")
+			return errs.New(errAuthMissing, "moving an account here needs a service-auth token from its current PDS")
 		}
-		if err := s.e.VerifyMigrationAuth(r.Context(), in.DID, tok); err != nil {
+		if err := s.e.Identity.VerifyMigrationAuth(r.Context(), did, tok); err != nil {
 			return err
 		}
+		moving = did
 	}
-	acc, err := s.e.CreateAccount(r.Context(), pds.NewAccount{Handle: in.Handle, Email: in.Email, Password: in.Password, InviteCode: in.InviteCode, RequireInvite: true, MigratingDID: in.DID})
+	acc, err := s.e.CreateAccount(r.Context(), pds.NewAccount{Handle: in.Handle, Email: in.Email, Password: in.Password, InviteCode: in.InviteCode, RequireInvite: true, MigratingDID: moving})
 	if err != nil {
 		return err
 	}
-	sess, err := s.e.Login(r.Context(), acc.DID, in.Password)
+	sess, err := s.e.Accounts.Login(r.Context(), acc.DID.String(), in.Password)
 	if err != nil {
 		return err
 	}
 	return s.respondSession(w, r, sess, true)
 }
 
-func (s *Server) createSession(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) createSession(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	var in struct {
 		Identifier string `json:"identifier"`
 		Password   string `json:"password"`
@@ -173,48 +185,48 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, _ *pds.Ca
 		return err
 	}
 	if in.Identifier == "" || in.Password == "" {
-		return apierr.Invalid("identifier and password are required")
+		return errs.Invalid("identifier and password are required")
 	}
-	sess, err := s.e.Login(r.Context(), in.Identifier, in.Password)
+	sess, err := s.e.Accounts.Login(r.Context(), in.Identifier, in.Password)
 	if err != nil {
 		return err
 	}
 	return s.respondSession(w, r, sess, true)
 }
 
-func (s *Server) getSession(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
-	acc, err := s.e.GetAccount(r.Context(), c.DID)
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
+	acc, err := s.e.Accounts.Get(r.Context(), c.DID)
 	if err != nil {
 		return err
 	}
-	return s.respondSession(w, r, &pds.Session{Account: *acc}, false)
+	return s.respondSession(w, r, &accounts.Session{Account: *acc}, false)
 }
 
-func (s *Server) refreshSession(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) refreshSession(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	tok, ok := bearer(r)
 	if !ok {
-		return apierr.New(http.StatusUnauthorized, "AuthMissing", "Authentication Required")
+		return errs.New(errAuthMissing, "Authentication Required")
 	}
-	sess, err := s.e.RefreshSession(r.Context(), tok)
+	sess, err := s.e.Accounts.RefreshSession(r.Context(), tok)
 	if err != nil {
 		return err
 	}
 	return s.respondSession(w, r, sess, true)
 }
 
-func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	tok, ok := bearer(r)
 	if !ok {
-		return apierr.New(http.StatusUnauthorized, "AuthMissing", "Authentication Required")
+		return errs.New(errAuthMissing, "Authentication Required")
 	}
-	if err := s.e.Logout(r.Context(), tok); err != nil {
+	if err := s.e.Accounts.Logout(r.Context(), tok); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
-func (s *Server) createAppPassword(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+func (s *Server) createAppPassword(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
 	var in struct {
 		Name       string `json:"name"`
 		Privileged bool   `json:"privileged"`
@@ -222,7 +234,7 @@ func (s *Server) createAppPassword(w http.ResponseWriter, r *http.Request, c *pd
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	secret, ap, err := s.e.CreateAppPassword(r.Context(), c.DID, in.Name, in.Privileged)
+	secret, ap, err := s.e.Accounts.CreateAppPassword(r.Context(), c.DID, in.Name, in.Privileged)
 	if err != nil {
 		return err
 	}
@@ -230,8 +242,8 @@ func (s *Server) createAppPassword(w http.ResponseWriter, r *http.Request, c *pd
 	return nil
 }
 
-func (s *Server) listAppPasswords(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
-	aps, err := s.e.ListAppPasswords(r.Context(), c.DID)
+func (s *Server) listAppPasswords(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
+	aps, err := s.e.Accounts.ListAppPasswords(r.Context(), c.DID)
 	if err != nil {
 		return err
 	}
@@ -243,26 +255,26 @@ func (s *Server) listAppPasswords(w http.ResponseWriter, r *http.Request, c *pds
 	return nil
 }
 
-func (s *Server) revokeAppPassword(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
+func (s *Server) revokeAppPassword(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
 	var in struct {
 		Name string `json:"name"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if err := s.e.RevokeAppPassword(r.Context(), c.DID, in.Name); err != nil {
+	if err := s.e.Accounts.RevokeAppPassword(r.Context(), c.DID, in.Name); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
-func (s *Server) checkAccountStatus(w http.ResponseWriter, r *http.Request, c *pds.Caller) error {
-	st, err := s.e.RepoStatus(r.Context(), c.DID)
+func (s *Server) checkAccountStatus(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
+	st, err := s.e.Repos.Status(r.Context(), c.DID)
 	if err != nil {
 		return err
 	}
-	cols, err := s.e.Collections(r.Context(), c.DID)
+	cols, err := s.e.Repos.Collections(r.Context(), c.DID)
 	if err != nil {
 		return err
 	}
@@ -270,11 +282,11 @@ func (s *Server) checkAccountStatus(w http.ResponseWriter, r *http.Request, c *p
 	for _, col := range cols {
 		n += col.Count
 	}
-	missing, _, err := s.e.ListMissingBlobs(r.Context(), c.DID, "", 1000)
+	missing, _, err := s.e.Blobs.ListMissing(r.Context(), c.DID, "", 1000)
 	if err != nil {
 		return err
 	}
-	blobs, err := s.e.BlobDetails(r.Context(), c.DID)
+	blobs, err := s.e.Blobs.Details(r.Context(), c.DID)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func TestCreateAccountNeedsInvite(t *testing.T) {
 	in["inviteCode"] = "bogus"
 	apiErr(t, c.Post(ctx, "com.atproto.server.createAccount", in, &out), 400, "InvalidInviteCode")
 
-	code, err := p.Engine.CreateInviteCode(ctx, 1)
+	code, err := p.Engine.Accounts.CreateInviteCode(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,12 +49,12 @@ func TestCreateAccountNeedsInvite(t *testing.T) {
 	if h, _ := id.DeclaredHandle(); h.String() != "carol.test" || id.PDSEndpoint() != p.URL {
 		t.Fatalf("DID doc: handle %v endpoint %q", h, id.PDSEndpoint())
 	}
-	st, _ := p.Engine.PLCStatus(ctx, did)
+	st, _ := p.Engine.Identity.PLCStatus(ctx, syntax.DID(did))
 	if st.Pending != 0 || st.Published != 1 {
 		t.Fatalf("PLC status %+v", st)
 	}
 	// A taken handle is refused.
-	code2, _ := p.Engine.CreateInviteCode(ctx, 1)
+	code2, _ := p.Engine.Accounts.CreateInviteCode(ctx, 1)
 	in["inviteCode"], in["handle"] = code2, "carol.test"
 	apiErr(t, c.Post(ctx, "com.atproto.server.createAccount", in, &out), 400, "HandleNotAvailable")
 	in["handle"] = "not a handle"
@@ -64,7 +64,7 @@ func TestCreateAccountNeedsInvite(t *testing.T) {
 func TestGenesisPendingWhenPLCUnreachable(t *testing.T) {
 	p := testpds.Start(t, func(c *pds.Config) { c.PLCURL = "http://127.0.0.1:9" })
 	a := p.CreateAccount(t, "offline.test")
-	st, err := p.Engine.PLCStatus(ctx, a.DID)
+	st, err := p.Engine.Identity.PLCStatus(ctx, syntax.DID(a.DID))
 	if err != nil || st.Pending != 1 || st.Published != 0 {
 		t.Fatalf("PLC status %+v %v", st, err)
 	}
@@ -230,7 +230,7 @@ func TestDeleteAccount(t *testing.T) {
 	apiErr(t, err, 400, "RepoNotFound")
 	_, err = atclient.LoginWithPasswordHost(ctx, p.URL, a.Handle, a.Password, "", nil)
 	apiErr(t, err, 401, "AuthenticationRequired")
-	evs, _ := p.Engine.Events(ctx, 0, 1000, a.DID)
+	evs, _ := p.Engine.Events.Range(ctx, 0, 1000, 0, a.DID)
 	f, err := events.Decode(evs[len(evs)-1].Frame)
 	if err != nil || f.Account == nil || f.Account.Active || f.Account.Status == nil || *f.Account.Status != "deleted" {
 		t.Fatalf("last event %+v %v", f, err)

@@ -1,12 +1,13 @@
 package xrpc
 
 import (
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/errs"
+	"github.com/ipfs/go-cid"
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/hearth-pds/hearth/pds"
-	"github.com/hearth-pds/hearth/pds/apierr"
 )
 
 func (s *Server) registerSync() {
@@ -18,33 +19,29 @@ func (s *Server) registerSync() {
 	s.handle("com.atproto.sync.listRepos", http.MethodGet, authNone, s.listRepos)
 	s.handle("com.atproto.sync.getBlob", http.MethodGet, authNone, s.getBlob)
 	s.handle("com.atproto.sync.listBlobs", http.MethodGet, authNone, s.listBlobs)
-	s.handle("com.atproto.sync.subscribeRepos", http.MethodGet, authNone, func(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+	s.handle("com.atproto.sync.subscribeRepos", http.MethodGet, authNone, func(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 		s.hub.ServeHTTP(w, r)
 		return nil
 	})
 }
 
-func didParam(r *http.Request) (string, error) {
-	did := r.URL.Query().Get("did")
-	if !strings.HasPrefix(did, "did:") {
-		return "", apierr.Invalid("missing or invalid did parameter")
-	}
-	return did, nil
+func didParam(r *http.Request) (syntax.DID, error) {
+	return parseDID(r.URL.Query().Get("did"), "did")
 }
 
 // activeRepo checks a repo exists and is served.
-func (s *Server) activeRepo(r *http.Request, did string) error {
-	st, err := s.e.RepoStatus(r.Context(), did)
+func (s *Server) activeRepo(r *http.Request, did syntax.DID) error {
+	st, err := s.e.Repos.Status(r.Context(), did)
 	if err != nil {
 		return err
 	}
 	if !st.Active {
-		return apierr.New(http.StatusBadRequest, "RepoDeactivated", "repo %s is %s", did, st.Status)
+		return errs.New(errs.ErrRepoDeactivated, "repo %s is %s", did, st.Status)
 	}
 	return nil
 }
 
-func (s *Server) getRepo(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) getRepo(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	did, err := didParam(r)
 	if err != nil {
 		return err
@@ -53,10 +50,10 @@ func (s *Server) getRepo(w http.ResponseWriter, r *http.Request, _ *pds.Caller) 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.ipld.car")
-	return s.e.ExportRepo(r.Context(), did, r.URL.Query().Get("since"), w, nil)
+	return s.e.Repos.ExportRepo(r.Context(), did, r.URL.Query().Get("since"), w, nil)
 }
 
-func (s *Server) getLatestCommit(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) getLatestCommit(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	did, err := didParam(r)
 	if err != nil {
 		return err
@@ -64,7 +61,7 @@ func (s *Server) getLatestCommit(w http.ResponseWriter, r *http.Request, _ *pds.
 	if err := s.activeRepo(r, did); err != nil {
 		return err
 	}
-	m, err := s.e.LatestCommit(r.Context(), did)
+	m, err := s.e.Repos.LatestCommit(r.Context(), did)
 	if err != nil {
 		return err
 	}
@@ -72,7 +69,7 @@ func (s *Server) getLatestCommit(w http.ResponseWriter, r *http.Request, _ *pds.
 	return nil
 }
 
-func (s *Server) syncGetRecord(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) syncGetRecord(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	did, err := didParam(r)
 	if err != nil {
 		return err
@@ -81,18 +78,25 @@ func (s *Server) syncGetRecord(w http.ResponseWriter, r *http.Request, _ *pds.Ca
 		return err
 	}
 	q := r.URL.Query()
-	col, rkey := q.Get("collection"), q.Get("rkey")
-	if col == "" || rkey == "" {
-		return apierr.Invalid("collection and rkey are required")
+	if q.Get("collection") == "" || q.Get("rkey") == "" {
+		return errs.Invalid("collection and rkey are required")
 	}
-	if _, err := s.e.GetRecord(r.Context(), did, col, rkey, ""); err != nil {
+	col, err := parseNSID(q.Get("collection"), "collection")
+	if err != nil {
+		return err
+	}
+	rkey, err := parseRkey(q.Get("rkey"))
+	if err != nil {
+		return err
+	}
+	if _, err := s.e.Repos.GetRecord(r.Context(), did, col, rkey, cid.Undef); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.ipld.car")
-	return s.e.RecordProof(r.Context(), did, col, rkey, w)
+	return s.e.Repos.RecordProof(r.Context(), did, col, rkey, w)
 }
 
-func (s *Server) getBlocks(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) getBlocks(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	did, err := didParam(r)
 	if err != nil {
 		return err
@@ -100,16 +104,22 @@ func (s *Server) getBlocks(w http.ResponseWriter, r *http.Request, _ *pds.Caller
 	if err := s.activeRepo(r, did); err != nil {
 		return err
 	}
-	cids := r.URL.Query()["cids"]
-	if len(cids) == 0 {
-		return apierr.Invalid("cids parameter is required")
+	raw := r.URL.Query()["cids"]
+	if len(raw) == 0 {
+		return errs.Invalid("cids parameter is required")
 	}
-	if len(cids) > 1000 {
-		return apierr.Invalid("at most 1000 cids per request")
+	if len(raw) > 1000 {
+		return errs.Invalid("at most 1000 cids per request")
+	}
+	cids := make([]cid.Cid, len(raw))
+	for i, s := range raw {
+		if cids[i], err = parseCID(s, "block"); err != nil {
+			return err
+		}
 	}
 	// Write to a buffer first so a missing block is an error, not a cut CAR.
 	var buf strings.Builder
-	if err := s.e.GetBlocks(r.Context(), did, cids, &buf); err != nil {
+	if err := s.e.Repos.GetBlocks(r.Context(), did, cids, &buf); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.ipld.car")
@@ -118,12 +128,12 @@ func (s *Server) getBlocks(w http.ResponseWriter, r *http.Request, _ *pds.Caller
 	return err
 }
 
-func (s *Server) getRepoStatus(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) getRepoStatus(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	did, err := didParam(r)
 	if err != nil {
 		return err
 	}
-	st, err := s.e.RepoStatus(r.Context(), did)
+	st, err := s.e.Repos.Status(r.Context(), did)
 	if err != nil {
 		return err
 	}
@@ -137,12 +147,12 @@ func (s *Server) getRepoStatus(w http.ResponseWriter, r *http.Request, _ *pds.Ca
 	return nil
 }
 
-func (s *Server) listRepos(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) listRepos(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	limit, err := intParam(r, "limit", 500, 1, 1000)
 	if err != nil {
 		return err
 	}
-	repos, cursor, err := s.e.ListRepos(r.Context(), r.URL.Query().Get("cursor"), limit)
+	repos, cursor, err := s.e.Repos.ListRepos(r.Context(), r.URL.Query().Get("cursor"), limit)
 	if err != nil {
 		return err
 	}
@@ -162,7 +172,7 @@ func (s *Server) listRepos(w http.ResponseWriter, r *http.Request, _ *pds.Caller
 	return nil
 }
 
-func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	did, err := didParam(r)
 	if err != nil {
 		return err
@@ -170,7 +180,11 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, _ *pds.Caller) 
 	if err := s.activeRepo(r, did); err != nil {
 		return err
 	}
-	f, info, err := s.e.OpenBlob(r.Context(), did, r.URL.Query().Get("cid"))
+	c, err := parseCID(r.URL.Query().Get("cid"), "blob")
+	if err != nil {
+		return err
+	}
+	f, info, err := s.e.Blobs.Open(r.Context(), did, c)
 	if err != nil {
 		return err
 	}
@@ -184,7 +198,7 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, _ *pds.Caller) 
 	return nil
 }
 
-func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request, _ *pds.Caller) error {
+func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	did, err := didParam(r)
 	if err != nil {
 		return err
@@ -197,7 +211,7 @@ func (s *Server) listBlobs(w http.ResponseWriter, r *http.Request, _ *pds.Caller
 		return err
 	}
 	q := r.URL.Query()
-	cids, cursor, err := s.e.ListBlobs(r.Context(), did, q.Get("since"), q.Get("cursor"), limit)
+	cids, cursor, err := s.e.Blobs.List(r.Context(), did, q.Get("since"), q.Get("cursor"), limit)
 	if err != nil {
 		return err
 	}

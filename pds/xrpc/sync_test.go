@@ -134,7 +134,7 @@ func TestCommitEventsVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	evs, err := p.Engine.Events(ctx, 0, 1000, a.DID)
+	evs, err := p.Engine.Events.Range(ctx, 0, 1000, 0, a.DID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func TestIndigoRelayAcceptsHearthFirehose(t *testing.T) {
 	dids := map[string]string{alice.DID: "alice", bob.DID: "bob"}
 
 	// Hearth's first event: the relay resumes after it (see the package doc).
-	first, err := p.Engine.Events(ctx, 0, 1, "")
+	first, err := p.Engine.Events.Range(ctx, 0, 1, 0, "")
 	if err != nil || len(first) != 1 {
 		t.Fatalf("Hearth's first event: %v %v", first, err)
 	}
@@ -129,7 +129,7 @@ func TestIndigoRelayAcceptsHearthFirehose(t *testing.T) {
 	t.Logf("workload written in %s", time.Since(workStart).Round(time.Millisecond))
 
 	// --- what Hearth emitted (its own firehose, from the start) -------------
-	lastSeq, err := p.Engine.LastSeq(ctx)
+	lastSeq, err := p.Engine.Events.LastSeq(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,11 @@
-package pds
+package repos
 
 import (
+	"bytes"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"sort"
-	"strings"
 
 	"github.com/bluesky-social/indigo/atproto/atdata"
 	"github.com/bluesky-social/indigo/atproto/repo"
@@ -19,8 +16,9 @@ import (
 	ipld "github.com/ipfs/go-ipld-format"
 
 	"github.com/hearth-pds/hearth/pds/actorrepo"
-	"github.com/hearth-pds/hearth/pds/apierr"
-	"github.com/hearth-pds/hearth/pds/events"
+	"github.com/hearth-pds/hearth/pds/errs"
+	"github.com/hearth-pds/hearth/pds/eventlog"
+	"github.com/hearth-pds/hearth/pds/store"
 )
 
 // MaxImportBytes bounds the blocks of one imported CAR.
@@ -49,7 +47,7 @@ type ParsedCAR struct {
 type importedRecord struct {
 	collection, rkey string
 	cid              cid.Cid
-	blobs            []string
+	blobs            []cid.Cid
 }
 
 type memBlocks map[string][]byte
@@ -74,7 +72,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func badCAR(format string, args ...any) error {
-	return apierr.New(http.StatusBadRequest, "InvalidRequest", "invalid repo CAR: "+format, args...)
+	return errs.Invalid("invalid repo CAR: "+format, args...)
 }
 
 // ParseRepoCAR reads a repo CAR and verifies it: every block hashes to its
@@ -120,7 +118,7 @@ func ParseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progres
 		return nil, badCAR("the root commit block %s is missing", root)
 	}
 	p := &ParsedCAR{blocks: bs}
-	if err := p.Commit.UnmarshalCBOR(bytesReader(cb)); err != nil {
+	if err := p.Commit.UnmarshalCBOR(bytes.NewReader(cb)); err != nil {
 		return nil, badCAR("commit block: %v", err)
 	}
 	if err := p.Commit.VerifyStructure(); err != nil {
@@ -161,9 +159,9 @@ func ParseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progres
 		}
 		ir := importedRecord{collection: col.String(), rkey: rkey.String(), cid: v}
 		for _, b := range atdata.ExtractBlobs(rec) {
-			s := cid.Cid(b.Ref).String()
-			ir.blobs = append(ir.blobs, s)
-			blobSet[s] = struct{}{}
+			c := cid.Cid(b.Ref)
+			ir.blobs = append(ir.blobs, c)
+			blobSet[c.KeyString()] = struct{}{}
 		}
 		p.records = append(p.records, ir)
 		counts[col.String()]++
@@ -203,7 +201,7 @@ func checkNodeDAG(bs memBlocks, root cid.Cid) error {
 		if !ok {
 			return badCAR("MST node %s is missing", c)
 		}
-		nd, err := mst.NodeDataFromCBOR(bytesReader(data))
+		nd, err := mst.NodeDataFromCBOR(bytes.NewReader(data))
 		if err != nil {
 			return badCAR("MST node %s: %v", c, err)
 		}
@@ -219,110 +217,86 @@ func checkNodeDAG(bs memBlocks, root cid.Cid) error {
 	return nil
 }
 
-// ImportRepo replaces did's repo with the one in the CAR (which must be for
-// did), committed anew under did's signing key, and emits #sync. On any
-// error the existing repo is left as it was.
-func (e *Engine) ImportRepo(ctx context.Context, did string, r io.Reader, size int64, progress Progress) (*CARSummary, error) {
+// Import replaces did's repo with the one in the CAR (which must be for
+// did), committed anew under did's signing key, and emits #sync (unless the
+// account is still moving in: it is announced when activated). On any error
+// the existing repo is left as it was.
+func (r *Repos) Import(ctx context.Context, did syntax.DID, in io.Reader, size int64, progress Progress) (*CARSummary, error) {
 	if progress == nil {
 		progress = func(ProgressEvent) {}
 	}
-	acc, err := e.lookup(ctx, e.db.R, "did = ?", did)
-	if err == errNoAccount {
-		return nil, apierr.New(http.StatusBadRequest, "RepoNotFound", "could not find repo for %s", did)
+	if _, err := r.accounts.Get(ctx, did); err != nil {
+		return nil, err
 	}
+	p, err := ParseRepoCAR(ctx, in, size, progress)
 	if err != nil {
 		return nil, err
 	}
-	p, err := ParseRepoCAR(ctx, r, size, progress)
+	if p.Commit.DID != did.String() {
+		return nil, errs.Invalid("this CAR holds the repo of %s, not of %s", p.Commit.DID, did)
+	}
+	keys, err := r.accounts.Keys(ctx, did)
 	if err != nil {
 		return nil, err
 	}
-	if p.Commit.DID != did {
-		return nil, apierr.Invalid("this CAR holds the repo of %s, not of %s", p.Commit.DID, did)
-	}
-	key, err := e.signingKey(acc)
-	if err != nil {
-		return nil, err
-	}
-	a := e.acct(did)
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	w := r.warm(did)
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	prevRev := p.Commit.Rev
-	if cur, err := e.LatestCommit(ctx, did); err == nil && cur.Rev > prevRev {
+	if cur, err := r.LatestCommit(ctx, did); err == nil && cur.Rev > prevRev {
 		prevRev = cur.Rev
 	}
-	nr, err := actorrepo.Rebase(syntax.DID(did), p.tree, key, prevRev)
+	nr, err := actorrepo.Rebase(did, p.tree, keys.Signing, prevRev)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("commit imported repo: %w", err)
 	}
 	head := *nr.Head()
-	var change Change
 	total := int64(len(p.records))
-	err = e.db.Write(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{"DELETE FROM record WHERE did = ?", "DELETE FROM record_blob WHERE did = ?"} {
-			if _, err := tx.ExecContext(ctx, q, did); err != nil {
-				return fmt.Errorf("clear old repo: %w", err)
-			}
+	err = r.db.Write(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec("DELETE FROM record WHERE did = ?", did.String()); err != nil {
+			return fmt.Errorf("clear old repo: %w", err)
 		}
-		ins, err := tx.PrepareContext(ctx, "INSERT INTO record(did, collection, rkey, cid, rev, bytes) VALUES(?, ?, ?, ?, ?, ?)")
+		if err := r.blobs.ClearAllRefs(tx, did); err != nil {
+			return err
+		}
+		ins, err := tx.Stmt("INSERT INTO record(did, collection, rkey, cid, rev, bytes) VALUES(?, ?, ?, ?, ?, ?)")
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
-		insBlob, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO record_blob(did, collection, rkey, blob_cid) VALUES(?, ?, ?, ?)")
-		if err != nil {
-			return err
-		}
-		defer insBlob.Close()
 		rev := head.Rev()
+		refs := r.blobs.RefsIn(tx, did, rev)
 		for i, rec := range p.records {
-			if _, err := ins.ExecContext(ctx, did, rec.collection, rec.rkey, rec.cid.String(), rev, p.blocks[rec.cid.KeyString()]); err != nil {
+			if _, err := ins.ExecContext(ctx, did.String(), rec.collection, rec.rkey, rec.cid.String(), rev, p.blocks[rec.cid.KeyString()]); err != nil {
 				return fmt.Errorf("store record %s/%s: %w", rec.collection, rec.rkey, err)
 			}
 			for _, b := range rec.blobs {
-				if _, err := insBlob.ExecContext(ctx, did, rec.collection, rec.rkey, b); err != nil {
-					return fmt.Errorf("store blob ref: %w", err)
+				if err := refs.Add(rec.collection, rec.rkey, b); err != nil {
+					return err
 				}
 			}
 			if i%4096 == 0 {
 				progress(ProgressEvent{Phase: "write", Done: int64(i), Total: total})
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE repo_root SET commit_cid = ?, rev = ?, data_cid = ?, commit_bytes = ? WHERE did = ?`,
-			head.CID.String(), rev, head.Commit.Data.String(), head.Bytes, did); err != nil {
-			return fmt.Errorf("store repo root: %w", err)
+		if err := r.storeHead(tx, did, head); err != nil {
+			return err
 		}
-		var migrating int
-		tx.QueryRowContext(ctx, "SELECT count(*) FROM setting WHERE key = ?", "migrating:"+did).Scan(&migrating)
-		if migrating > 0 {
-			return nil // announced with #sync when the account is activated here
+		migrating, err := r.accounts.Migrating(tx, did)
+		if err != nil || migrating {
+			return err // a moving account is announced with #sync when activated
 		}
-		now := nowString()
-		change, err = e.appendEvent(ctx, tx, did, events.KindSync, func(seq int64) ([]byte, error) {
-			body, err := events.SyncBody(did, seq, now, head)
-			if err != nil {
-				return nil, err
-			}
-			return events.Encode(events.KindSync, body)
-		})
-		change.Rev = rev
+		_, err = r.events.Append(tx, eventlog.Sync(did, head))
 		return err
 	})
 	if err != nil {
-		var ae *apierr.Error
-		if errors.As(err, &ae) {
-			return nil, err
-		}
 		return nil, fmt.Errorf("store imported repo: %w", err)
 	}
 	progress(ProgressEvent{Phase: "write", Done: total, Total: total})
-	a.repo = nr
-	if change.Seq != 0 {
-		e.notify.publish(change)
-	}
+	w.repo = nr
 	sum := p.Summary
 	sum.Rev, sum.Commit = head.Rev(), head.CID.String()
-	e.log.Info("imported repo", "did", did, "records", sum.Records, "rev", sum.Rev)
+	r.log.Info("imported repo", "did", did, "records", sum.Records, "rev", sum.Rev)
 	return &sum, nil
 }
 
@@ -333,15 +307,16 @@ func (p *ParsedCAR) RecordsIn(collection, cursor string, limit int) ([]*Record, 
 		limit = 50
 	}
 	var out []*Record
-	next := ""
+	next, last := "", ""
 	for _, rec := range p.records {
 		if rec.collection != collection || rec.rkey <= cursor {
 			continue
 		}
 		if len(out) == limit {
-			next = out[len(out)-1].URI[strings.LastIndex(out[len(out)-1].URI, "/")+1:]
+			next = last
 			break
 		}
+		last = rec.rkey
 		r, err := decodeRecord(p.Commit.DID, rec.collection, rec.rkey, rec.cid.String(), p.blocks[rec.cid.KeyString()])
 		if err != nil {
 			return nil, "", err
@@ -358,5 +333,5 @@ func (p *ParsedCAR) Record(collection, rkey string) (*Record, error) {
 			return decodeRecord(p.Commit.DID, rec.collection, rec.rkey, rec.cid.String(), p.blocks[rec.cid.KeyString()])
 		}
 	}
-	return nil, apierr.New(http.StatusBadRequest, "RecordNotFound", "no record %s/%s in this CAR", collection, rkey)
+	return nil, errs.New(errs.ErrRecordNotFound, "no record %s/%s in this CAR", collection, rkey)
 }

@@ -1,4 +1,4 @@
-package pds
+package repos
 
 import (
 	"sync"

@@ -1,19 +1,22 @@
-package pds_test
+package repos_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"github.com/hearth-pds/hearth/pds/repos"
 	"testing"
 
 	"github.com/bluesky-social/indigo/atproto/atcrypto"
 	"github.com/bluesky-social/indigo/atproto/atdata"
 	"github.com/ipfs/go-cid"
 
-	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/actorrepo"
-	"github.com/hearth-pds/hearth/pds/apierr"
+	"github.com/hearth-pds/hearth/pds/errs"
 	"github.com/hearth-pds/hearth/pds/events"
 )
+
+var ctx = context.Background()
 
 func seedCAR(t testing.TB) []byte {
 	key, _ := atcrypto.GeneratePrivateKeyK256()
@@ -48,10 +51,10 @@ func FuzzParseRepoCAR(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x0a\xa1\x67version\x01"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := pds.ParseRepoCAR(ctx, bytes.NewReader(data), int64(len(data)), nil)
+		p, err := repos.ParseRepoCAR(ctx, bytes.NewReader(data), int64(len(data)), nil)
 		if err != nil {
-			var ae *apierr.Error
-			if !errors.As(err, &ae) || ae.Status != 400 {
+			var ae *errs.Error
+			if !errors.As(err, &ae) || !errors.Is(err, errs.ErrInvalidRequest) {
 				t.Fatalf("non-client error for bad CAR: %v", err)
 			}
 			return
@@ -104,7 +107,7 @@ func TestCARWithSharedMSTNodeIsRefused(t *testing.T) {
 	commit, _ := atdata.MarshalCBOR(map[string]any{"did": "did:plc:abcdefghijklmnopqrstuvwx", "version": int64(3), "data": atdata.CIDLink(rootCID), "rev": "3kaaaaaaaaaaa", "prev": nil, "sig": atdata.Bytes([]byte{1})})
 	commitCID, _ := actorrepo.CBORCID(commit)
 	car, _ := events.CARBytes([]actorrepo.Block{{CID: commitCID, Data: commit}, {CID: rootCID, Data: rootData}, {CID: childCID, Data: child}})
-	_, err = pds.ParseRepoCAR(ctx, bytes.NewReader(car), 0, nil)
+	_, err = repos.ParseRepoCAR(ctx, bytes.NewReader(car), 0, nil)
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("more than once")) {
 		t.Fatalf("shared node: %v", err)
 	}

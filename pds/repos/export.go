@@ -1,0 +1,262 @@
+package repos
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	"github.com/ipfs/go-cid"
+
+	"github.com/hearth-pds/hearth/pds/actorrepo"
+	"github.com/hearth-pds/hearth/pds/errs"
+	"github.com/hearth-pds/hearth/pds/store"
+)
+
+// ProgressEvent is one step of a long job: Phase names what is happening,
+// Done out of Total (Total is 0 when unknown).
+type ProgressEvent struct {
+	Phase string
+	Done  int64
+	Total int64
+}
+
+// Progress receives progress events; it must not block for long.
+type Progress func(ProgressEvent)
+
+// snapshot holds the repo lock just long enough to run fn on the tree and
+// open a read transaction on the same state; records are then streamed from
+// that transaction without blocking writers. The caller rolls it back.
+func (r *Repos) snapshot(ctx context.Context, did syntax.DID, fn func(repo *actorrepo.Repo) error) (*store.Tx, actorrepo.Head, error) {
+	w := r.warm(did)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	repo, err := r.load(ctx, w, did)
+	if err != nil {
+		return nil, actorrepo.Head{}, err
+	}
+	tx, err := r.db.Snapshot(ctx)
+	if err != nil {
+		return nil, actorrepo.Head{}, err
+	}
+	fail := func(err error) (*store.Tx, actorrepo.Head, error) {
+		_ = tx.Rollback()
+		return nil, actorrepo.Head{}, err
+	}
+	var rev string
+	if err := tx.QueryRow("SELECT rev FROM repo_root WHERE did = ?", did.String()).Scan(&rev); err != nil {
+		return fail(fmt.Errorf("read head: %w", err))
+	}
+	head := *repo.Head()
+	if rev != head.Rev() {
+		w.repo = nil
+		return fail(fmt.Errorf("repo %s changed underneath; try again", did))
+	}
+	if err := fn(repo); err != nil {
+		return fail(err)
+	}
+	return tx, head, nil
+}
+
+// ExportRepo writes did's whole repo (or, with since, the commit, every MST
+// node and the records written after that rev) as a CAR to w.
+func (r *Repos) ExportRepo(ctx context.Context, did syntax.DID, since string, w io.Writer, progress Progress) error {
+	if _, err := r.accounts.Get(ctx, did); err != nil {
+		return err
+	}
+	var nodes []actorrepo.Block
+	tx, head, err := r.snapshot(ctx, did, func(repo *actorrepo.Repo) error {
+		var err error
+		nodes, err = repo.Nodes()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	recordsQuery := "SELECT cid, bytes FROM record WHERE did = ?"
+	countQuery := "SELECT count(*) FROM record WHERE did = ?"
+	args := []any{did.String()}
+	if since != "" {
+		recordsQuery += " AND rev > ?"
+		countQuery += " AND rev > ?"
+		args = append(args, since)
+	}
+	var total int64
+	if err := tx.QueryRow(countQuery, args...).Scan(&total); err != nil {
+		return fmt.Errorf("count records: %w", err)
+	}
+	total += int64(len(nodes)) + 1
+	bw := bufio.NewWriterSize(w, 256<<10)
+	cw, err := actorrepo.NewCARWriter(bw, head.CID)
+	if err != nil {
+		return err
+	}
+	if err := cw.Put(actorrepo.Block{CID: head.CID, Data: head.Bytes}); err != nil {
+		return err
+	}
+	done := int64(1)
+	for _, n := range nodes {
+		if err := cw.Put(n); err != nil {
+			return err
+		}
+		done++
+	}
+	rows, err := tx.Query(recordsQuery, args...)
+	if err != nil {
+		return fmt.Errorf("read records: %w", err)
+	}
+	defer rows.Close()
+	// Records with equal content share a block. Keys are binary CIDs; the
+	// usual 36-byte ones (CIDv1, sha2-256) go in a map that does not
+	// allocate per key.
+	seen36 := make(map[[36]byte]struct{}, total)
+	seenOther := map[string]struct{}{}
+	var cidBuf []byte
+	for rows.Next() {
+		// RawBytes: the driver's copies are written out before the next
+		// row, so nothing is copied again per record.
+		var cs, b sql.RawBytes
+		if err := rows.Scan(&cs, &b); err != nil {
+			return fmt.Errorf("read records: %w", err)
+		}
+		done++
+		if cidBuf, err = actorrepo.AppendCIDBytes(cidBuf[:0], cs); err != nil {
+			return fmt.Errorf("record CID %q: %w", cs, err)
+		}
+		if len(cidBuf) == 36 {
+			k := [36]byte(cidBuf)
+			if _, dup := seen36[k]; dup {
+				continue
+			}
+			seen36[k] = struct{}{}
+		} else {
+			if _, dup := seenOther[string(cidBuf)]; dup {
+				continue
+			}
+			seenOther[string(cidBuf)] = struct{}{}
+		}
+		if err := cw.PutRaw(cidBuf, b); err != nil {
+			return err
+		}
+		if progress != nil && done%1000 == 0 {
+			progress(ProgressEvent{Phase: "export", Done: done, Total: total})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read records: %w", err)
+	}
+	if progress != nil {
+		progress(ProgressEvent{Phase: "export", Done: total, Total: total})
+	}
+	return bw.Flush()
+}
+
+// RecordProof writes a CAR proving a record's presence (or absence): the
+// commit, the MST path and the record block if it exists.
+func (r *Repos) RecordProof(ctx context.Context, did syntax.DID, collection syntax.NSID, rkey syntax.RecordKey, w io.Writer) error {
+	var proof []actorrepo.Block
+	var recCID *cid.Cid
+	path := collection.String() + "/" + rkey.String()
+	tx, head, err := r.snapshot(ctx, did, func(repo *actorrepo.Repo) error {
+		var err error
+		if proof, err = repo.ProofNodes(path); err != nil {
+			return err
+		}
+		recCID, err = repo.Get(path)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	blocks := append([]actorrepo.Block{{CID: head.CID, Data: head.Bytes}}, proof...)
+	if recCID != nil {
+		var b []byte
+		if err := tx.QueryRow("SELECT bytes FROM record WHERE did = ? AND collection = ? AND rkey = ?", did.String(), collection.String(), rkey.String()).Scan(&b); err != nil {
+			return fmt.Errorf("read record: %w", err)
+		}
+		blocks = append(blocks, actorrepo.Block{CID: *recCID, Data: b})
+	}
+	cw, err := actorrepo.NewCARWriter(w, head.CID)
+	if err != nil {
+		return err
+	}
+	for _, b := range blocks {
+		if err := cw.Put(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetBlocks writes the requested blocks (commit, MST nodes or records of
+// the current repo) as a CAR. Unknown CIDs are an error.
+func (r *Repos) GetBlocks(ctx context.Context, did syntax.DID, cids []cid.Cid, w io.Writer) error {
+	want := map[string]bool{}
+	for _, c := range cids {
+		want[c.String()] = true
+	}
+	found := map[string]actorrepo.Block{}
+	paths := map[string]string{} // record CID -> a path holding it
+	tx, head, err := r.snapshot(ctx, did, func(repo *actorrepo.Repo) error {
+		nodes, err := repo.Nodes()
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			if want[n.CID.String()] {
+				found[n.CID.String()] = n
+			}
+		}
+		return repo.Walk(func(path string, c cid.Cid) error {
+			if s := c.String(); want[s] {
+				paths[s] = path
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if want[head.CID.String()] {
+		found[head.CID.String()] = actorrepo.Block{CID: head.CID, Data: head.Bytes}
+	}
+	for _, c := range cids {
+		s := c.String()
+		if _, ok := found[s]; ok {
+			continue
+		}
+		path, ok := paths[s]
+		if !ok {
+			return errs.New(errs.ErrBlockNotFound, "block not found: %s", s)
+		}
+		col, rkey, _ := strings.Cut(path, "/")
+		var b []byte
+		err := tx.QueryRow("SELECT bytes FROM record WHERE did = ? AND collection = ? AND rkey = ?", did.String(), col, rkey).Scan(&b)
+		if err == sql.ErrNoRows {
+			return errs.New(errs.ErrBlockNotFound, "block not found: %s", s)
+		}
+		if err != nil {
+			return fmt.Errorf("read record: %w", err)
+		}
+		found[s] = actorrepo.Block{CID: c, Data: b}
+	}
+	cw, err := actorrepo.NewCARWriter(w, head.CID)
+	if err != nil {
+		return err
+	}
+	for _, c := range cids {
+		if b, ok := found[c.String()]; ok {
+			if err := cw.Put(b); err != nil {
+				return err
+			}
+			delete(found, c.String())
+		}
+	}
+	return nil
+}
