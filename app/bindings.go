@@ -149,6 +149,9 @@ type StatusInfo struct {
 	Subscribers int         `json:"subscribers"`
 	Recent      []EventInfo `json:"recent"`
 	RelayCrawl  []string    `json:"relayCrawl"` // filled by the tunnel issue
+	// SettingsError says why desktop.json cannot be read or saved ("" if
+	// it can); the app then runs on defaults and leaves the file alone.
+	SettingsError string `json:"settingsError,omitempty"`
 }
 
 // EventInfo is one event-log entry.
@@ -172,7 +175,8 @@ func (a *App) Status() (*StatusInfo, error) {
 		return nil, errNotRunning
 	}
 	st := srv.Firehose().Stats()
-	out := &StatusInfo{DataDir: dir, LocalURL: url, Seq: st.Seq, Subscribers: st.Subscribers, Recent: []EventInfo{}, RelayCrawl: []string{}}
+	out := &StatusInfo{DataDir: dir, LocalURL: url, Seq: st.Seq, Subscribers: st.Subscribers, Recent: []EventInfo{}, RelayCrawl: []string{},
+		SettingsError: a.settingsProblem()}
 	a.mu.Lock()
 	p := a.pub
 	a.mu.Unlock()
