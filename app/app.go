@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -268,6 +269,14 @@ func closeErr(what string, err error) error {
 		return fmt.Errorf("close %s: %w", what, err)
 	}
 	return nil
+}
+
+// closeRead closes something only read from, where a failed Close loses no
+// data: it is logged, not returned.
+func (a *App) closeRead(what string, c io.Closer) {
+	if err := c.Close(); err != nil {
+		a.log.Warn("close "+what, "err", err)
+	}
 }
 
 var errNotRunning = errors.New("the PDS engine is not running")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -369,8 +370,9 @@ func (a *App) view(did string, r *pds.Record) RecordView {
 						Link string `json:"$link"`
 					} `json:"ref"`
 				}
-				json.Unmarshal(bm, &ref)
-				cid = ref.Ref.Link
+				if json.Unmarshal(bm, &ref) == nil {
+					cid = ref.Ref.Link
+				}
 			}
 			v.Images = append(v.Images, struct {
 				URL string `json:"url"`
@@ -638,7 +640,7 @@ func (a *App) SaveBlob(cid string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer a.closeRead("blob", f)
 	name := cid + extFor(info.MimeType)
 	path, err := a.savePath("Save blob", name)
 	if err != nil || path == "" {
@@ -657,8 +659,7 @@ func (a *App) SaveBlob(cid string) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(tmp)
-		return "", err
+		return "", errors.Join(err, os.Remove(tmp))
 	}
 	return path, os.Rename(tmp, path)
 }
@@ -733,8 +734,7 @@ func (a *App) ExportCAR() (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(tmp)
-		return "", err
+		return "", errors.Join(err, os.Remove(tmp))
 	}
 	return path, os.Rename(tmp, path)
 }
@@ -783,8 +783,11 @@ func (a *App) parseCAR(path, job string) (*pds.ParsedCAR, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, _ := f.Stat()
+	defer a.closeRead("CAR file", f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	return pds.ParseRepoCAR(bg, f, st.Size(), func(p pds.ProgressEvent) {
 		a.emit("progress", Progress{Job: job, Phase: p.Phase, Done: p.Done, Total: p.Total})
 	})
@@ -801,8 +804,11 @@ func (a *App) ImportCAR(path string) (*CARInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, _ := f.Stat()
+	defer a.closeRead("CAR file", f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	sum, err := e.ImportRepo(bg, acc.DID, f, st.Size(), func(p pds.ProgressEvent) {
 		a.emit("progress", Progress{Job: "import", Phase: p.Phase, Done: p.Done, Total: p.Total})
 	})
