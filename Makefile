@@ -8,7 +8,7 @@ PORT ?= 2583
 DATA_DIR ?= $(HOME)/.local/share/hearth/hearthd
 APT_PACKAGES := build-essential pkg-config ca-certificates curl git libgtk-3-dev libwebkit2gtk-4.0-dev xvfb xauth chromium
 
-.PHONY: deps apt-deps go-deps build run test test-go test-ts test-relay bench clean \
+.PHONY: deps apt-deps go-deps build run test test-go lint test-ts test-relay bench clean \
 	frontend-deps frontend app run-headless test-ui test-gui screenshots
 
 deps: apt-deps go-deps
@@ -39,9 +39,13 @@ run-headless: deps build
 
 test: deps test-go test-ts test-relay test-ui test-gui
 
-test-go:
+test-go: lint
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# golangci-lint v2 (.golangci.yml), built once into .cache/bin.
+lint:
+	LINT="$$(bash scripts/ensure-golangci-lint.sh)" && "$$LINT" run ./...
 
 test-ts: build
 	bash scripts/test-ts.sh

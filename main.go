@@ -60,7 +60,9 @@ func main() {
 		OnStartup: func(ctx context.Context) {
 			if err := app.Start(ctx, a, wailsUI{ctx}); err != nil {
 				logger.Error("could not start the PDS engine", "err", err)
-				runtime.MessageDialog(ctx, runtime.MessageDialogOptions{Type: runtime.ErrorDialog, Title: "Hearth could not start", Message: err.Error()})
+				if _, derr := runtime.MessageDialog(ctx, runtime.MessageDialogOptions{Type: runtime.ErrorDialog, Title: "Hearth could not start", Message: err.Error()}); derr != nil {
+					logger.Error("could not show the error dialog", "err", derr)
+				}
 			}
 		},
 		OnShutdown: func(ctx context.Context) { app.Shutdown(ctx, a) },

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -66,6 +67,7 @@ type App struct {
 	carView *repos.ParsedCAR // a CAR opened read-only
 	carPath string
 	pub     *publisher
+	saveErr error // the last desktop.json save's failure (settingsProblem)
 }
 
 // New returns an app; call Start to open the engine.
@@ -99,18 +101,66 @@ type settings struct {
 	Relays         []string `json:"relays,omitempty"`
 }
 
-func loadSettings(dir string) settings {
+const settingsFile = "desktop.json"
+
+// loadSettings reads desktop.json. A missing file is a first run (zero
+// settings, no error); a file that cannot be read or parsed is an error, and
+// the caller must then not save over it: it may hold the user's authtoken
+// and tunnel choice, which defaults would silently lose.
+func loadSettings(dir string) (settings, error) {
 	var s settings
-	b, err := os.ReadFile(filepath.Join(dir, "desktop.json"))
-	if err == nil {
-		json.Unmarshal(b, &s)
+	path := filepath.Join(dir, settingsFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
 	}
-	return s
+	if err != nil {
+		return settings{}, fmt.Errorf("read desktop settings: %w", err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return settings{}, fmt.Errorf("desktop settings %s are not valid JSON (left untouched; fix or remove the file, then restart Hearth): %w", path, err)
+	}
+	return s, nil
 }
 
 func saveSettings(dir string, s settings) error {
-	b, _ := json.MarshalIndent(s, "", "  ")
-	return os.WriteFile(filepath.Join(dir, "desktop.json"), b, 0o600)
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode desktop settings: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, settingsFile), b, 0o600); err != nil {
+		return fmt.Errorf("save desktop settings: %w", err)
+	}
+	return nil
+}
+
+// settingsSaved records the outcome of a save for the status panel (see
+// settingsProblem) and logs a failure.
+func (a *App) settingsSaved(err error) {
+	if err != nil {
+		a.log.Error("desktop settings not saved", "err", err)
+	}
+	a.mu.Lock()
+	a.saveErr = err
+	a.mu.Unlock()
+}
+
+// settingsProblem says what is wrong with desktop.json, "" if nothing: it
+// cannot be read or parsed (checked afresh, so fixing the file clears it), or
+// the last save failed.
+func (a *App) settingsProblem() string {
+	a.mu.Lock()
+	dir, saveErr := a.dataDir, a.saveErr
+	a.mu.Unlock()
+	if dir != "" {
+		if _, err := loadSettings(dir); err != nil {
+			return err.Error()
+		}
+	}
+	if saveErr != nil {
+		return saveErr.Error()
+	}
+	return ""
 }
 
 // Start connects the window and opens the engine on the configured data
@@ -126,7 +176,12 @@ func (a *App) open(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data folder %s: %w", dir, err)
 	}
-	st := loadSettings(dir)
+	st, serr := loadSettings(dir)
+	if serr != nil {
+		// Run on defaults but leave the file alone; the status panel and
+		// the log say what is wrong (settingsProblem).
+		a.log.Error("desktop settings unreadable; running on defaults without saving them", "err", serr)
+	}
 	port := a.cfg.Port
 	if port == 0 {
 		port = st.Port
@@ -146,27 +201,30 @@ func (a *App) open(ctx context.Context, dir string) error {
 	}
 	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: hr})
 	if err != nil {
-		ln.Close()
-		return err
+		return errors.Join(fmt.Errorf("open the engine: %w", err), closeErr("loopback listener", ln.Close()))
 	}
 	srv, err := xrpc.New(e, xrpc.Options{})
 	if err != nil {
-		ln.Close()
-		e.Close()
-		return err
+		return errors.Join(fmt.Errorf("start the XRPC server: %w", err),
+			closeErr("loopback listener", ln.Close()), closeErr("engine", e.Close()))
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	st.Port = port
-	if err := saveSettings(dir, st); err != nil {
-		a.log.Warn("save desktop settings", "err", err)
-	}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("loopback HTTP server stopped", "err", err)
+		}
+	}()
 	a.mu.Lock()
 	a.engine, a.server, a.httpSrv, a.dataDir, a.url = e, srv, hs, dir, url
+	a.saveErr = nil
 	a.mu.Unlock()
+	if serr == nil && st.Port != port {
+		st.Port = port
+		a.settingsSaved(saveSettings(dir, st))
+	}
 	a.log.Info("engine started", "data_dir", dir, "url", url)
 	go a.forwardEvents(srv)
-	if st.Tunnel != "" {
+	if serr == nil && st.Tunnel != "" {
 		// Publishing was on when the app last ran: switch it back on.
 		cfg := PublishConfig{Kind: st.Tunnel, Domain: st.NgrokDomain, URL: st.BYOURL, Relays: st.Relays}
 		if _, err := a.StartPublishing(cfg); err != nil {
@@ -199,10 +257,28 @@ func (a *App) stop(ctx context.Context) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	hs.Shutdown(sctx)
+	if err := hs.Shutdown(sctx); err != nil {
+		a.log.Warn("shut the loopback HTTP server down", "err", err)
+	}
 	srv.Close()
 	if err := e.Close(); err != nil {
 		a.log.Warn("close engine", "err", err)
+	}
+}
+
+// closeErr wraps a failed Close during cleanup (nil stays nil).
+func closeErr(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("close %s: %w", what, err)
+	}
+	return nil
+}
+
+// closeRead closes something only read from, where a failed Close loses no
+// data: it is logged, not returned.
+func (a *App) closeRead(what string, c io.Closer) {
+	if err := c.Close(); err != nil {
+		a.log.Warn("close "+what, "err", err)
 	}
 }
 

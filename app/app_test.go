@@ -235,7 +235,9 @@ func TestExportImportAndReadOnlyCAR(t *testing.T) {
 	}
 	// A broken CAR is refused and the repo stays as it was.
 	bad := filepath.Join(t.TempDir(), "bad.car")
-	os.WriteFile(bad, car[:len(car)/2], 0o600)
+	if err := os.WriteFile(bad, car[:len(car)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.ImportCAR(bad); err == nil {
 		t.Fatal("truncated CAR imported")
 	}
@@ -275,7 +277,9 @@ func TestOpenDataDirAndRestart(t *testing.T) {
 	}
 	st, _ := a.Status()
 	other := filepath.Join(t.TempDir(), "other")
-	os.MkdirAll(other, 0o700)
+	if err := os.MkdirAll(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.OpenDataDir(other); err != nil {
 		t.Fatal(err)
 	}

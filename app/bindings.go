@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -154,6 +155,9 @@ type StatusInfo struct {
 	Subscribers int         `json:"subscribers"`
 	Recent      []EventInfo `json:"recent"`
 	RelayCrawl  []string    `json:"relayCrawl"` // filled by the tunnel issue
+	// SettingsError says why desktop.json cannot be read or saved ("" if
+	// it can); the app then runs on defaults and leaves the file alone.
+	SettingsError string `json:"settingsError,omitempty"`
 }
 
 // EventInfo is one event-log entry.
@@ -177,7 +181,8 @@ func (a *App) Status() (*StatusInfo, error) {
 		return nil, errNotRunning
 	}
 	st := srv.Firehose().Stats()
-	out := &StatusInfo{DataDir: dir, LocalURL: url, Seq: st.Seq, Subscribers: st.Subscribers, Recent: []EventInfo{}, RelayCrawl: []string{}}
+	out := &StatusInfo{DataDir: dir, LocalURL: url, Seq: st.Seq, Subscribers: st.Subscribers, Recent: []EventInfo{}, RelayCrawl: []string{},
+		SettingsError: a.settingsProblem()}
 	a.mu.Lock()
 	p := a.pub
 	a.mu.Unlock()
@@ -370,8 +375,9 @@ func (a *App) view(did syntax.DID, r *repos.Record) RecordView {
 						Link string `json:"$link"`
 					} `json:"ref"`
 				}
-				json.Unmarshal(bm, &ref)
-				cid = ref.Ref.Link
+				if json.Unmarshal(bm, &ref) == nil {
+					cid = ref.Ref.Link
+				}
 			}
 			v.Images = append(v.Images, struct {
 				URL string `json:"url"`
@@ -664,7 +670,7 @@ func (a *App) SaveBlob(cidStr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer a.closeRead("blob", f)
 	name := cidStr + extFor(info.MimeType)
 	path, err := a.savePath("Save blob", name)
 	if err != nil || path == "" {
@@ -683,8 +689,7 @@ func (a *App) SaveBlob(cidStr string) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(tmp)
-		return "", err
+		return "", errors.Join(err, os.Remove(tmp))
 	}
 	return path, os.Rename(tmp, path)
 }
@@ -759,8 +764,7 @@ func (a *App) ExportCAR() (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(tmp)
-		return "", err
+		return "", errors.Join(err, os.Remove(tmp))
 	}
 	return path, os.Rename(tmp, path)
 }
@@ -809,8 +813,11 @@ func (a *App) parseCAR(path, job string) (*repos.ParsedCAR, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, _ := f.Stat()
+	defer a.closeRead("CAR file", f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	return repos.ParseRepoCAR(bg, f, st.Size(), func(p repos.ProgressEvent) {
 		a.emit("progress", Progress{Job: job, Phase: p.Phase, Done: p.Done, Total: p.Total})
 	})
@@ -827,8 +834,11 @@ func (a *App) ImportCAR(path string) (*CARInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, _ := f.Stat()
+	defer a.closeRead("CAR file", f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	sum, err := e.Repos.Import(bg, acc.DID, f, st.Size(), func(p repos.ProgressEvent) {
 		a.emit("progress", Progress{Job: "import", Phase: p.Phase, Done: p.Done, Total: p.Total})
 	})

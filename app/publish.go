@@ -56,7 +56,10 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	saved := loadSettings(a.dir())
+	saved, err := loadSettings(a.dir())
+	if err != nil {
+		return nil, err // not saved over: see loadSettings
+	}
 	if cfg.Kind == "ngrok" && cfg.Authtoken == "" {
 		cfg.Authtoken = saved.NgrokAuthtoken
 	}
@@ -123,7 +126,7 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	if cfg.Authtoken != "" {
 		st.NgrokAuthtoken = cfg.Authtoken
 	}
-	saveSettings(a.dir(), st)
+	a.settingsSaved(saveSettings(a.dir(), st))
 	p.mgr.Start()
 	return a.PublishingStatus()
 }
@@ -135,9 +138,14 @@ func isLocal(host string) bool {
 // StopPublishing switches publishing off (the PDS stays on loopback).
 func (a *App) StopPublishing() error {
 	a.stopPublishing()
-	st := loadSettings(a.dir())
+	st, err := loadSettings(a.dir())
+	if err != nil {
+		return err
+	}
 	st.Tunnel = ""
-	return saveSettings(a.dir(), st)
+	err = saveSettings(a.dir(), st)
+	a.settingsSaved(err)
+	return err
 }
 
 func (a *App) stopPublishing() {
@@ -177,7 +185,8 @@ func (a *App) PublishingStatus() (*PublishStatus, error) {
 		out.Config = p.cfg
 	} else {
 		// Off: show what was saved, so the form can start from it.
-		st := loadSettings(a.dir())
+		// (Unreadable settings: an empty form; Status reports the problem.)
+		st, _ := loadSettings(a.dir())
 		out.Config = PublishConfig{Kind: st.Tunnel, Authtoken: st.NgrokAuthtoken, Domain: st.NgrokDomain, URL: st.BYOURL, Relays: st.Relays}
 	}
 	if out.Config.Authtoken != "" {

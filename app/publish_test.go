@@ -63,11 +63,10 @@ func TestPublishPanel(t *testing.T) {
 	if _, err := a.StartPublishing(PublishConfig{Kind: "carrier-pigeon"}); err == nil {
 		t.Fatal("unknown kind accepted")
 	}
-	st, err := a.StartPublishing(PublishConfig{Kind: "loopback", Relays: []string{"http://127.0.0.1:9"}})
-	if err != nil {
+	if _, err := a.StartPublishing(PublishConfig{Kind: "loopback", Relays: []string{"http://127.0.0.1:9"}}); err != nil {
 		t.Fatal(err)
 	}
-	st = waitOnline(t, a)
+	st := waitOnline(t, a)
 	status, _ := a.Status()
 	if status.PublicURL != st.Tunnel.URL || len(status.RelayCrawl) != 1 {
 		t.Fatalf("status panel: %+v", status)

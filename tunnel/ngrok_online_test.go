@@ -16,7 +16,11 @@ func TestNgrokOnline(t *testing.T) {
 		t.Skip("NGROK_AUTHTOKEN is not set: skipping the online ngrok smoke test (set it to run it)")
 	}
 	rec := newRecorder()
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hearth-smoke")) })
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := w.Write([]byte("hearth-smoke")); err != nil {
+			t.Errorf("answer: %v", err)
+		}
+	})
 	m := tunnel.NewManager(&tunnel.Ngrok{Domain: os.Getenv("NGROK_DOMAIN")}, h, tunnel.Options{StartTimeout: 30 * time.Second, OnStatus: rec.on})
 	m.Start()
 	defer m.Stop()

@@ -42,7 +42,7 @@ func CheckPublicURL(raw string) (string, error) {
 		return "", fmt.Errorf("the public URL must not have a path: %q", raw)
 	}
 	local := u.Hostname() == "localhost" || strings.HasSuffix(u.Hostname(), ".localhost") || net.ParseIP(u.Hostname()) != nil && net.ParseIP(u.Hostname()).IsLoopback()
-	if u.Scheme != "https" && !(u.Scheme == "http" && local) {
+	if u.Scheme != "https" && (u.Scheme != "http" || !local) {
 		return "", fmt.Errorf("the public URL must be https (relays and apps will not use plain http): %q", raw)
 	}
 	return u.Scheme + "://" + u.Host, nil
@@ -87,12 +87,13 @@ func (l *Loopback) Open(ctx context.Context) (net.Listener, string, error) {
 }
 
 // Drop closes the current connection, as a dropped tunnel would.
-func (l *Loopback) Drop() {
+func (l *Loopback) Drop() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ln != nil {
-		l.ln.Close()
+		return l.ln.Close()
 	}
+	return nil
 }
 
 // FailWith makes the next Opens fail (nil to recover).

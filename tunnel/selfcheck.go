@@ -49,10 +49,13 @@ func SelfCheck(ctx context.Context, in SelfCheckInput) []Check {
 		c.Hint = "Is publishing switched on and the tunnel online? If you bring your own URL, check that your proxy forwards it to this computer's PDS port."
 	} else {
 		var d struct{ Did string }
-		json.NewDecoder(resp.Body).Decode(&d)
+		derr := json.NewDecoder(resp.Body).Decode(&d)
 		resp.Body.Close()
-		c.OK = resp.StatusCode == 200 && strings.HasPrefix(d.Did, "did:")
+		c.OK = resp.StatusCode == 200 && derr == nil && strings.HasPrefix(d.Did, "did:")
 		c.Detail = fmt.Sprintf("HTTP %d, server %s", resp.StatusCode, d.Did)
+		if derr != nil {
+			c.Detail = fmt.Sprintf("HTTP %d, not a describeServer answer: %v", resp.StatusCode, derr)
+		}
 		if !c.OK {
 			c.Hint = "Something else answers at this URL: make sure it forwards to Hearth, not another service."
 		}
@@ -100,9 +103,11 @@ func SelfCheck(ctx context.Context, in SelfCheckInput) []Check {
 		}
 		c.Hint = "The websocket handshake failed: your proxy or tunnel must pass websocket upgrades through."
 	} else {
-		conn.Close()
 		c.OK = true
 		c.Detail = "websocket handshake OK"
+		if err := conn.Close(); err != nil {
+			c.Detail += fmt.Sprintf(" (closing it afterwards failed: %v)", err)
+		}
 	}
 	out = append(out, c)
 	return out

@@ -104,7 +104,9 @@ func (m *Manager) Stop() {
 	}
 	cancel()
 	if ln != nil {
-		ln.Close()
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			m.opts.Logger.Warn("close the tunnel listener", "kind", m.p.Kind(), "err", err)
+		}
 	}
 	<-done
 	m.set(Status{State: Stopped})
@@ -143,7 +145,9 @@ func (m *Manager) run(ctx context.Context) {
 		cancel()
 		if ctx.Err() != nil {
 			if ln != nil {
-				ln.Close()
+				if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+					m.opts.Logger.Warn("close the tunnel listener", "kind", m.p.Kind(), "err", err)
+				}
 			}
 			return
 		}
@@ -172,7 +176,11 @@ func (m *Manager) run(ctx context.Context) {
 		}
 		srv := &http.Server{Handler: m.h, ReadHeaderTimeout: 15 * time.Second}
 		serr := srv.Serve(ln)
-		go srv.Close()
+		go func() {
+			if err := srv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				m.opts.Logger.Debug("close the tunnel's HTTP server", "kind", m.p.Kind(), "err", err)
+			}
+		}()
 		if ctx.Err() != nil {
 			return
 		}

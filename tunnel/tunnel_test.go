@@ -104,7 +104,9 @@ func TestLoopbackStateMachineMovesIdentityOnce(t *testing.T) {
 	base := identityCount()
 
 	// Drop and reconnect on the same URL: no new PLC operation.
-	lb.Drop()
+	if err := lb.Drop(); err != nil {
+		t.Fatal(err)
+	}
 	off := rec.waitFor(t, tunnel.Offline)
 	if off.Reason == "" || off.URL != on.URL {
 		t.Fatalf("offline status %+v", off)
@@ -115,7 +117,9 @@ func TestLoopbackStateMachineMovesIdentityOnce(t *testing.T) {
 	}
 	// A failing reconnect reports the reason and retries.
 	lb.FailWith(errors.New("network unreachable"))
-	lb.Drop()
+	if err := lb.Drop(); err != nil {
+		t.Fatal(err)
+	}
 	rec.waitFor(t, tunnel.Offline)
 	off2 := rec.waitFor(t, tunnel.Offline)
 	if !strings.Contains(off2.Reason, "network unreachable") {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -43,7 +44,7 @@ func runCeilingServer(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
+	defer removeProbe(f)
 	const blocks = 256
 	buf := make([]byte, 4096)
 	rand.Read(buf)
@@ -76,16 +77,24 @@ func runCeilingServer(dir string) error {
 		}
 		n++ // one request at a time: the client is sequential
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(answer)
+		if _, err := w.Write(answer); err != nil {
+			logf("ceiling server: answer: %v", err)
+		}
 	})}
-	go srv.Serve(ln)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logf("ceiling server: %v", err)
+		}
+	}()
 	fmt.Println(ln.Addr().String())
-	io.Copy(io.Discard, os.Stdin)
+	if _, err := io.Copy(io.Discard, os.Stdin); err != nil {
+		return errors.Join(fmt.Errorf("ceiling server: read stdin: %w", err), srv.Close())
+	}
 	return srv.Close()
 }
 
 // httpFsyncCeiling starts the child and times n sequential requests.
-func httpFsyncCeiling(ctx context.Context, dir string, n int, floor float64) (*ceilingResult, error) {
+func httpFsyncCeiling(ctx context.Context, dir string, n int, floor float64) (_ *ceilingResult, err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -104,8 +113,9 @@ func httpFsyncCeiling(ctx context.Context, dir string, n int, floor float64) (*c
 		return nil, err
 	}
 	defer func() {
-		stdin.Close()
-		cmd.Wait()
+		// Closing stdin stops the child; a failure of either is the
+		// measurement's failure too.
+		err = errors.Join(err, stdin.Close(), cmd.Wait())
 	}()
 	addr, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {

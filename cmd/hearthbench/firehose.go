@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -153,14 +155,16 @@ func currentSeq(ctx context.Context, s *server, ss *session) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer func() { conn.Close() }()
+	defer func() { closeSub(conn) }()
 	var buf bytes.Buffer
 	for try := 0; try < 5; try++ {
 		rev, err := ss.createRecordRev(ctx, 900000+try)
 		if err != nil {
 			return 0, err
 		}
-		conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if err := conn.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+			return 0, err
+		}
 		for {
 			if err := readFrame(conn, &buf); err != nil {
 				if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -177,7 +181,7 @@ func currentSeq(ctx context.Context, s *server, ss *session) (int64, error) {
 			}
 		}
 		// A timed-out gorilla connection cannot be read again.
-		conn.Close()
+		closeSub(conn)
 		if conn, err = s.subscribe(ctx, ""); err != nil {
 			return 0, err
 		}
@@ -295,11 +299,13 @@ func replayOnce(ctx context.Context, s *server, did, rev string, limit time.Dura
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
+	defer closeSub(conn)
 	var buf bytes.Buffer
 	var bytesIn int64
 	var prev int64
-	conn.SetReadDeadline(t0.Add(limit))
+	if err := conn.SetReadDeadline(t0.Add(limit)); err != nil {
+		return nil, err
+	}
 	for found := false; !found; {
 		if err := readFrame(conn, &buf); err != nil {
 			return nil, fmt.Errorf("after %d frames: %w", r.Events, err)
@@ -443,13 +449,13 @@ func waitAll(subs []*fanSub, want string, timeout time.Duration) int {
 	}
 }
 
-func (b *bench) fanoutPhase(r *firehoseFanoutResult) error {
+func (b *bench) fanoutPhase(r *firehoseFanoutResult) (err error) {
 	ctx := b.ctx
 	s, ss, err := b.freshServer("fanout")
 	if err != nil {
 		return err
 	}
-	defer s.stop()
+	defer s.stopInto(&err)
 	for i := 0; i < 20; i++ { // warm-up: load the repo, open connections
 		if err := ss.createRecord(ctx, i); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
@@ -462,7 +468,7 @@ func (b *bench) fanoutPhase(r *firehoseFanoutResult) error {
 	subs := make([]*fanSub, 0, n)
 	defer func() {
 		for _, fs := range subs {
-			fs.conn.Close()
+			closeSub(fs.conn)
 		}
 	}()
 	for i := 0; i < n; i++ {
@@ -521,7 +527,7 @@ func (b *bench) fanoutPhase(r *firehoseFanoutResult) error {
 	}
 	r.ServerThreadsAfter = threads(s.cmd.Process.Pid)
 	for _, fs := range subs {
-		fs.conn.Close()
+		closeSub(fs.conn)
 	}
 	for _, fs := range subs {
 		select {
@@ -768,4 +774,12 @@ func (d *cborScan) skip(depth int) error {
 		return d.skip(depth + 1)
 	}
 	return errCBOR
+}
+
+// closeSub closes a subscription the bench only read from: nothing is lost
+// if that fails (the server may have closed it first), so it is only logged.
+func closeSub(c io.Closer) {
+	if err := c.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		logf("close subscription: %v", err)
+	}
 }

@@ -155,7 +155,7 @@ func main() {
 	defer cancel()
 	b := &bench{cfg: c, ctx: ctx}
 	res, err := b.run()
-	b.stopAll()
+	err = errors.Join(err, b.stopAll())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hearthbench: FAILED:", err)
 		b.dumpLogs()
@@ -354,7 +354,7 @@ func (b *bench) readyAndIdle(res *results) error {
 
 // mainPhases runs the write, getRepo and blob benchmarks on one server,
 // each write benchmark on its own account (so each starts from an empty repo).
-func (b *bench) mainPhases(res *results) error {
+func (b *bench) mainPhases(res *results) (err error) {
 	dir := filepath.Join(b.cfg.workDir, "main")
 	port, err := freePort()
 	if err != nil {
@@ -373,7 +373,7 @@ func (b *bench) mainPhases(res *results) error {
 	if err != nil {
 		return err
 	}
-	defer s.stop()
+	defer s.stopInto(&err)
 	sess := map[string]*session{}
 	for _, h := range handles {
 		ss, err := s.login(b.ctx, h, dids[h])
@@ -525,7 +525,7 @@ func (b *bench) mainPhases(res *results) error {
 	return s.stop()
 }
 
-func (b *bench) importPhase(res *results) error {
+func (b *bench) importPhase(res *results) (err error) {
 	n := b.cfg.importRecords
 	r := &res.ImportRepo100k
 	r.Records = n
@@ -537,25 +537,21 @@ func (b *bench) importPhase(res *results) error {
 	logf("import: building a %d-record repo with applyWrites", n)
 	t0 := time.Now()
 	if _, err := ss.fillExactly(b.ctx, n); err != nil {
-		s.stop()
-		return fmt.Errorf("build: %w", err)
+		return errors.Join(fmt.Errorf("build: %w", err), s.stop())
 	}
 	r.BuildRecordsPerS = round(float64(n)/time.Since(t0).Seconds(), 1)
 	t0 = time.Now()
 	car, _, err := s.getRepo(b.ctx, did)
 	if err != nil {
-		s.stop()
-		return fmt.Errorf("export: %w", err)
+		return errors.Join(fmt.Errorf("export: %w", err), s.stop())
 	}
 	r.ExportSeconds = round(time.Since(t0).Seconds(), 3)
 	got, rev, err := verifyCAR(b.ctx, car, did)
 	if err != nil {
-		s.stop()
-		return fmt.Errorf("export: the CAR does not check out: %w", err)
+		return errors.Join(fmt.Errorf("export: the CAR does not check out: %w", err), s.stop())
 	}
 	if got != n {
-		s.stop()
-		return fmt.Errorf("export: the CAR holds %d records, want %d", got, n)
+		return errors.Join(fmt.Errorf("export: the CAR holds %d records, want %d", got, n), s.stop())
 	}
 	r.CARBytes = len(car)
 	logf("import: built at %.0f records/s, exported %d bytes in %.2f s (rev %s)", r.BuildRecordsPerS, len(car), r.ExportSeconds, rev)
@@ -568,7 +564,7 @@ func (b *bench) importPhase(res *results) error {
 	if err != nil {
 		return err
 	}
-	defer s.stop()
+	defer s.stopInto(&err)
 	pid := s.cmd.Process.Pid
 	if st, err := procStatus(pid); err == nil {
 		r.RSSBeforeMB = round(float64(st["VmRSS"])/1024, 1)
@@ -680,8 +676,8 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	port := ln.Addr().(*net.TCPAddr).Port
+	return port, ln.Close()
 }
 
 func publicURL(port int) string { return "http://localhost:" + strconv.Itoa(port) }
@@ -727,8 +723,7 @@ func (b *bench) freshServer(name string) (*server, *session, error) {
 	}
 	ss, err := s.login(b.ctx, handle, did)
 	if err != nil {
-		s.stop()
-		return nil, nil, err
+		return nil, nil, errors.Join(err, s.stop())
 	}
 	return s, ss, nil
 }
@@ -739,7 +734,12 @@ func (b *bench) startServer(dir string, port int) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lf.Close()
+	// The child has its own copy of the descriptor once started.
+	defer func() {
+		if err := lf.Close(); err != nil {
+			logf("close %s: %v", logPath, err)
+		}
+	}()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(b.cfg.hearthd, "serve", "--data-dir", dir, "--listen", addr,
 		"--public-url", publicURL(port), "--plc-url", b.cfg.plcURL)
@@ -752,9 +752,8 @@ func (b *bench) startServer(dir string, port int) (*server, error) {
 	}
 	b.servers = append(b.servers, s)
 	if b.cfg.pidFile != "" {
-		if f, err := os.OpenFile(b.cfg.pidFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
-			fmt.Fprintln(f, cmd.Process.Pid)
-			f.Close()
+		if err := appendPID(b.cfg.pidFile, cmd.Process.Pid); err != nil {
+			logf("pid file: %v", err) // only a help for cleaning up after a killed run
 		}
 	}
 	go func() { s.waitErr = cmd.Wait(); close(s.exited) }()
@@ -763,7 +762,7 @@ func (b *bench) startServer(dir string, port int) (*server, error) {
 	for {
 		resp, err := hc.Get(s.base + "/xrpc/_health")
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, resp.Body) // drained only to reuse the connection
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				s.ready = time.Since(t0)
@@ -776,8 +775,7 @@ func (b *bench) startServer(dir string, port int) (*server, error) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("hearthd not ready after 15 s (log %s)", logPath)
+			return nil, errors.Join(fmt.Errorf("hearthd not ready after 15 s (log %s)", logPath), s.stop())
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -794,21 +792,43 @@ func (s *server) stop() error {
 		return fmt.Errorf("hearthd (pid %d) had already exited: %v (log %s)", s.cmd.Process.Pid, s.waitErr, s.logPath)
 	default:
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop hearthd (pid %d): %w", s.cmd.Process.Pid, err)
+	}
 	select {
 	case <-s.exited:
 		return nil
 	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
+		if err := s.cmd.Process.Kill(); err != nil {
+			return fmt.Errorf("kill hearthd (pid %d) after SIGTERM was ignored: %w", s.cmd.Process.Pid, err)
+		}
 		<-s.exited
 		return fmt.Errorf("hearthd (pid %d) ignored SIGTERM for 10 s", s.cmd.Process.Pid)
 	}
 }
 
-func (b *bench) stopAll() {
+// stopInto stops s when a phase ends and adds a failure (hearthd crashed
+// or would not stop) to the phase's error.
+func (s *server) stopInto(err *error) {
+	*err = errors.Join(*err, s.stop())
+}
+
+func (b *bench) stopAll() error {
+	var errs []error
 	for _, s := range b.servers {
-		s.stop()
+		errs = append(errs, s.stop())
 	}
+	return errors.Join(errs...)
+}
+
+// appendPID adds pid to the file of started hearthd processes.
+func appendPID(path string, pid int) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(f, pid)
+	return errors.Join(err, f.Close())
 }
 
 func (b *bench) dumpLogs() {
@@ -1106,8 +1126,7 @@ func fsyncFloor(dir string, dur time.Duration) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
+	defer removeProbe(f)
 	const blocks = 256
 	buf := make([]byte, 4096)
 	rand.Read(buf)
@@ -1274,4 +1293,12 @@ func median(xs []float64) float64 {
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
 	return pct(s, 50)
+}
+
+// removeProbe closes and deletes a probe file; a failure only leaves a
+// file behind in the work folder, so it is logged.
+func removeProbe(f *os.File) {
+	if err := errors.Join(f.Close(), os.Remove(f.Name())); err != nil {
+		logf("remove probe file: %v", err)
+	}
 }

@@ -54,10 +54,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case len(args) >= 2 && args[0] == "invite" && args[1] == "create":
 		return inviteCreate(ctx, args[2:], stdout, stderr)
 	case len(args) >= 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
-		fmt.Fprintln(stdout, usage)
-		return nil
+		_, err := fmt.Fprintln(stdout, usage)
+		return err
 	}
-	return errors.New("unknown command\n" + usage)
+	if _, err := fmt.Fprintln(stderr, usage); err != nil {
+		return err
+	}
+	return errors.New("unknown command (usage above)")
 }
 
 // parseFlags parses args, then fills every flag not given on the command
@@ -118,7 +121,7 @@ func (f *engineFlags) open(ctx context.Context, log *slog.Logger) (*pds.Engine, 
 	})
 }
 
-func serve(ctx context.Context, args []string, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var ef engineFlags
 	ef.register(fs)
@@ -139,7 +142,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		defer stopProfile()
+		defer func() {
+			if perr := stopProfile(); perr != nil {
+				err = errors.Join(err, perr)
+			}
+		}()
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -147,7 +154,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer e.Close()
+	defer closeInto(&err, "engine", e)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
@@ -191,7 +198,7 @@ func isLocalHost(host string) bool {
 	return ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsLinkLocalUnicast())
 }
 
-func accountCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func accountCreate(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("account create", flag.ContinueOnError)
 	var ef engineFlags
 	ef.register(fs)
@@ -213,16 +220,16 @@ func accountCreate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	defer e.Close()
+	defer closeInto(&err, "engine", e)
 	acc, err := e.CreateAccount(ctx, pds.NewAccount{Handle: *handle, Password: *password, Email: *email, DIDWeb: *didWeb})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, acc.DID)
-	return nil
+	_, err = fmt.Fprintln(stdout, acc.DID)
+	return err
 }
 
-func inviteCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func inviteCreate(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("invite create", flag.ContinueOnError)
 	var ef engineFlags
 	ef.register(fs)
@@ -237,28 +244,38 @@ func inviteCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	defer e.Close()
+	defer closeInto(&err, "engine", e)
 	code, err := e.Accounts.CreateInviteCode(ctx, *uses)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, code)
-	return nil
+	_, err = fmt.Fprintln(stdout, code)
+	return err
+}
+
+// closeInto closes c and adds a failure to *err (for deferred closes of
+// things whose Close can lose data, such as the engine's database).
+func closeInto(err *error, what string, c io.Closer) {
+	if cerr := c.Close(); cerr != nil {
+		*err = errors.Join(*err, fmt.Errorf("close %s: %w", what, cerr))
+	}
 }
 
 // startCPUProfile profiles the process until the returned func is called.
-func startCPUProfile(path string) (func(), error) {
+func startCPUProfile(path string) (func() error, error) {
 	path = strings.ReplaceAll(path, "{pid}", strconv.Itoa(os.Getpid()))
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cpu profile: %w", err)
+		return nil, errors.Join(fmt.Errorf("cpu profile: %w", err), f.Close())
 	}
-	return func() {
+	return func() error {
 		pprof.StopCPUProfile()
-		f.Close()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		return nil
 	}, nil
 }

@@ -377,7 +377,9 @@ func TestClientErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	closedURL := "http://" + ln.Addr().String()
-	ln.Close()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
 	down := &plc.Client{URL: closedURL}
 
 	forged := update(t, a.genesis, newKey(t), a.signing, "alice.hearth.test", "https://evil.hearth.test")

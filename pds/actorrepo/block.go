@@ -165,7 +165,9 @@ func (c *collector) Put(_ context.Context, b blocks.Block) error {
 }
 func (c *collector) PutMany(ctx context.Context, bs []blocks.Block) error {
 	for _, b := range bs {
-		c.Put(ctx, b)
+		if err := c.Put(ctx, b); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -77,8 +77,13 @@ func TestCommitProofFixtures(t *testing.T) {
 				if blk.Data == nil {
 					continue
 				}
-				bb, _ := blocks.NewBlockWithCid(blk.Data, blk.CID)
-				bs.Put(context.Background(), bb)
+				bb, err := blocks.NewBlockWithCid(blk.Data, blk.CID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := bs.Put(context.Background(), bb); err != nil {
+					t.Fatal(err)
+				}
 				emitted[blk.CID.String()] = true
 			}
 			for _, want := range fx.BlocksInProof {

@@ -259,9 +259,8 @@ func (r *Repo) Plan(ops []Op, swapCommit *cid.Cid) (*Plan, error) {
 		default:
 			return nil, fmt.Errorf("unknown action %q", op.Action)
 		}
-		if ao.Action == Update && ao.Prev != nil && ao.CID.Equals(*ao.Prev) {
-			// A no-op update still counts as an op; keep it (the reference PDS does too).
-		}
+		// A no-op update (the new CID equals Prev) still counts as an op:
+		// it is kept, as the reference PDS does.
 		applied = append(applied, ao)
 	}
 	if size > MaxCommitBlocks-nodeAllowance {

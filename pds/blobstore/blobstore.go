@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/ipfs/go-cid"
@@ -42,11 +43,17 @@ type Upload struct {
 	tmp     string
 }
 
-// Discard removes the temp file.
-func (u *Upload) Discard() { os.Remove(u.tmp) }
+// Discard removes the temp file. (If that fails, CleanTemp removes it at
+// the next start.)
+func (u *Upload) Discard() error {
+	if err := os.Remove(u.tmp); err != nil {
+		return fmt.Errorf("discard temp blob: %w", err)
+	}
+	return nil
+}
 
 // Receive streams r to a temp file, hashing as it goes; at most limit bytes.
-func (s *Store) Receive(r io.Reader, limit int64) (*Upload, error) {
+func (s *Store) Receive(r io.Reader, limit int64) (_ *Upload, err error) {
 	f, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "upload-*")
 	if err != nil {
 		return nil, fmt.Errorf("create temp blob: %w", err)
@@ -54,8 +61,13 @@ func (s *Store) Receive(r io.Reader, limit int64) (*Upload, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			f.Close()
-			os.Remove(f.Name())
+			// f may be closed already (a failed Close is reported below).
+			if cerr := f.Close(); cerr != nil && !errors.Is(cerr, os.ErrClosed) {
+				err = errors.Join(err, fmt.Errorf("close temp blob: %w", cerr))
+			}
+			if rerr := os.Remove(f.Name()); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("remove temp blob: %w", rerr))
+			}
 		}
 	}()
 	h := sha256.New()
@@ -127,11 +139,24 @@ func (s *Store) Commit(did string, u *Upload) error {
 	if err := os.Rename(u.tmp, p); err != nil {
 		return fmt.Errorf("move blob into place: %w", err)
 	}
-	if d, err := os.Open(filepath.Dir(p)); err == nil {
-		d.Sync()
-		d.Close()
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return fmt.Errorf("sync blob folder: %w", err)
 	}
 	return nil
+}
+
+// syncDir makes a rename into dir durable. File systems that cannot sync a
+// directory (EINVAL) are accepted, as SQLite does.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if errors.Is(err, syscall.EINVAL) {
+		err = nil
+	}
+	return errors.Join(err, d.Close())
 }
 
 // Open opens a stored blob.
@@ -164,10 +189,22 @@ func (s *Store) DeleteAll(did string) error {
 	return os.RemoveAll(filepath.Dir(p))
 }
 
-// CleanTemp removes leftover temp files (from a crash mid-upload).
-func (s *Store) CleanTemp() {
-	ents, _ := os.ReadDir(filepath.Join(s.root, "tmp"))
-	for _, e := range ents {
-		os.Remove(filepath.Join(s.root, "tmp", e.Name()))
+// CleanTemp removes leftover temp files (from a crash mid-upload) and
+// reports those it could not remove.
+func (s *Store) CleanTemp() error {
+	dir := filepath.Join(s.root, "tmp")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("clean temp blobs: %w", err)
+	}
+	var errs []error
+	for _, e := range ents {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("clean temp blobs: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -37,7 +37,9 @@ func TestReceiveCommitOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := io.ReadAll(f)
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if !bytes.Equal(got, png) {
 		t.Fatal("bytes differ")
 	}

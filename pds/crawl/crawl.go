@@ -173,8 +173,10 @@ func (r *Requester) once(ctx context.Context, rel, hostname string) (err error, 
 		return nil, false
 	}
 	var e struct{ Error, Message string }
-	json.Unmarshal(b, &e)
-	msg := strings.TrimSpace(e.Error + " " + e.Message)
+	msg := ""
+	if json.Unmarshal(b, &e) == nil { // else: not an XRPC error body; quoted as is below
+		msg = strings.TrimSpace(e.Error + " " + e.Message)
+	}
 	if msg == "" {
 		msg = strings.TrimSpace(string(b))
 	}

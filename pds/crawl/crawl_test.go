@@ -27,7 +27,9 @@ func newFake(t *testing.T, failures int32, status int) *fakeRelay {
 			return
 		}
 		var in struct{ Hostname string }
-		json.NewDecoder(r.Body).Decode(&in)
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			t.Errorf("requestCrawl body: %v", err)
+		}
 		f.mu.Lock()
 		f.hosts = append(f.hosts, in.Hostname)
 		f.mu.Unlock()
@@ -36,7 +38,9 @@ func newFake(t *testing.T, failures int32, status int) *fakeRelay {
 			return
 		}
 		w.WriteHeader(f.status)
-		w.Write([]byte(`{"error":"InvalidRequest","message":"nope"}`))
+		if _, err := w.Write([]byte(`{"error":"InvalidRequest","message":"nope"}`)); err != nil {
+			t.Errorf("answer: %v", err)
+		}
 	}))
 	t.Cleanup(f.srv.Close)
 	return f

@@ -26,7 +26,9 @@ var upgrader = websocket.Upgrader{
 func httpError(w http.ResponseWriter, status int, name, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": name, "message": msg})
+	// Encoding two strings cannot fail; a failed write means the client
+	// is gone, and the status line has been sent already.
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": name, "message": msg})
 }
 
 // ServeHTTP serves one subscribeRepos connection.
@@ -49,7 +51,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered
 	}
-	defer conn.Close()
+	defer func() {
+		if err := conn.Close(); err != nil {
+			h.log.Debug("firehose: close connection", "remote", r.RemoteAddr, "err", err)
+		}
+	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	conn.SetReadLimit(1 << 12)
@@ -137,15 +143,25 @@ func (w *batchingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func (h *Hub) writeFrame(conn *websocket.Conn, frame []byte) error {
-	conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
+	if err := conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout)); err != nil {
+		return err
+	}
 	return conn.WriteMessage(websocket.BinaryMessage, frame)
 }
 
+// closeWithError tells a consumer why it is cut off. Best effort: it may be
+// gone already, so failures are only logged.
 func (h *Hub) closeWithError(conn *websocket.Conn, name, msg string) {
-	if frame, err := events.EncodeError(name, msg); err == nil {
-		h.writeFrame(conn, frame)
+	frame, err := events.EncodeError(name, msg)
+	if err == nil {
+		err = h.writeFrame(conn, frame)
 	}
-	conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, name), time.Now().Add(time.Second))
+	if err == nil {
+		err = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, name), time.Now().Add(time.Second))
+	}
+	if err != nil {
+		h.log.Debug("firehose: send error frame", "error", name, "remote", conn.RemoteAddr().String(), "err", err)
+	}
 }
 
 func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, batch *batchConn, sub *subscriber, cursor *int64) {
@@ -184,7 +200,9 @@ func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, batch *batchConn
 		evs, fromRing, _, wait, err := h.fetch(ctx, pos)
 		if err != nil {
 			if ctx.Err() == nil {
-				conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+				if werr := conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second)); werr != nil {
+					h.log.Debug("firehose: send close frame", "remote", sub.remote, "err", werr)
+				}
 			}
 			return
 		}
@@ -215,7 +233,10 @@ func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, batch *batchConn
 				batch.last()
 			}
 			if err := h.writeFrame(conn, ev.Frame); err != nil {
-				batch.end()
+				// The connection is broken: the stream ends either way.
+				if eerr := batch.end(); eerr != nil {
+					h.log.Debug("firehose: flush after a failed write", "remote", sub.remote, "err", eerr)
+				}
 				return
 			}
 			pos = ev.Seq

@@ -112,12 +112,16 @@ func BenchmarkSign(b *testing.B) {
 	msg := bytes.Repeat([]byte("commit"), 30)
 	b.Run("decred", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			s.HashAndSign(msg)
+			if _, err := s.HashAndSign(msg); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("atcrypto", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			k.HashAndSign(msg)
+			if _, err := k.HashAndSign(msg); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -62,26 +63,21 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	if err := w.PingContext(ctx); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, errors.Join(fmt.Errorf("open database %s: %w", path, err), w.Close())
 	}
 	s := &Store{W: w}
 	if err := s.migrate(ctx); err != nil {
-		w.Close()
-		return nil, err
+		return nil, errors.Join(err, w.Close())
 	}
 	r, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
+		return nil, errors.Join(fmt.Errorf("open database %s for reading: %w", path, err), w.Close())
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(4)
 	s.R = r
 	if s.ckpt, err = startCheckpointer(path); err != nil {
-		r.Close()
-		w.Close()
-		return nil, err
+		return nil, errors.Join(err, r.Close(), w.Close())
 	}
 	return s, nil
 }
@@ -96,26 +92,32 @@ func (s *Store) CheckpointStats() (runs int64, lastErr error) {
 	return s.ckpt.runs.Load(), err
 }
 
-// Close closes both pools.
+// Close closes the prepared statements, the checkpointer and both pools,
+// and reports every failure.
 func (s *Store) Close() error {
+	var errs []error
 	s.stmtMu.Lock()
-	for _, st := range s.stmts {
-		st.Close()
+	for q, st := range s.stmts {
+		if err := st.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close statement %q: %w", q, err))
+		}
 	}
 	s.stmts = nil
 	s.stmtMu.Unlock()
 	if s.ckpt != nil {
-		s.ckpt.close()
+		if err := s.ckpt.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close checkpointer: %w", err))
+		}
 	}
-	var errR error
 	if s.R != nil {
-		errR = s.R.Close()
+		if err := s.R.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close readers: %w", err))
+		}
 	}
-	errW := s.W.Close()
-	if errW != nil {
-		return errW
+	if err := s.W.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close writer: %w", err))
 	}
-	return errR
+	return errors.Join(errs...)
 }
 
 // Prepare prepares hot write statements once on the writer connection. It
@@ -212,12 +214,14 @@ func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) error {
 		// A panic in fn must not leave the only writer connection inside
 		// a transaction, or every later write would wait forever.
 		if p := recover(); p != nil {
-			_ = sqlTx.Rollback()
+			_ = sqlTx.Rollback() // the panic goes on; it is the error to see
 			panic(p)
 		}
 	}()
 	if err := fn(tx); err != nil {
-		_ = sqlTx.Rollback()
+		if rerr := sqlTx.Rollback(); rerr != nil {
+			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+		}
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -238,6 +242,8 @@ func (s *Store) Read(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return err
 	}
+	// Ending a read-only transaction undoes nothing: a failure here cannot
+	// change what fn read.
 	defer func() { _ = tx.Rollback() }()
 	return fn(tx)
 }

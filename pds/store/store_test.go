@@ -34,13 +34,13 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 	if _, err := s.R.Exec("INSERT INTO setting(key, value) VALUES('x', 'y')"); err == nil {
 		t.Fatal("reader pool accepted a write")
 	}
-	s.Close()
+	closeStore(t, s)
 
 	s2, err := Open(ctx, path)
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
-	defer s2.Close()
+	defer closeStore(t, s2)
 	val, ok, err := s2.GetSetting(ctx, "k")
 	if err != nil || !ok || string(val) != "v" {
 		t.Fatalf("setting after reopen = %q %v %v", val, ok, err)
@@ -57,8 +57,16 @@ func TestRefusesNewerSchema(t *testing.T) {
 	if _, err := s.W.Exec("PRAGMA user_version = 999"); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
+	closeStore(t, s)
 	if _, err := Open(ctx, path); err == nil {
 		t.Fatal("opened a database from a newer build")
+	}
+}
+
+// closeStore closes s and fails the test (without stopping it) if that fails.
+func closeStore(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Error(err)
 	}
 }

@@ -26,6 +26,8 @@ export interface StatusInfo {
   subscribers: number
   recent: EventInfo[]
   relayCrawl: string[]
+  /** Why desktop.json cannot be read or saved (absent when it can). */
+  settingsError?: string
 }
 
 export interface ImageInput {
