@@ -259,23 +259,29 @@ func TestReplayToLiveSeamUnderLoad(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		mustPost(t, c, a.DID, fmt.Sprint(i))
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	total := 0
+	// The writer goroutine must not call t.Fatal (mustPost): it reports its
+	// error on errc and the test goroutine fails.
+	started := make(chan struct{})
+	errc := make(chan error, 1)
 	go func() {
-		defer wg.Done()
+		defer close(started) // also on an early error, so the test never hangs
 		for i := 0; i < 150; i++ {
-			mustPost(t, c, a.DID, fmt.Sprint("live ", i))
+			if err := c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "record": post(fmt.Sprint("live ", i))}, nil); err != nil {
+				errc <- fmt.Errorf("live post %d: %w", i, err)
+				return
+			}
 			if i == 20 {
-				close(done)
+				started <- struct{}{} // connect while writes are flowing
 			}
 		}
+		errc <- nil
 	}()
-	<-done // connect while writes are flowing
+	<-started
 	s := dial(t, p, "10")
-	wg.Wait()
-	total = 3 + 50 + 150
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	total := 3 + 50 + 150
 	frames := s.collect(total - 10)
 	verifyFrames(t, p, frames, 11)
 }
