@@ -19,7 +19,7 @@ type PublishConfig struct {
 	Authtoken string   `json:"authtoken"` // ngrok; empty = saved one or $NGROK_AUTHTOKEN
 	Domain    string   `json:"domain"`    // ngrok reserved domain (optional)
 	URL       string   `json:"url"`       // byo
-	Relays    []string `json:"relays"`    // empty = https://bsky.network
+	Relays    []string `json:"relays"`    // empty = crawl.DefaultRelays
 }
 
 // PublishStatus is the Publish panel's state.
@@ -83,7 +83,7 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 		return nil, fmt.Errorf("unknown tunnel kind %q", cfg.Kind)
 	}
 	if len(cfg.Relays) == 0 {
-		cfg.Relays = []string{"https://bsky.network"}
+		cfg.Relays = append([]string(nil), crawl.DefaultRelays...)
 	}
 	// The new configuration is valid: only now replace the running tunnel.
 	a.stopPublishing()
@@ -102,8 +102,8 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 			if _, err := e.Identity.SetPublicURL(context.Background(), u); err != nil {
 				a.log.Warn("publish identity at the new URL", "err", err)
 			}
-			if pu, err := url.Parse(u); err == nil && !isLocal(pu.Hostname()) {
-				p.crawler.Request(pu.Host)
+			if pu, err := url.Parse(u); err == nil && pu.Host != "" {
+				p.crawler.RequestFrom(pu.Host, askRelay(pu.Host))
 			}
 		}
 	}()
@@ -131,8 +131,13 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	return a.PublishingStatus()
 }
 
-func isLocal(host string) bool {
-	return host == "localhost" || strings.HasSuffix(host, ".localhost") || host == "127.0.0.1" || host == "::1"
+// askRelay applies crawl.ShouldAsk to the relays of the Publish panel. The
+// panel's relay list starts out as the default relays (and earlier versions
+// saved them into the settings as if chosen), so a relay counts as named by
+// the user when it is not one of crawl.DefaultRelays: the defaults are asked
+// only when host is public, any other relay also for a local host.
+func askRelay(host string) func(relay string) bool {
+	return func(relay string) bool { return crawl.ShouldAsk(host, !crawl.IsDefaultRelay(relay)) }
 }
 
 // StopPublishing switches publishing off (the PDS stays on loopback).

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -76,7 +77,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if set[f.Name] || err != nil {
 			return
 		}
-		env := "HEARTH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		env := envName(f.Name)
 		if v, ok := os.LookupEnv(env); ok {
 			if e := f.Value.Set(v); e != nil {
 				err = fmt.Errorf("%s: %w", env, e)
@@ -84,6 +85,21 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 	})
 	return err
+}
+
+// envName is the environment variable for flag name: HEARTH_ and the name
+// in upper case with dashes as underscores.
+func envName(name string) string {
+	return "HEARTH_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// given reports whether the user set flag name, on the command line or
+// through its HEARTH_* variable, rather than leaving its default.
+func given(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	_, env := os.LookupEnv(envName(name))
+	return set || env
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -126,7 +142,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	var ef engineFlags
 	ef.register(fs)
 	listen := fs.String("listen", "127.0.0.1:2583", "address to listen on")
-	relays := fs.String("relays", "https://bsky.network", "comma-separated relays to ask for a crawl when the public URL is not local (empty: none)")
+	relays := fs.String("relays", strings.Join(crawl.DefaultRelays, ","), "comma-separated relays to ask for a crawl (empty: none); the default ones only when the public URL is not local, relays given here always")
 	retention := fs.Duration("event-retention", 72*time.Hour, "how long firehose events are kept for replay")
 	maxEvents := fs.Int64("event-max", 1_000_000, "how many firehose events are kept at most")
 	cpuProfile := fs.String("cpu-profile", "", "write a Go CPU profile of the whole run to this file; {pid} in the name becomes the process id (for performance work)")
@@ -170,11 +186,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	log.Info("hearthd ready", "listen", ln.Addr().String(), "public_url", e.Identity.PublicURL(), "data_dir", ef.dataDir)
 	crawler := crawl.New(strings.Split(*relays, ","), nil, log)
 	defer crawler.Close()
-	if host := e.Identity.Hostname(); isLocalHost(host) {
-		log.Info("public URL is local: not asking relays to crawl", "hostname", host)
-	} else {
-		crawler.Request(host)
-	}
+	requestCrawl(crawler, e.Identity.PublicURL(), given(fs, "relays"), log)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -189,13 +201,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	return nil
 }
 
-// isLocalHost reports whether relays on the internet could not reach host.
-func isLocalHost(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") || strings.HasSuffix(host, ".local") {
-		return true
+// requestCrawl asks the relays to crawl the PDS at publicURL (its host,
+// with the port when there is one), under crawl.ShouldAsk: the default
+// relays only when the host is public, relays the operator named (explicit:
+// --relays or HEARTH_RELAYS was set) always. It returns whether it asked.
+func requestCrawl(crawler *crawl.Requester, publicURL string, explicit bool, log *slog.Logger) bool {
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Host == "" {
+		log.Warn("not asking relays to crawl: no host in the public URL", "public_url", publicURL)
+		return false
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsLinkLocalUnicast())
+	if !crawl.ShouldAsk(u.Host, explicit) {
+		log.Info("public URL is local: not asking the default relays to crawl (name relays with --relays to ask them anyway)", "hostname", u.Host)
+		return false
+	}
+	crawler.Request(u.Host)
+	return true
 }
 
 func accountCreate(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {

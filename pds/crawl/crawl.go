@@ -59,12 +59,9 @@ func New(relays []string, client *http.Client, log *slog.Logger) *Requester {
 	}
 	r := &Requester{client: client, log: log, MinBackoff: 2 * time.Second, MaxBackoff: 10 * time.Minute, status: map[string]*Status{}}
 	for _, rel := range relays {
-		rel = strings.TrimRight(strings.TrimSpace(rel), "/")
-		if rel == "" {
+		rel = NormalizeRelay(rel)
+		if rel == "" || r.status[rel] != nil {
 			continue
-		}
-		if !strings.Contains(rel, "://") {
-			rel = "https://" + rel
 		}
 		r.relays = append(r.relays, rel)
 		r.status[rel] = &Status{Relay: rel, State: StateIdle}
@@ -74,21 +71,33 @@ func New(relays []string, client *http.Client, log *slog.Logger) *Requester {
 
 // Request asks every relay to crawl hostname, replacing any earlier
 // request still being retried.
-func (r *Requester) Request(hostname string) {
+func (r *Requester) Request(hostname string) { r.RequestFrom(hostname, nil) }
+
+// RequestFrom asks the relays for which ask returns true (every relay when
+// ask is nil) to crawl hostname, replacing any earlier request still being
+// retried; the others are left idle. It returns how many were asked.
+func (r *Requester) RequestFrom(hostname string, ask func(relay string) bool) int {
 	r.mu.Lock()
 	if r.cancel != nil {
 		r.cancel()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
+	var asked []string
 	for _, rel := range r.relays {
-		r.status[rel] = &Status{Relay: rel, Hostname: hostname, State: StatePending}
+		if ask == nil || ask(rel) {
+			asked = append(asked, rel)
+			r.status[rel] = &Status{Relay: rel, Hostname: hostname, State: StatePending}
+		} else {
+			r.status[rel] = &Status{Relay: rel, State: StateIdle}
+		}
 	}
 	r.mu.Unlock()
-	for _, rel := range r.relays {
+	for _, rel := range asked {
 		r.wg.Add(1)
 		go r.run(ctx, rel, hostname)
 	}
+	return len(asked)
 }
 
 // Close stops retries.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -259,23 +260,29 @@ func TestReplayToLiveSeamUnderLoad(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		mustPost(t, c, a.DID, fmt.Sprint(i))
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	total := 0
+	// The writer goroutine must not call t.Fatal (mustPost): it reports its
+	// error on errc and the test goroutine fails.
+	started := make(chan struct{})
+	errc := make(chan error, 1)
 	go func() {
-		defer wg.Done()
+		defer close(started) // also on an early error, so the test never hangs
 		for i := 0; i < 150; i++ {
-			mustPost(t, c, a.DID, fmt.Sprint("live ", i))
+			if err := c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "record": post(fmt.Sprint("live ", i))}, nil); err != nil {
+				errc <- fmt.Errorf("live post %d: %w", i, err)
+				return
+			}
 			if i == 20 {
-				close(done)
+				started <- struct{}{} // connect while writes are flowing
 			}
 		}
+		errc <- nil
 	}()
-	<-done // connect while writes are flowing
+	<-started
 	s := dial(t, p, "10")
-	wg.Wait()
-	total = 3 + 50 + 150
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	total := 3 + 50 + 150
 	frames := s.collect(total - 10)
 	verifyFrames(t, p, frames, 11)
 }
@@ -335,37 +342,95 @@ func TestOutdatedCursorAndPruning(t *testing.T) {
 	verifyFrames(t, p, s.collect(10), 24)
 }
 
+// dialSmallBuffer dials like dial, with a small socket receive buffer so
+// that a consumer that reads nothing backs the server up after few frames.
+func dialSmallBuffer(t *testing.T, p *testpds.PDS) *sub {
+	t.Helper()
+	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			c.(*net.TCPConn).SetReadBuffer(16 << 10)
+		}
+		return c, err
+	}}
+	u := strings.Replace(p.URL, "http://", "ws://", 1) + "/xrpc/com.atproto.sync.subscribeRepos"
+	conn, resp, err := d.Dial(u, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v (%v)", u, err, resp)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &sub{t: t, conn: conn}
+}
+
+// TestSlowConsumerIsCut: a live consumer that reads nothing while large
+// commits go out backs up the server's socket, falls out of the 16-event
+// ring and, when it reads again, gets ConsumerTooSlow and is unregistered.
+// Every step waits for an event (a frame, the hub reporting the consumer
+// out of its ring, the close); the deadlines are only safety nets.
 func TestSlowConsumerIsCut(t *testing.T) {
-	p := testpds.StartWithOptions(t, nil, xrpc.Options{Firehose: firehose.Config{RingSize: 16}})
+	// The server's write to the stalled consumer blocks for as long as the
+	// test writes: a generous WriteTimeout keeps it from giving up first
+	// (it would then close without ConsumerTooSlow).
+	p := testpds.StartWithOptions(t, nil, xrpc.Options{Firehose: firehose.Config{RingSize: 16, WriteTimeout: 5 * time.Minute}})
+	hub := p.Server.Firehose()
 	a := p.CreateAccount(t, "alice.test")
 	c := p.Login(t, a)
-	s := dial(t, p, "")
+	s := dialSmallBuffer(t, p)
+	// It is live: it gets the next commit.
+	mustPost(t, c, a.DID, "first")
+	if f := s.next(30 * time.Second); f == nil || f.Commit == nil {
+		t.Fatalf("live consumer's first frame = %+v", f)
+	}
+	if hub.Stats().Subscribers != 1 {
+		t.Fatalf("%d subscribers registered, want 1", hub.Stats().Subscribers)
+	}
+	// Write large commits, reading nothing, until the hub reports that
+	// the consumer fell out of the ring (socket buffers sizes vary: the
+	// bound is a safety net).
 	big := strings.Repeat("x", 200_000)
-	// The consumer reads nothing while 120 large commits go out: socket
-	// buffers fill, it falls out of the 16-event ring, and is cut.
-	for i := 0; i < 120; i++ {
-		if err := c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "com.example.big", "record": map[string]any{"data": big, "i": i}}, nil); err != nil {
+	const maxPosts = 1000
+	posts := 0
+	for ; !firehose.FellBehind(hub); posts++ {
+		if posts == maxPosts {
+			t.Fatalf("the consumer never fell out of the ring after %d large commits", maxPosts)
+		}
+		if err := c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "com.example.big", "record": map[string]any{"data": big, "i": posts}}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
+	t.Logf("out of the ring after %d large commits", posts)
+	if st := hub.Stats(); st.Cut != 0 {
+		t.Fatalf("cut before it read again: %+v", st)
+	}
+	// Reading again: the buffered frames, then the error frame, then the
+	// close (a read error).
 	var last *events.Frame
+	frames := 0
 	for {
-		f := s.next(5 * time.Second)
+		f := s.next(time.Minute)
 		if f == nil {
 			break
 		}
 		last = f
+		frames++
 	}
 	if last == nil || last.Op != -1 || last.Error != "ConsumerTooSlow" {
-		t.Fatalf("slow consumer's last frame = %+v", last)
+		t.Fatalf("slow consumer's last frame (of %d) = %+v", frames, last)
 	}
-	// The server unregisters it as the connection closes.
-	deadline := time.Now().Add(5 * time.Second)
-	for p.Server.Firehose().Stats().Subscribers != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	if frames-1 >= posts {
+		t.Fatalf("the cut consumer got %d commits, all %d written while it stalled", frames-1, posts)
 	}
-	if st := p.Server.Firehose().Stats(); st.Subscribers != 0 {
-		t.Fatalf("%d subscribers still registered", st.Subscribers)
+	// The hub counted the cut before it sent the error frame, and
+	// unregisters the consumer as the connection closes.
+	if st := hub.Stats(); st.Cut != 1 {
+		t.Fatalf("Stats().Cut = %d, want 1", st.Cut)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for hub.Stats().Subscribers != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscribers still registered 30s after the cut", hub.Stats().Subscribers)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hearth-pds/hearth/pds/eventlog"
@@ -75,6 +76,7 @@ type Hub struct {
 	wake    chan struct{}
 	subs    map[*subscriber]struct{}
 	served  int64
+	cut     int64 // consumers cut for falling behind
 	closed  bool
 	recent  []eventlog.Event // newest events for the GUI (frames dropped)
 	watcher map[chan eventlog.Event]struct{}
@@ -86,6 +88,10 @@ type Hub struct {
 type subscriber struct {
 	pos    int64 // last seq sent
 	remote string
+	// queued is the last seq handed to the connection (pos is updated
+	// only once a whole batch is written). Read without h.mu by tests
+	// (export_test.go) to see whether the subscriber fell out of the ring.
+	queued atomic.Int64
 }
 
 // New starts a hub on an event log.
@@ -294,13 +300,14 @@ type Stats struct {
 	Seq         int64 // newest event
 	Subscribers int
 	Served      int64 // connections served since start
+	Cut         int64 // consumers cut (ConsumerTooSlow) since start
 }
 
 // Stats returns current numbers.
 func (h *Hub) Stats() Stats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return Stats{Seq: h.head, Subscribers: len(h.subs), Served: h.served}
+	return Stats{Seq: h.head, Subscribers: len(h.subs), Served: h.served, Cut: h.cut}
 }
 
 // Recent returns the newest events (without frames), newest last.
@@ -328,6 +335,13 @@ func (h *Hub) add(s *subscriber) {
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
 	h.served++
+	h.mu.Unlock()
+}
+
+// noteCut counts a consumer cut for falling behind.
+func (h *Hub) noteCut() {
+	h.mu.Lock()
+	h.cut++
 	h.mu.Unlock()
 }
 

@@ -193,6 +193,7 @@ func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, batch *batchConn
 		}
 	}
 	h.setPos(sub, pos)
+	sub.queued.Store(pos)
 	live := cursor == nil
 	ping := time.NewTicker(h.cfg.PingInterval)
 	defer ping.Stop()
@@ -221,9 +222,11 @@ func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, batch *batchConn
 		}
 		if live && !fromRing {
 			h.log.Info("firehose: cutting a consumer that fell behind", "remote", sub.remote, "pos", pos)
+			h.noteCut()
 			h.closeWithError(conn, "ConsumerTooSlow", "consumer fell too far behind the live stream")
 			return
 		}
+		sub.queued.Store(evs[len(evs)-1].Seq)
 		batch.begin()
 		for i, ev := range evs {
 			if i == len(evs)-1 {

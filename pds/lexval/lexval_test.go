@@ -383,13 +383,19 @@ func TestValidateDoesNotModifyRecord(t *testing.T) {
 
 func TestValidateConcurrent(t *testing.T) {
 	v := newValidator(t)
+	// Records are built here: postWithText may call t.Fatal, which must not
+	// run on the worker goroutines.
 	var wg sync.WaitGroup
 	for range 8 {
+		recs := make([]map[string]any, 50)
+		for i := range recs {
+			recs[i] = postWithText(t, "hi")
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range 50 {
-				if st, err := v.Validate("app.bsky.feed.post", postWithText(t, "hi"), ModeDefault); err != nil || st != StatusValid {
+			for _, r := range recs {
+				if st, err := v.Validate("app.bsky.feed.post", r, ModeDefault); err != nil || st != StatusValid {
 					t.Errorf("Validate = %q, %v", st, err)
 					return
 				}

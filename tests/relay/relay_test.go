@@ -16,8 +16,10 @@
 //     invalid or unverifiable events (e.g. a prevData or MST-inversion
 //     mismatch, which the relay only logs).
 //
-// The test needs the relay binary and skips without it; `make test-relay`
-// (scripts/test-relay.sh) builds it once into .cache/bin and sets RELAY_BIN.
+// The test needs the relay binary and skips without it (t.Skip, so `go test
+// -v` shows SKIP and the reason); `make test-relay` (scripts/test-relay.sh)
+// builds it once into .cache/bin, sets RELAY_BIN and RELAY_REQUIRED=1, which
+// turns every skip in this package into a failure.
 //
 // How the relay is wired up: indigo's relay refuses to crawl loopback hosts
 // through requestCrawl (the public endpoint rejects localhost, and even the
@@ -71,10 +73,21 @@ const adminPassword = "hearth-relay-test"
 // ---------------------------------------------------------------------------
 // The test
 
+// skipOrFail skips the test with reason, or fails it when RELAY_REQUIRED
+// is set (scripts/test-relay.sh: there a skip means the interop check did
+// not run, and must not pass as "ok").
+func skipOrFail(t *testing.T, reason string) {
+	t.Helper()
+	if os.Getenv("RELAY_REQUIRED") != "" {
+		t.Fatalf("RELAY_REQUIRED is set, so this is a failure, not a skip: %s", reason)
+	}
+	t.Skip(reason)
+}
+
 func TestIndigoRelayAcceptsHearthFirehose(t *testing.T) {
 	bin := os.Getenv("RELAY_BIN")
 	if bin == "" {
-		t.Skip("RELAY_BIN is not set: this test runs a real indigo relay; use `make test-relay` (scripts/test-relay.sh) to build it and run the test")
+		skipOrFail(t, "RELAY_BIN is not set: this test runs a real indigo relay; use `make test-relay` (scripts/test-relay.sh) to build it and run the test")
 	}
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("RELAY_BIN=%s: %v", bin, err)
@@ -547,7 +560,17 @@ func (r *relayProc) checkLog(t *testing.T, dids map[string]string, hostname stri
 		t.Logf("relay log %s: no warnings, errors, drops or verification failures", r.logPath)
 	}
 	if lvl := os.Getenv("RELAY_LOG_LEVEL"); lvl != "" && !strings.EqualFold(lvl, "debug") {
-		t.Logf("RELAY_LOG_LEVEL=%s: not checking that the relay inverted every commit", lvl)
+		reason := fmt.Sprintf("RELAY_LOG_LEVEL=%s: the relay logs \"prevData matched\" only at debug level, so whether it inverted every commit was not checked", lvl)
+		switch {
+		case os.Getenv("RELAY_REQUIRED") != "":
+			// Errorf, not skipOrFail's Fatalf: this runs deferred, possibly
+			// while the test is already exiting after a failure.
+			t.Errorf("RELAY_REQUIRED is set, so this is a failure, not a skip: %s", reason)
+		case t.Failed():
+			t.Log(reason)
+		default:
+			t.Skip(reason) // the rest passed: report SKIP, not ok
+		}
 		return
 	}
 	var notInverted []string
@@ -563,6 +586,11 @@ func (r *relayProc) checkLog(t *testing.T, dids map[string]string, hostname stri
 		}
 	}
 	sort.Strings(notInverted)
+	if inverted+len(notInverted) == 0 {
+		// every commit but an account's first carries prevData: none means
+		// nothing was checked
+		t.Errorf("none of Hearth's %d commits after the resume point carried prevData: the inversion check checked nothing", len(want.commits))
+	}
 	if len(notInverted) > 0 {
 		t.Errorf("the relay did not log \"prevData matched\" (a successful MST inversion) for %d of Hearth's commits with prevData:\n  %s", len(notInverted), strings.Join(notInverted, "\n  "))
 	} else {
