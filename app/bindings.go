@@ -20,8 +20,8 @@ import (
 	"github.com/hearth-pds/hearth/pds/accounts"
 	"github.com/hearth-pds/hearth/pds/actorrepo"
 	"github.com/hearth-pds/hearth/pds/eventlog"
-	"github.com/hearth-pds/hearth/pds/repos"
 	"github.com/hearth-pds/hearth/pds/events"
+	"github.com/hearth-pds/hearth/pds/repos"
 )
 
 var bg = context.Background()

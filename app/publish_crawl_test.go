@@ -49,7 +49,10 @@ func TestPublishingCrawlPolicy(t *testing.T) {
 			return
 		}
 		var in struct{ Hostname string }
-		json.NewDecoder(r.Body).Decode(&in)
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
 		select {
 		case asked <- in.Hostname:
 		default:
@@ -64,7 +67,11 @@ func TestPublishingCrawlPolicy(t *testing.T) {
 	if _, err := a.StartPublishing(PublishConfig{Kind: "loopback", Relays: append([]string{relay.URL}, crawl.DefaultRelays...)}); err != nil {
 		t.Fatal(err)
 	}
-	defer a.StopPublishing()
+	defer func() {
+		if err := a.StopPublishing(); err != nil {
+			t.Error(err)
+		}
+	}()
 	var host string
 	select {
 	case host = <-asked:

@@ -156,7 +156,7 @@ func wire(ctx context.Context, db *store.Store, host string, cfg Config) (*Engin
 	}); err != nil {
 		return nil, err
 	}
-	if e.Blobs, err = blobs.Open(ctx, db, filepath.Join(cfg.DataDir, "blobs"), cfg.BlobLimit); err != nil {
+	if e.Blobs, err = blobs.Open(ctx, db, filepath.Join(cfg.DataDir, "blobs"), cfg.BlobLimit, cfg.Logger); err != nil {
 		return nil, err
 	}
 	if e.Repos, err = repos.Open(ctx, db, e.Events, e.Accounts, e.Blobs, cfg.Logger); err != nil {

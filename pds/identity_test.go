@@ -191,7 +191,9 @@ func TestRefusedOperationIsReportedNotRetried(t *testing.T) {
 	if _, err := db.W.Exec("UPDATE plc_op SET op = replace(op, 'third.example.com', 'evil.example.com') WHERE did = ? AND published = 0", a.DID); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	sp.down.Store(false)
 	before := sp.count()
 	p.Engine.Identity.PublishPending(ctx)
@@ -235,8 +237,10 @@ func TestPruneEventsByAge(t *testing.T) {
 	a := p.CreateAccount(t, "alice.test")
 	c := p.Login(t, a)
 	for i := 0; i < 5; i++ {
-		c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post",
-			"record": map[string]any{"text": "x", "createdAt": "2026-11-22T10:00:00Z"}}, nil)
+		if err := c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post",
+			"record": map[string]any{"text": "x", "createdAt": "2026-11-22T10:00:00Z"}}, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	last, _ := p.Engine.Events.LastSeq(ctx)
 	// Nothing is older than an hour ago.

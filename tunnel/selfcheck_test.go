@@ -70,7 +70,9 @@ func deadURL(t *testing.T) string {
 		t.Fatal(err)
 	}
 	u := "http://" + ln.Addr().String()
-	ln.Close()
+	if err := ln.Close(); err != nil { // still listening: the URL would not be dead
+		t.Fatal(err)
+	}
 	return u
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,11 +20,9 @@ import (
 	"github.com/hearth-pds/hearth/pds/crawl"
 )
 
-// fakeRelay records the hostnames it is asked to crawl.
+// fakeRelay reports the hostnames it is asked to crawl on asked.
 type fakeRelay struct {
 	srv   *httptest.Server
-	mu    sync.Mutex
-	hosts []string
 	asked chan string
 }
 
@@ -35,10 +34,13 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 			return
 		}
 		var in struct{ Hostname string }
-		json.NewDecoder(r.Body).Decode(&in)
-		f.mu.Lock()
-		f.hosts = append(f.hosts, in.Hostname)
-		f.mu.Unlock()
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			// t.Errorf, not t.Fatal: this is the server's goroutine (the
+			// test is still running: its cleanup closes the server).
+			t.Errorf("requestCrawl body: %v", err)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		select {
 		case f.asked <- in.Hostname:
 		default:
@@ -46,12 +48,6 @@ func newFakeRelay(t *testing.T) *fakeRelay {
 	}))
 	t.Cleanup(f.srv.Close)
 	return f
-}
-
-func (f *fakeRelay) calls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.hosts)
 }
 
 // waitAsked waits for the relay's next crawl request (30 s safety net).
@@ -77,7 +73,9 @@ func TestGivenFlag(t *testing.T) {
 		return fs
 	}
 	t.Setenv("HEARTH_RELAYS", "") // restored after the test
-	os.Unsetenv("HEARTH_RELAYS")
+	if err := os.Unsetenv("HEARTH_RELAYS"); err != nil {
+		t.Fatal(err)
+	}
 	if given(parse(), "relays") {
 		t.Error("default --relays counted as given")
 	}
@@ -163,7 +161,10 @@ func TestServeCrawlRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
-			cmd.Process.Signal(syscall.SIGTERM)
+			// ErrProcessDone: it already exited; Wait reports how.
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				t.Errorf("SIGTERM hearthd serve: %v", err)
+			}
 			if err := cmd.Wait(); err != nil {
 				t.Errorf("hearthd serve: %v\n%s", err, stderr.String())
 			}

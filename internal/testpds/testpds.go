@@ -1,12 +1,9 @@
-// Package testpds starts a real Hearth engine and its HTTP server on a
-// random loopback port, with a temp data dir and an in-process local PLC
-// directory, for integration tests; and verifies repo CARs the way a
-// consumer on the network would.
 package testpds
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,6 +37,8 @@ type PDS struct {
 	Server *xrpc.Server
 	srv    *http.Server
 	ln     net.Listener
+	tb     testing.TB // the test that started it; Stop reports to it
+	served chan error // srv.Serve's result
 }
 
 // Start starts a PDS; tweak adjusts its config before it opens.
@@ -84,23 +83,43 @@ func startWith(t testing.TB, dataDir string, plc *httptest.Server, tweak func(*p
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	p := &PDS{Engine: e, Server: h, URL: url, PLC: plc, Config: cfg, Opts: opts, srv: srv, ln: ln,
+	served := make(chan error, 1)
+	go func() {
+		// Not t.Error here: this goroutine may outlive the test. Log an
+		// unexpected failure now, and let Stop report it to the test.
+		err := srv.Serve(ln)
+		if !errors.Is(err, http.ErrServerClosed) {
+			e.Logger().Error("testpds: serve", "err", err)
+		}
+		served <- err
+	}()
+	p := &PDS{Engine: e, Server: h, URL: url, PLC: plc, Config: cfg, Opts: opts, srv: srv, ln: ln, tb: t, served: served,
 		Dir: &identity.BaseDirectory{PLCURL: plc.URL, SkipHandleVerification: true}}
 	t.Cleanup(p.Stop)
 	return p
 }
 
-// Stop shuts the server and engine down (idempotent).
+// Stop shuts the server and engine down (idempotent), reporting any
+// failure to the test that started the PDS. Call it from that test's
+// goroutine (or its cleanup), as t.Cleanup does.
 func (p *PDS) Stop() {
 	if p.srv == nil {
 		return
 	}
+	p.tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p.srv.Shutdown(ctx)
+	if err := p.srv.Shutdown(ctx); err != nil {
+		p.tb.Errorf("testpds: shut down the HTTP server: %v", err)
+	}
+	// Shutdown closed the listener, so Serve has returned.
+	if err := <-p.served; !errors.Is(err, http.ErrServerClosed) {
+		p.tb.Errorf("testpds: serve: %v", err)
+	}
 	p.Server.Close()
-	p.Engine.Close()
+	if err := p.Engine.Close(); err != nil {
+		p.tb.Errorf("testpds: close the engine: %v", err)
+	}
 	p.srv = nil
 }
 

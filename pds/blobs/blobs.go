@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ type Blobs struct {
 	db    *store.Store
 	files *blobstore.Store
 	limit int64
+	log   *slog.Logger
 }
 
 // The write path's statements, prepared once.
@@ -45,16 +47,18 @@ const (
 
 // Open opens the blob folder dir (removing temp files a crash left) and
 // prepares the write path's statements. limit is the largest accepted blob.
-func Open(ctx context.Context, db *store.Store, dir string, limit int64) (*Blobs, error) {
+func Open(ctx context.Context, db *store.Store, dir string, limit int64, log *slog.Logger) (*Blobs, error) {
 	files, err := blobstore.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	files.CleanTemp()
+	if err := files.CleanTemp(); err != nil {
+		return nil, fmt.Errorf("clean blob temp files: %w", err)
+	}
 	if err := db.Prepare(ctx, sqlClearRefs, sqlAddRef); err != nil {
 		return nil, fmt.Errorf("prepare blob statements: %w", err)
 	}
-	return &Blobs{db: db, files: files, limit: limit}, nil
+	return &Blobs{db: db, files: files, limit: limit, log: log}, nil
 }
 
 // Limit is the largest accepted upload in bytes.
@@ -87,7 +91,7 @@ func (b *Blobs) Upload(ctx context.Context, did syntax.DID, declaredMIME string,
 	// another kind than the content (video/mp4 for a PNG, say).
 	switch {
 	case !genericMIME(sniffed) && !genericMIME(mime) && majorType(sniffed) != majorType(mime):
-		up.Discard()
+		b.discard(up)
 		return nil, errs.Invalid("declared type %s does not match the content, which looks like %s", mime, sniffed)
 	case !genericMIME(sniffed):
 		mime = sniffed
@@ -95,7 +99,7 @@ func (b *Blobs) Upload(ctx context.Context, did syntax.DID, declaredMIME string,
 		mime = "application/octet-stream"
 	}
 	if err := b.files.Commit(did.String(), up); err != nil {
-		up.Discard()
+		b.discard(up)
 		return nil, fmt.Errorf("store blob: %w", err)
 	}
 	now := time.Now()
@@ -108,6 +112,14 @@ func (b *Blobs) Upload(ctx context.Context, did syntax.DID, declaredMIME string,
 		return nil, fmt.Errorf("record blob: %w", err)
 	}
 	return &Info{CID: up.CID.String(), MimeType: mime, Size: up.Size, CreatedAt: now}, nil
+}
+
+// discard removes an upload that will not be kept. A temp file left behind
+// is removed at the next start (CleanTemp).
+func (b *Blobs) discard(up *blobstore.Upload) {
+	if err := up.Discard(); err != nil {
+		b.log.Warn("remove discarded upload", "err", err)
+	}
 }
 
 // Open opens a blob of did for reading.
@@ -215,7 +227,9 @@ func (b *Blobs) DeleteAccount(tx *store.Tx, did syntax.DID) error {
 	}
 	tx.OnCommit(func() {
 		// A leftover file is only disk space: the rows are gone.
-		_ = b.files.DeleteAll(did.String())
+		if err := b.files.DeleteAll(did.String()); err != nil {
+			b.log.Warn("delete blob files", "did", did, "err", err)
+		}
 	})
 	return nil
 }
@@ -354,7 +368,9 @@ func (b *Blobs) CollectGarbage(ctx context.Context, minAge time.Duration) (int, 
 	for _, v := range vs {
 		if c, err := cid.Decode(v.cid); err == nil {
 			// A file left behind is only disk space: its row is gone.
-			_ = b.files.Delete(v.did, c)
+			if err := b.files.Delete(v.did, c); err != nil {
+				b.log.Warn("delete collected blob", "did", v.did, "cid", v.cid, "err", err)
+			}
 		}
 	}
 	return len(vs), nil

@@ -1,10 +1,3 @@
-// Package errs holds the engine's error kinds: sentinel errors that say what
-// went wrong in terms a caller can act on (a repo that does not exist, a
-// swap that failed, a password that was wrong). Engine packages return them
-// wrapped in an *Error with a message meant for the person or client that
-// made the request; pds/xrpc alone turns kinds into XRPC error names and
-// HTTP statuses. Anything that is not an *Error (a SQL failure, a file
-// path, a dial error) is internal: it is logged, never shown to a client.
 package errs
 
 import (
@@ -40,6 +33,15 @@ var (
 	ErrRateLimited        = errors.New("rate limited")
 	ErrUpstreamFailure    = errors.New("upstream failure")
 )
+
+// Kinds lists every kind above, for tables that must cover them all.
+var Kinds = []error{
+	ErrInvalidRequest, ErrRepoNotFound, ErrRecordNotFound, ErrBlobNotFound, ErrBlockNotFound,
+	ErrHandleNotFound, ErrAccountDeactivated, ErrRepoDeactivated, ErrAccountTakedown, ErrInvalidRecord,
+	ErrInvalidSwap, ErrInvalidHandle, ErrHandleNotAvailable, ErrUnsupportedDomain, ErrInvalidEmail,
+	ErrInvalidInviteCode, ErrInvalidMimeType, ErrInvalidSize, ErrBlobTooLarge, ErrBadExpiration,
+	ErrAuthRequired, ErrExpiredToken, ErrInvalidToken, ErrRateLimited, ErrUpstreamFailure,
+}
 
 // Error is a failure of a known kind with a message for the caller.
 type Error struct {

@@ -29,8 +29,11 @@ func TestBatchConn(t *testing.T) {
 	c := &batchConn{Conn: under, bw: bufio.NewWriterSize(under, 64<<10)}
 
 	// Outside a batch every write goes straight through.
-	c.Write([]byte("handshake"))
-	c.Write([]byte("ping"))
+	for _, m := range []string{"handshake", "ping"} {
+		if _, err := c.Write([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if under.writes != 2 {
 		t.Fatalf("%d underlying writes outside a batch, want 2", under.writes)
 	}
@@ -69,9 +72,13 @@ func TestBatchConn(t *testing.T) {
 	}
 	// A frame bigger than the buffer still arrives whole and in order.
 	c.begin()
-	c.Write([]byte("small"))
+	if _, err := c.Write([]byte("small")); err != nil {
+		t.Fatal(err)
+	}
 	big := bytes.Repeat([]byte("B"), 200<<10)
-	c.Write(big)
+	if _, err := c.Write(big); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.end(); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +88,9 @@ func TestBatchConn(t *testing.T) {
 	// A failed flush is reported, and the connection stays failed.
 	under.fail = errors.New("peer gone")
 	c.begin()
-	c.Write([]byte("lost"))
+	if _, err := c.Write([]byte("lost")); err != nil { // only buffered: the flush fails
+		t.Fatal(err)
+	}
 	if err := c.end(); err == nil {
 		t.Fatal("end did not report the failed flush")
 	}

@@ -39,7 +39,7 @@ func dial(t *testing.T, p *testpds.PDS, cursor string) *sub {
 	if err != nil {
 		t.Fatalf("dial %s: %v (%v)", u, err, resp)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() { _ = conn.Close() }) // cleanup; the test already has its result
 	return &sub{t: t, conn: conn}
 }
 
@@ -48,7 +48,9 @@ func dial(t *testing.T, p *testpds.PDS, cursor string) *sub {
 // at the end of a test.
 func (s *sub) next(timeout time.Duration) *events.Frame {
 	s.t.Helper()
-	s.conn.SetReadDeadline(time.Now().Add(timeout))
+	if err := s.conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		s.t.Fatal(err)
+	}
 	typ, b, err := s.conn.ReadMessage()
 	if err != nil {
 		return nil
@@ -327,7 +329,9 @@ func TestOutdatedCursorAndPruning(t *testing.T) {
 	p.Server.Firehose().Prune(ctx)
 	rest := slow.collect(33 - 6)
 	verifyFrames(t, p, rest, 7)
-	slow.conn.Close()
+	if err := slow.conn.Close(); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(100 * time.Millisecond)
 	p.Server.Firehose().Prune(ctx)
 	oldest, _ := p.Engine.Events.OldestSeq(ctx)
@@ -348,17 +352,21 @@ func dialSmallBuffer(t *testing.T, p *testpds.PDS) *sub {
 	t.Helper()
 	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err == nil {
-			c.(*net.TCPConn).SetReadBuffer(16 << 10)
+		if err != nil {
+			return nil, err
 		}
-		return c, err
+		if err := c.(*net.TCPConn).SetReadBuffer(16 << 10); err != nil {
+			_ = c.Close() // the dial fails with the SetReadBuffer error
+			return nil, err
+		}
+		return c, nil
 	}}
 	u := strings.Replace(p.URL, "http://", "ws://", 1) + "/xrpc/com.atproto.sync.subscribeRepos"
 	conn, resp, err := d.Dial(u, nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v (%v)", u, err, resp)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() { _ = conn.Close() }) // cleanup; the test already has its result
 	return &sub{t: t, conn: conn}
 }
 
@@ -460,7 +468,10 @@ func TestManySubscribers(t *testing.T) {
 		go func(i int, s *sub) {
 			defer wg.Done()
 			for j := 0; j < 20; j++ {
-				s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if err := s.conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+					errs <- fmt.Sprintf("subscriber %d: %v", i, err)
+					return
+				}
 				_, b, err := s.conn.ReadMessage()
 				if err != nil {
 					errs <- fmt.Sprintf("subscriber %d: %v", i, err)

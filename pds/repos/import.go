@@ -263,7 +263,7 @@ func (r *Repos) Import(ctx context.Context, did syntax.DID, in io.Reader, size i
 		if err != nil {
 			return err
 		}
-		defer ins.Close()
+		defer func() { _ = ins.Close() }() // the transaction's end releases it too
 		rev := head.Rev()
 		refs := r.blobs.RefsIn(tx, did, rev)
 		for i, rec := range p.records {

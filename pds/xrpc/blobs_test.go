@@ -108,8 +108,8 @@ func TestBlobs(t *testing.T) {
 	}
 	if f, _, err := p.Engine.Blobs.Open(ctx, syntax.DID(a.DID), cid.MustParse(blobCID)); err != nil {
 		t.Fatal("referenced blob collected")
-	} else {
-		f.Close()
+	} else if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 	// Blobs younger than the minimum age are kept.
 	if n, _ := p.Engine.Blobs.CollectGarbage(ctx, time.Hour); n != 0 {

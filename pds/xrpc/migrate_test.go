@@ -54,7 +54,9 @@ func TestMigrateAccountIn(t *testing.T) {
 		t.Fatalf("createAccount with DID: %d %s", st, b)
 	}
 	var sess struct{ AccessJwt, RefreshJwt, Did string }
-	json.Unmarshal(b, &sess)
+	if err := json.Unmarshal(b, &sess); err != nil {
+		t.Fatalf("createAccount response %s: %v", b, err)
+	}
 	nc := atclient.ResumePasswordSession(atclient.PasswordSessionData{AccessToken: sess.AccessJwt, RefreshToken: sess.RefreshJwt, AccountDID: syntax.DID(a.DID), Host: nu.URL}, nil)
 	evsBefore, _ := nu.Engine.Events.Range(ctx, 0, 100, 0, a.DID)
 	if len(evsBefore) != 0 {

@@ -57,7 +57,11 @@ func newFakeAppView(t *testing.T, plcURL string) *fakeAppView {
 			sr.Iss = iss.String()
 		}
 		var claims jwt.MapClaims
-		jwt.NewParser().ParseUnverified(tok, &claims)
+		// A token that validated must parse; record a failure where the
+		// test looks (no t.Fatal on the server's goroutine).
+		if _, _, err := jwt.NewParser().ParseUnverified(tok, &claims); err != nil && sr.Err == "" {
+			sr.Err = "parse claims: " + err.Error()
+		}
 		if v, ok := claims["exp"].(float64); ok {
 			sr.Exp = int64(v)
 		}
@@ -71,12 +75,12 @@ func newFakeAppView(t *testing.T, plcURL string) *fakeAppView {
 		if sr.Err != "" {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(401)
-			w.Write([]byte(`{"error":"AuthenticationRequired","message":"` + sr.Err + `"}`))
+			_, _ = w.Write([]byte(`{"error":"AuthenticationRequired","message":"` + sr.Err + `"}`)) // a failed write is the client's to see
 			return
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Header().Set("atproto-content-labelers", "did:plc:labeler")
-		json.NewEncoder(w).Encode(map[string]any{"did": sr.Iss, "handle": "someone.test", "feed": []any{}, "echo": nsid})
+		_ = json.NewEncoder(w).Encode(map[string]any{"did": sr.Iss, "handle": "someone.test", "feed": []any{}, "echo": nsid}) // likewise
 	}))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -191,7 +195,9 @@ func TestPreferencesAndChatNeedsPrivilege(t *testing.T) {
 	apiErr(t, c.Post(ctx, "app.bsky.actor.putPreferences", map[string]any{"preferences": []any{map[string]any{"x": 1}}}, nil), 400, "InvalidRequest")
 
 	var ap struct{ Password string }
-	c.Post(ctx, "com.atproto.server.createAppPassword", map[string]any{"name": "plain"}, &ap)
+	if err := c.Post(ctx, "com.atproto.server.createAppPassword", map[string]any{"name": "plain"}, &ap); err != nil {
+		t.Fatal(err)
+	}
 	appc, err := atclient.LoginWithPasswordHost(ctx, p.URL, a.Handle, ap.Password, "", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -82,11 +82,11 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /.well-known/did.json", s.wellKnownDIDDoc)
 	s.mux.HandleFunc("GET /robots.txt", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "# Hearth PDS\nUser-agent: *\nAllow: /\n")
+		_, _ = io.WriteString(w, "# Hearth PDS\nUser-agent: *\nAllow: /\n") // a gone client is no error of ours
 	})
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "This is an AT Protocol Personal Data Server, run by Hearth.\n\nMost API routes are under /xrpc/\n")
+		_, _ = io.WriteString(w, "This is an AT Protocol Personal Data Server, run by Hearth.\n\nMost API routes are under /xrpc/\n")
 	})
 	return s, nil
 }
@@ -198,7 +198,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errs.New(errMethodNotImplemented, "Method Not Implemented"))
 		return
 	}
-	if r.Method != rt.method && !(rt.method == http.MethodGet && r.Method == http.MethodHead) {
+	if r.Method != rt.method && (rt.method != http.MethodGet || r.Method != http.MethodHead) {
 		w.Header().Set("Allow", rt.method)
 		writeError(w, errs.New(errMethodNotAllowed, "Incorrect HTTP method (%s) for %s, expected %s", r.Method, nsid, rt.method))
 		return
@@ -254,7 +254,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(b)
+	_, _ = w.Write(b) // the status is sent; a client that went away cannot be told
 }
 
 // writeError answers with err's XRPC error (errorMap); an internal error

@@ -356,20 +356,27 @@ func startRelay(t *testing.T, bin, plcURL, hostname string, lastSeq int64) *rela
 	}
 	for rows.Next() {
 		var n string
-		rows.Scan(&n)
+		if err := rows.Scan(&n); err != nil {
+			_ = db.Close() // failing anyway
+			t.Fatalf("relay schema: %v", err)
+		}
 		cols[n] = true
+	}
+	if err := rows.Err(); err != nil {
+		_ = db.Close() // failing anyway
+		t.Fatalf("relay schema: %v", err)
 	}
 	rows.Close()
 	for _, c := range []string{"hostname", "no_ssl", "account_limit", "trusted", "status", "last_seq", "account_count", "created_at", "updated_at"} {
 		if !cols[c] {
-			db.Close()
+			_ = db.Close() // failing anyway
 			t.Fatalf("the relay's host table has no %q column (columns: %v); its schema changed — update this test", c, keys(cols))
 		}
 	}
 	now := time.Now().UTC().Format("2006-01-02 15:04:05.999999999-07:00")
 	if _, err := db.Exec(`INSERT INTO host (hostname, no_ssl, account_limit, trusted, status, last_seq, account_count, created_at, updated_at)
 		VALUES (?, 1, 1000, 0, 'active', ?, 0, ?, ?)`, hostname, lastSeq, now, now); err != nil {
-		db.Close()
+		_ = db.Close() // failing anyway
 		t.Fatalf("insert host row: %v", err)
 	}
 	if err := db.Close(); err != nil {
@@ -394,11 +401,17 @@ func (r *relayProc) run(t *testing.T, logName string) {
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
 	if err := cmd.Start(); err != nil {
-		f.Close()
+		_ = f.Close() // nothing was written; failing anyway
 		t.Fatalf("start relay: %v", err)
 	}
 	r.cmd, r.logFile, r.done = cmd, f, make(chan struct{})
-	go func() { cmd.Wait(); close(r.done) }()
+	go func() {
+		// Wait's error is the exit status (Stdout/Stderr are files, so no
+		// copying can fail); cmd.ProcessState has it, and a relay stopped
+		// with SIGTERM reports one anyway.
+		_ = cmd.Wait()
+		close(r.done)
+	}()
 
 	exited := false
 	ok := poll(60*time.Second, func() bool {
@@ -428,15 +441,23 @@ func (r *relayProc) stop(t *testing.T) {
 	if r.cmd == nil {
 		return
 	}
-	r.cmd.Process.Signal(syscall.SIGTERM)
+	// ErrProcessDone: it already exited (r.done is closed).
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("SIGTERM relay: %v", err)
+	}
 	select {
 	case <-r.done:
 	case <-time.After(15 * time.Second):
 		t.Logf("relay did not exit 15s after SIGTERM; killing it")
-		r.cmd.Process.Kill()
-		<-r.done
+		if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Errorf("kill relay: %v", err) // not waiting for it: it may never exit
+		} else {
+			<-r.done
+		}
 	}
-	r.logFile.Close()
+	if err := r.logFile.Close(); err != nil {
+		t.Errorf("relay log %s: %v", r.logPath, err)
+	}
 	r.cmd = nil
 }
 
@@ -446,8 +467,11 @@ func freePort(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil { // still listening: the port would not be free
+		t.Fatal(err)
+	}
+	return port
 }
 
 // ---------------------------------------------------------------------------
@@ -475,7 +499,7 @@ func scanLog(t *testing.T, path string, dids map[string]string, errorsOnly bool)
 	if err != nil {
 		return []string{fmt.Sprintf("cannot read relay log: %v", err)}, matched
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // opened read-only
 	seen := map[string]int{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -693,7 +717,7 @@ func dialFirehose(t *testing.T, u string, cursor int64) *websocket.Conn {
 	if err != nil {
 		t.Fatalf("dial %s: %v (%v)", u, err, resp)
 	}
-	t.Cleanup(func() { conn.Close() })
+	t.Cleanup(func() { _ = conn.Close() }) // cleanup; the test already has its result
 	return conn
 }
 
@@ -701,7 +725,9 @@ func dialFirehose(t *testing.T, u string, cursor int64) *websocket.Conn {
 func readUntilSeq(t *testing.T, u string, cursor, last int64) []*frame {
 	t.Helper()
 	conn := dialFirehose(t, u, cursor)
-	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if err := conn.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	var out []*frame
 	for {
 		_, b, err := conn.ReadMessage()
@@ -840,7 +866,9 @@ func readRelayFirehose(t *testing.T, u string, want *stream) *stream {
 			draining = true
 			deadline = time.Now().Add(2 * time.Second)
 		}
-		conn.SetReadDeadline(deadline)
+		if err := conn.SetReadDeadline(deadline); err != nil {
+			t.Fatalf("relay firehose: %v", err)
+		}
 		_, b, err := conn.ReadMessage()
 		if err != nil {
 			var ne net.Error
