@@ -50,15 +50,13 @@ type Error struct {
 	Err     error  // the cause, for logs and errors.Is/As; never shown
 }
 
+// Error is the caller-facing message (the desktop window shows it as is);
+// the kind is reached with errors.Is and the cause with errors.Unwrap.
 func (e *Error) Error() string {
-	s := e.Kind.Error()
 	if e.Message != "" {
-		s += ": " + e.Message
+		return e.Message
 	}
-	if e.Err != nil {
-		s += " (" + e.Err.Error() + ")"
-	}
-	return s
+	return e.Kind.Error()
 }
 
 // Is makes errors.Is(err, kind) true for the error's kind.

@@ -93,7 +93,7 @@ func (i *Identity) VerifyHandle(ctx context.Context, did syntax.DID, handle synt
 	defer cancel()
 	got, err := i.cfg.Handles.ResolveHandle(rctx, h)
 	if err != nil {
-		return errs.Wrap(errs.ErrInvalidHandle, err, "%s does not resolve to your DID yet: add the DNS TXT record _atproto.%s = \"did=%s\" or serve %s at https://%s/.well-known/atproto-did", h, h, did, did, h)
+		return errs.Wrap(errs.ErrInvalidHandle, err, "%s does not resolve to your DID yet (%v): add the DNS TXT record _atproto.%s = \"did=%s\" or serve %s at https://%s/.well-known/atproto-did", h, err, h, did, did, h)
 	}
 	if got != did.String() {
 		return errs.New(errs.ErrInvalidHandle, "%s resolves to %s, not to your DID", h, got)
