@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,9 +124,34 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := wire(ctx, db, pu.Hostname(), cfg)
+	e, err := wire(ctx, db, pu, cfg)
 	if err != nil {
 		_ = db.Close()
+		return nil, err
+	}
+	bgctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.bg.Add(1)
+	go e.maintenance(bgctx)
+	return e, nil
+}
+
+// wire builds the components on db, each given the ones it uses.
+func wire(ctx context.Context, db *store.Store, pu *url.URL, cfg Config) (*Engine, error) {
+	e := &Engine{cfg: cfg, log: cfg.Logger, db: db}
+	var err error
+	if e.Events, err = eventlog.Open(ctx, db); err != nil {
+		return nil, err
+	}
+	if e.Accounts, err = accounts.Open(ctx, db, accounts.Config{
+		ServiceDID: "did:web:" + pu.Hostname(), AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace,
+	}); err != nil {
+		return nil, err
+	}
+	if e.Blobs, err = blobs.Open(ctx, db, filepath.Join(cfg.DataDir, "blobs"), cfg.BlobLimit, cfg.Logger); err != nil {
+		return nil, err
+	}
+	if e.Repos, err = repos.Open(ctx, db, e.Events, e.Accounts, e.Blobs, cfg.Logger); err != nil {
 		return nil, err
 	}
 	e.Identity = hid.New(db, e.Events, e.Accounts, hid.Config{
@@ -137,31 +163,6 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		AppViewDID: cfg.AppViewDID,
 		Logger:     cfg.Logger,
 	})
-	bgctx, cancel := context.WithCancel(context.Background())
-	e.cancel = cancel
-	e.bg.Add(1)
-	go e.maintenance(bgctx)
-	return e, nil
-}
-
-// wire builds the store-backed components.
-func wire(ctx context.Context, db *store.Store, host string, cfg Config) (*Engine, error) {
-	e := &Engine{cfg: cfg, log: cfg.Logger, db: db}
-	var err error
-	if e.Events, err = eventlog.Open(ctx, db); err != nil {
-		return nil, err
-	}
-	if e.Accounts, err = accounts.Open(ctx, db, accounts.Config{
-		ServiceDID: "did:web:" + host, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace,
-	}); err != nil {
-		return nil, err
-	}
-	if e.Blobs, err = blobs.Open(ctx, db, filepath.Join(cfg.DataDir, "blobs"), cfg.BlobLimit, cfg.Logger); err != nil {
-		return nil, err
-	}
-	if e.Repos, err = repos.Open(ctx, db, e.Events, e.Accounts, e.Blobs, cfg.Logger); err != nil {
-		return nil, err
-	}
 	return e, nil
 }
 
@@ -175,10 +176,6 @@ func (e *Engine) Close() error {
 
 // Logger returns the engine's logger.
 func (e *Engine) Logger() *slog.Logger { return e.log }
-
-// Store is the engine's database, for tools that inspect it (tests,
-// benchmarks); components own their tables.
-func (e *Engine) Store() *store.Store { return e.db }
 
 // maintenance runs periodic jobs: blob GC, expired tokens, pending PLC ops.
 func (e *Engine) maintenance(ctx context.Context) {

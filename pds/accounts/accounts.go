@@ -68,11 +68,28 @@ type Accounts struct {
 	cache   map[syntax.DID]*row // by DID; rows are read-only once cached
 }
 
-// row is an account with its secrets.
+// row is an account with its secrets. keys is parsed only for rows looked
+// up by DID (those that are cached); a lookup by handle or email for a
+// login or a repo parameter does not pay for parsing two private keys.
 type row struct {
 	Account
 	passwordHash string
+	signingRaw   []byte
+	rotationRaw  []byte
 	keys         *Keys
+}
+
+func (r *row) parseKeys() error {
+	sk, err := k256.Parse(r.signingRaw)
+	if err != nil {
+		return fmt.Errorf("signing key of %s: %w", r.DID, err)
+	}
+	rk, err := atcrypto.ParsePrivateBytesK256(r.rotationRaw)
+	if err != nil {
+		return fmt.Errorf("rotation key of %s: %w", r.DID, err)
+	}
+	r.keys = &Keys{Signing: sk, Rotation: rk}
+	return nil
 }
 
 const settingJWTSecret = "jwt_secret"
@@ -107,9 +124,8 @@ func (a *Accounts) query(ctx context.Context, where string, arg any) (*row, erro
 	var r row
 	var did, handle string
 	var email sql.NullString
-	var signing, rotation []byte
 	err := a.db.R.QueryRowContext(ctx, sqlAccountColumns+where, arg).
-		Scan(&did, &handle, &email, &r.Status, &r.CreatedAt, &r.passwordHash, &signing, &rotation)
+		Scan(&did, &handle, &email, &r.Status, &r.CreatedAt, &r.passwordHash, &r.signingRaw, &r.rotationRaw)
 	if err == sql.ErrNoRows {
 		return nil, nil
 	}
@@ -117,15 +133,6 @@ func (a *Accounts) query(ctx context.Context, where string, arg any) (*row, erro
 		return nil, fmt.Errorf("look up account: %w", err)
 	}
 	r.DID, r.Handle, r.Email = syntax.DID(did), syntax.Handle(handle), email.String
-	sk, err := k256.Parse(signing)
-	if err != nil {
-		return nil, fmt.Errorf("signing key of %s: %w", did, err)
-	}
-	rk, err := atcrypto.ParsePrivateBytesK256(rotation)
-	if err != nil {
-		return nil, fmt.Errorf("rotation key of %s: %w", did, err)
-	}
-	r.keys = &Keys{Signing: sk, Rotation: rk}
 	return &r, nil
 }
 
@@ -140,6 +147,9 @@ func (a *Accounts) byDID(ctx context.Context, did syntax.DID) (*row, error) {
 	}
 	r, err := a.query(ctx, "did = ?", did.String())
 	if err != nil || r == nil {
+		return nil, err
+	}
+	if err := r.parseKeys(); err != nil {
 		return nil, err
 	}
 	a.cacheMu.Lock()

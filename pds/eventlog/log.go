@@ -39,9 +39,6 @@ func Open(ctx context.Context, db *store.Store) (*Log, error) {
 // Close ends every subscription.
 func (l *Log) Close() { l.notify.close() }
 
-// Now is the time format of events: RFC 3339 with milliseconds, UTC.
-func Now() string { return syntax.DatetimeNow().String() }
-
 // Append adds an event to the log inside tx and returns it. Subscribers
 // hear of it once tx commits. Writers are serialised (one write transaction
 // at a time), so the next seq is the AUTOINCREMENT counter plus one: seqs are
@@ -51,7 +48,7 @@ func (l *Log) Append(tx *store.Tx, e Entry) (Event, error) {
 	if err := tx.QueryRow(sqlNextSeq).Scan(&last); err != nil {
 		return Event{}, fmt.Errorf("next %s seq: %w", e.Kind, err)
 	}
-	ev := Event{Seq: last + 1, DID: e.DID.String(), Kind: e.Kind, Rev: e.Rev, Time: Now()}
+	ev := Event{Seq: last + 1, DID: e.DID.String(), Kind: e.Kind, Rev: e.Rev, Time: syntax.DatetimeNow().String()}
 	body, err := e.body(ev.Seq, ev.Time)
 	if err != nil {
 		return Event{}, fmt.Errorf("build %s event: %w", e.Kind, err)

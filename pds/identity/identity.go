@@ -125,20 +125,11 @@ const (
 	sqlOpAccepted = "UPDATE plc_op SET published = 1 WHERE id = ?"
 )
 
-type rowQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-type txRows struct{ tx *store.Tx }
-
-func (t txRows) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRow(q, args...)
-}
-
-// latestOp returns the newest operation that was not refused (ok is false
-// when there is none: an account moving here has no operation of ours).
-func latestOp(ctx context.Context, q rowQuerier, did syntax.DID) (op []byte, st *plc.State, ok bool, err error) {
-	err = q.QueryRowContext(ctx, sqlLatestOp, did.String()).Scan(&op)
+// latestOp reads the answer to sqlLatestOp: the newest operation that was
+// not refused (ok is false when there is none: an account moving here has
+// no operation of ours).
+func latestOp(row *sql.Row, did syntax.DID) (op []byte, st *plc.State, ok bool, err error) {
+	err = row.Scan(&op)
 	if err == sql.ErrNoRows {
 		return nil, nil, false, nil
 	}
@@ -162,7 +153,7 @@ func (i *Identity) StoreGenesis(tx *store.Tx, did syntax.DID, op []byte) error {
 // QueueUpdate signs an update on top of the latest operation, changed by
 // mutate, and stores it as pending (in tx).
 func (i *Identity) QueueUpdate(tx *store.Tx, did syntax.DID, keys *accounts.Keys, mutate func(*plc.State)) error {
-	prev, st, ok, err := latestOp(tx.Context(), txRows{tx}, did)
+	prev, st, ok, err := latestOp(tx.QueryRow(sqlLatestOp, did.String()), did)
 	if err != nil {
 		return err
 	}
@@ -223,7 +214,7 @@ func (i *Identity) MoveTo(tx *store.Tx, acc *accounts.Account, url string) (bool
 			return false, err
 		}
 	} else {
-		_, st, ok, err := latestOp(tx.Context(), txRows{tx}, acc.DID)
+		_, st, ok, err := latestOp(tx.QueryRow(sqlLatestOp, acc.DID.String()), acc.DID)
 		if err != nil {
 			return false, err
 		}
@@ -396,7 +387,7 @@ func (i *Identity) mark(ctx context.Context, did syntax.DID, query string, args 
 // State is what the account's DID document says (or will say).
 func (i *Identity) State(ctx context.Context, did syntax.DID) (*plc.State, error) {
 	if !IsWebDID(did) {
-		_, st, ok, err := latestOp(ctx, i.db.R, did)
+		_, st, ok, err := latestOp(i.db.R.QueryRowContext(ctx, sqlLatestOp, did.String()), did)
 		if err != nil {
 			return nil, err
 		}

@@ -20,15 +20,6 @@ type Record struct {
 	Bytes []byte // DAG-CBOR
 }
 
-// Rkey is the record's key (the last segment of its URI).
-func (r *Record) Rkey() string {
-	u, err := syntax.ParseATURI(r.URI)
-	if err != nil {
-		return ""
-	}
-	return u.RecordKey().String()
-}
-
 func decodeRecord(did, col, rkey, cs string, b []byte) (*Record, error) {
 	v, err := atdata.UnmarshalCBOR(b)
 	if err != nil {
