@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,7 @@ type Server struct {
 	routes map[string]route
 	mux    *http.ServeMux
 	nextID atomic.Uint64
+	pages  []Route // non-XRPC patterns on mux, for Routes
 
 	proxyClient *http.Client
 }
@@ -74,17 +76,17 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 	s.registerRepo()
 	s.registerSync()
 	s.registerProxy()
-	s.mux.HandleFunc("/xrpc/{nsid}", s.dispatch)
-	s.mux.HandleFunc("GET /xrpc/_health", func(w http.ResponseWriter, r *http.Request) {
+	s.page("/xrpc/{nsid}", "routed", s.dispatch)
+	s.page("GET /xrpc/_health", "none", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"version": Version})
 	})
-	s.mux.HandleFunc("GET /.well-known/atproto-did", s.wellKnownDID)
-	s.mux.HandleFunc("GET /.well-known/did.json", s.wellKnownDIDDoc)
-	s.mux.HandleFunc("GET /robots.txt", func(w http.ResponseWriter, r *http.Request) {
+	s.page("GET /.well-known/atproto-did", "none", s.wellKnownDID)
+	s.page("GET /.well-known/did.json", "none", s.wellKnownDIDDoc)
+	s.page("GET /robots.txt", "none", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "# Hearth PDS\nUser-agent: *\nAllow: /\n") // a gone client is no error of ours
 	})
-	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	s.page("GET /{$}", "none", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "This is an AT Protocol Personal Data Server, run by Hearth.\n\nMost API routes are under /xrpc/\n")
 	})
@@ -99,6 +101,57 @@ func (s *Server) Close() { s.hub.Close() }
 
 func (s *Server) handle(nsid, method string, a authKind, fn handler) {
 	s.routes[nsid] = route{method: method, auth: a, fn: fn}
+}
+
+// page registers a plain HTTP pattern on the mux, with who may call it (for
+// Routes and the route audit).
+func (s *Server) page(pattern, auth string, h http.HandlerFunc) {
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		method, path = "*", pattern
+	}
+	s.pages = append(s.pages, Route{Method: method, Path: path, Auth: auth})
+	s.mux.HandleFunc(pattern, h)
+}
+
+// Route is one route of the listener and who may call it: "none" (anyone),
+// "optional" (anyone; a session changes the answer), "access" (any session,
+// app passwords included), "full" (a session made with the account
+// password), "routed" (the XRPC dispatcher: local routes, else proxied).
+type Route struct {
+	Method string
+	Path   string
+	Auth   string
+}
+
+func (a authKind) String() string {
+	switch a {
+	case authNone:
+		return "none"
+	case authOptional:
+		return "optional"
+	case authAccess:
+		return "access"
+	case authFull:
+		return "full"
+	}
+	return fmt.Sprintf("authKind(%d)", int(a))
+}
+
+// Routes lists every route this handler serves (the same handler serves the
+// local listener and the tunnel), sorted by path.
+func (s *Server) Routes() []Route {
+	out := append([]Route(nil), s.pages...)
+	for nsid, rt := range s.routes {
+		out = append(out, Route{Method: rt.method, Path: "/xrpc/" + nsid, Auth: rt.auth.String()})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
 }
 
 type statusWriter struct {
