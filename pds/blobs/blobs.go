@@ -135,6 +135,10 @@ func (b *Blobs) Open(ctx context.Context, did syntax.DID, c cid.Cid) (*os.File, 
 	}
 	info.CreatedAt = time.Unix(created, 0)
 	f, err := b.files.Open(did.String(), c)
+	if errors.Is(err, blobstore.ErrCorrupt) {
+		b.log.Error("stored blob is damaged: restore it from a backup", "did", did, "cid", c, "err", err)
+		return nil, nil, fmt.Errorf("open blob %s: %w", c, err)
+	}
 	if err != nil {
 		return nil, nil, errs.Wrap(errs.ErrBlobNotFound, err, "blob not found: %s", c)
 	}

@@ -1,6 +1,7 @@
 package blobstore
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -156,13 +157,49 @@ func syncDir(dir string) error {
 	return errors.Join(err, d.Close())
 }
 
-// Open opens a stored blob.
+// ErrCorrupt means a stored blob's bytes no longer hash to its CID (the
+// disk or someone changed the file).
+var ErrCorrupt = errors.New("blob is damaged on disk")
+
+// Open opens a stored blob after checking that its bytes still hash to c,
+// so a damaged file is an error and never served as if it were the blob.
+// The file is positioned at its start.
 func (s *Store) Open(did string, c cid.Cid) (*os.File, error) {
 	p, err := s.path(did, c)
 	if err != nil {
 		return nil, err
 	}
-	return os.Open(p)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := verify(f, c); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return f, nil
+}
+
+// verify hashes f and compares it with c's multihash, then rewinds f.
+func verify(f *os.File, c cid.Cid) error {
+	pre := c.Prefix()
+	if pre.MhType != multihash.SHA2_256 {
+		return fmt.Errorf("blob %s: unsupported hash %d", c, pre.MhType)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("read blob %s: %w", c, err)
+	}
+	want, err := multihash.Decode(c.Hash())
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", c, err)
+	}
+	if !bytes.Equal(h.Sum(nil), want.Digest) {
+		return fmt.Errorf("%w: %s (%s) does not match its CID", ErrCorrupt, c, f.Name())
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("rewind blob %s: %w", c, err)
+	}
+	return nil
 }
 
 // Delete removes a stored blob (missing is fine).
