@@ -82,7 +82,7 @@ func (b *Blobs) Upload(ctx context.Context, did syntax.DID, declaredMIME string,
 		return nil, errs.Wrap(errs.ErrBlobTooLarge, err, "blob is larger than the %d byte limit", b.limit)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("receive blob: %w", err)
+		return nil, errs.FromDisk(fmt.Errorf("receive blob: %w", err))
 	}
 	mime := strings.TrimSpace(strings.SplitN(declaredMIME, ";", 2)[0])
 	sniffed := strings.SplitN(up.Sniffed, ";", 2)[0]
@@ -100,7 +100,7 @@ func (b *Blobs) Upload(ctx context.Context, did syntax.DID, declaredMIME string,
 	}
 	if err := b.files.Commit(did.String(), up); err != nil {
 		b.discard(up)
-		return nil, fmt.Errorf("store blob: %w", err)
+		return nil, errs.FromDisk(fmt.Errorf("store blob: %w", err))
 	}
 	now := time.Now()
 	err = b.db.Write(ctx, func(tx *store.Tx) error {

@@ -32,6 +32,8 @@ var (
 	ErrInvalidToken       = errors.New("invalid token")
 	ErrRateLimited        = errors.New("rate limited")
 	ErrUpstreamFailure    = errors.New("upstream failure")
+	ErrDiskFull           = errors.New("disk full")
+	ErrReadOnlyDisk       = errors.New("read-only disk")
 )
 
 // Kinds lists every kind above, for tables that must cover them all.
@@ -41,6 +43,7 @@ var Kinds = []error{
 	ErrInvalidSwap, ErrInvalidHandle, ErrHandleNotAvailable, ErrUnsupportedDomain, ErrInvalidEmail,
 	ErrInvalidInviteCode, ErrInvalidMimeType, ErrInvalidSize, ErrBlobTooLarge, ErrBadExpiration,
 	ErrAuthRequired, ErrExpiredToken, ErrInvalidToken, ErrRateLimited, ErrUpstreamFailure,
+	ErrDiskFull, ErrReadOnlyDisk,
 }
 
 // Error is a failure of a known kind with a message for the caller.

@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/hearth-pds/hearth/pds/errs"
 )
 
 //go:embed migrations/*.sql
@@ -205,6 +207,10 @@ func (t *Tx) Rollback() error { return t.tx.Rollback() }
 // The commit is durable (synchronous=FULL) when Write returns nil; the
 // OnCommit functions have run by then.
 func (s *Store) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	return errs.FromDisk(s.write(ctx, fn))
+}
+
+func (s *Store) write(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := s.W.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin write: %w", err)

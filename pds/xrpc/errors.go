@@ -53,6 +53,8 @@ var errorMap = map[error]xrpcError{
 	errs.ErrInvalidToken:       {"InvalidToken", http.StatusBadRequest},
 	errs.ErrRateLimited:        {"RateLimitExceeded", http.StatusTooManyRequests},
 	errs.ErrUpstreamFailure:    {"UpstreamFailure", http.StatusBadGateway},
+	errs.ErrDiskFull:           {"DiskFull", http.StatusInsufficientStorage},
+	errs.ErrReadOnlyDisk:       {"ReadOnlyDisk", http.StatusInsufficientStorage},
 
 	errMethodNotImplemented: {"MethodNotImplemented", http.StatusNotImplemented},
 	errMethodNotAllowed:     {"InvalidRequest", http.StatusMethodNotAllowed},
