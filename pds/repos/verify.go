@@ -1,0 +1,108 @@
+package repos
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/bluesky-social/indigo/atproto/syntax"
+)
+
+// Check is what verifying one repo found. Problems is empty for a sound
+// repo.
+type Check struct {
+	DID      syntax.DID
+	Rev      string
+	Commit   string
+	Records  int
+	Problems []string
+}
+
+// Verify checks did's repo end to end: the head commit, every MST node and
+// record block (each hashed against its CID), the tree's structure, the
+// commit's signature under the account's signing key, and that the record
+// table holds exactly the records the tree names. What it finds wrong goes
+// in Check.Problems; the error is for failures to check at all.
+func (r *Repos) Verify(ctx context.Context, did syntax.DID) (*Check, error) {
+	chk := &Check{DID: did}
+	pr, pw := io.Pipe()
+	exported := make(chan error, 1)
+	go func() {
+		err := r.ExportRepo(ctx, did, "", pw, nil)
+		pw.CloseWithError(err)
+		exported <- err
+	}()
+	p, perr := ParseRepoCAR(ctx, pr, 0, nil)
+	_ = pr.CloseWithError(io.ErrClosedPipe) // unblocks the export if parsing stopped early
+	if err := <-exported; err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		chk.Problems = append(chk.Problems, fmt.Sprintf("the repo cannot be exported: %v", err))
+		return chk, nil
+	}
+	if perr != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		chk.Problems = append(chk.Problems, fmt.Sprintf("the exported repo does not verify: %v", perr))
+		return chk, nil
+	}
+	chk.Rev, chk.Commit, chk.Records = p.Summary.Rev, p.Summary.Commit, p.Summary.Records
+	if p.Commit.DID != did.String() {
+		chk.Problems = append(chk.Problems, fmt.Sprintf("the head commit names %s", p.Commit.DID))
+	}
+	keys, err := r.accounts.Keys(ctx, did)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := keys.SigningPublic()
+	if err != nil {
+		return nil, fmt.Errorf("signing key of %s: %w", did, err)
+	}
+	if err := p.Commit.VerifySignature(pub); err != nil {
+		chk.Problems = append(chk.Problems, fmt.Sprintf("the head commit's signature does not verify with the account's signing key: %v", err))
+	}
+	inTree := make(map[string]string, len(p.records))
+	for _, rec := range p.records {
+		inTree[rec.collection+"/"+rec.rkey] = rec.cid.String()
+	}
+	rows, err := r.db.R.QueryContext(ctx, "SELECT collection, rkey, cid FROM record WHERE did = ?", did.String())
+	if err != nil {
+		return nil, fmt.Errorf("read the record table: %w", err)
+	}
+	defer rows.Close()
+	const maxListed = 20
+	extra := 0
+	problem := func(format string, args ...any) {
+		if extra < maxListed {
+			chk.Problems = append(chk.Problems, fmt.Sprintf(format, args...))
+		}
+		extra++
+	}
+	for rows.Next() {
+		var col, rkey, cs string
+		if err := rows.Scan(&col, &rkey, &cs); err != nil {
+			return nil, fmt.Errorf("read the record table: %w", err)
+		}
+		path := col + "/" + rkey
+		want, ok := inTree[path]
+		switch {
+		case !ok:
+			problem("record %s is in the record table but not in the repo's tree", path)
+		case want != cs:
+			problem("record %s: the table has %s, the tree %s", path, cs, want)
+		}
+		delete(inTree, path)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the record table: %w", err)
+	}
+	for path := range inTree {
+		problem("record %s is in the repo's tree but not in the record table", path)
+	}
+	if extra > maxListed {
+		chk.Problems = append(chk.Problems, fmt.Sprintf("…and %d more record mismatches", extra-maxListed))
+	}
+	return chk, nil
+}
