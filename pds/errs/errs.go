@@ -32,6 +32,11 @@ var (
 	ErrInvalidToken       = errors.New("invalid token")
 	ErrRateLimited        = errors.New("rate limited")
 	ErrUpstreamFailure    = errors.New("upstream failure")
+	// ErrFolderInUse: another process holds the data folder's lock.
+	ErrFolderInUse = errors.New("data folder in use")
+	// ErrDataDamaged: stored data is missing or fails a check at start-up
+	// (the database, an account's head commit, the data key).
+	ErrDataDamaged = errors.New("data damaged")
 )
 
 // Kinds lists every kind above, for tables that must cover them all.
@@ -41,6 +46,7 @@ var Kinds = []error{
 	ErrInvalidSwap, ErrInvalidHandle, ErrHandleNotAvailable, ErrUnsupportedDomain, ErrInvalidEmail,
 	ErrInvalidInviteCode, ErrInvalidMimeType, ErrInvalidSize, ErrBlobTooLarge, ErrBadExpiration,
 	ErrAuthRequired, ErrExpiredToken, ErrInvalidToken, ErrRateLimited, ErrUpstreamFailure,
+	ErrFolderInUse, ErrDataDamaged,
 }
 
 // Error is a failure of a known kind with a message for the caller.

@@ -53,6 +53,8 @@ var errorMap = map[error]xrpcError{
 	errs.ErrInvalidToken:       {"InvalidToken", http.StatusBadRequest},
 	errs.ErrRateLimited:        {"RateLimitExceeded", http.StatusTooManyRequests},
 	errs.ErrUpstreamFailure:    {"UpstreamFailure", http.StatusBadGateway},
+	errs.ErrFolderInUse:        {"ServiceUnavailable", http.StatusServiceUnavailable},
+	errs.ErrDataDamaged:        {"ServiceUnavailable", http.StatusServiceUnavailable},
 
 	errMethodNotImplemented: {"MethodNotImplemented", http.StatusNotImplemented},
 	errMethodNotAllowed:     {"InvalidRequest", http.StatusMethodNotAllowed},
