@@ -116,7 +116,7 @@ func TestDataFolderIsOwnerOnly(t *testing.T) {
 	if err := folder.WriteState(dir, folder.State{Accounts: 1}); err != nil {
 		t.Fatal(err)
 	}
-	p = p.Restart(t)
+	p.Restart(t)
 	if bad := modes(t, dir); len(bad) > 0 {
 		t.Fatalf("start-up left files others can read: %v", bad)
 	}
