@@ -45,7 +45,8 @@ func (w wailsUI) OpenFile(title, pattern string) (string, error) {
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a := app.New(app.Config{DataDir: os.Getenv("HEARTH_DATA_DIR"), PLCURL: os.Getenv("HEARTH_PLC_URL"), Logger: logger})
+	a := app.New(app.Config{DataDir: os.Getenv("HEARTH_DATA_DIR"), PLCURL: os.Getenv("HEARTH_PLC_URL"), Logger: logger,
+		KeyStore: os.Getenv("HEARTH_KEY_STORE")})
 	err := wails.Run(&options.App{
 		Title:     "Hearth",
 		Width:     1240,
@@ -56,11 +57,11 @@ func main() {
 			Assets: assets,
 		},
 		OnStartup: func(ctx context.Context) {
+			// A failure (the data folder is in use by another Hearth
+			// process, its data is damaged) is shown by the window's start
+			// screen (App.StartError); no second engine is opened.
 			if err := app.Start(ctx, a, wailsUI{ctx}); err != nil {
 				logger.Error("could not start the PDS engine", "err", err)
-				if _, derr := runtime.MessageDialog(ctx, runtime.MessageDialogOptions{Type: runtime.ErrorDialog, Title: "Hearth could not start", Message: err.Error()}); derr != nil {
-					logger.Error("could not show the error dialog", "err", derr)
-				}
 			}
 		},
 		OnShutdown: func(ctx context.Context) { app.Shutdown(ctx, a) },

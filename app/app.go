@@ -38,6 +38,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// HandleResolver checks domain handles (default: DNS and HTTPS).
 	HandleResolver identity.HandleResolver
+	// KeyStore is where a new folder's data key is kept (pds.Config.KeyStore;
+	// default: the OS keyring when it answers, else a 0600 file).
+	KeyStore string
 }
 
 // DefaultDataDir follows the XDG base directory spec.
@@ -68,6 +71,9 @@ type App struct {
 	carPath string
 	pub     *publisher
 	saveErr error // the last desktop.json save's failure (settingsProblem)
+	// openErr is why the engine did not open (the folder is in use by
+	// another Hearth process, its data is damaged): the window shows it.
+	openErr error
 }
 
 // New returns an app; call Start to open the engine.
@@ -169,7 +175,22 @@ func Start(ctx context.Context, a *App, ui UI) error {
 	a.mu.Lock()
 	a.ui = ui
 	a.mu.Unlock()
-	return a.open(ctx, a.cfg.DataDir)
+	err := a.open(ctx, a.cfg.DataDir)
+	a.mu.Lock()
+	a.openErr = err
+	a.mu.Unlock()
+	return err
+}
+
+// StartError says why the PDS did not start ("" when it runs or is still
+// starting): the start screen shows it instead of waiting for the engine.
+func (a *App) StartError() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.engine != nil || a.openErr == nil {
+		return ""
+	}
+	return a.openErr.Error()
 }
 
 func (a *App) open(ctx context.Context, dir string) error {
@@ -199,7 +220,7 @@ func (a *App) open(ctx context.Context, dir string) error {
 	if hr == nil {
 		hr = identity.NewNetworkHandleResolver()
 	}
-	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: hr})
+	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: hr, KeyStore: a.cfg.KeyStore})
 	if err != nil {
 		return errors.Join(fmt.Errorf("open the engine: %w", err), closeErr("loopback listener", ln.Close()))
 	}
@@ -288,6 +309,9 @@ func (a *App) eng() (*pds.Engine, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.engine == nil {
+		if a.openErr != nil {
+			return nil, a.openErr
+		}
 		return nil, errNotRunning
 	}
 	return a.engine, nil

@@ -46,7 +46,7 @@ func startApp(t *testing.T) (*App, *fakeUI) {
 	t.Helper()
 	plc := httptest.NewServer(plcdir.New())
 	t.Cleanup(plc.Close)
-	a := New(Config{DataDir: filepath.Join(t.TempDir(), "data"), PLCURL: plc.URL})
+	a := New(Config{DataDir: filepath.Join(t.TempDir(), "data"), PLCURL: plc.URL, KeyStore: "file"})
 	ui := &fakeUI{}
 	if err := Start(context.Background(), a, ui); err != nil {
 		t.Fatal(err)

@@ -140,7 +140,11 @@ func (a *App) OpenDataDir(dir string) (string, error) {
 		return "", fmt.Errorf("%s is not a folder", dir)
 	}
 	a.stop(bg)
-	if err := a.open(bg, dir); err != nil {
+	err := a.open(bg, dir)
+	a.mu.Lock()
+	a.openErr = err
+	a.mu.Unlock()
+	if err != nil {
 		return "", err
 	}
 	return dir, nil
@@ -175,9 +179,12 @@ func eventInfo(ev eventlog.Event) EventInfo {
 // Status returns the status panel's data.
 func (a *App) Status() (*StatusInfo, error) {
 	a.mu.Lock()
-	srv, dir, url := a.server, a.dataDir, a.url
+	srv, dir, url, openErr := a.server, a.dataDir, a.url, a.openErr
 	a.mu.Unlock()
 	if srv == nil {
+		if openErr != nil {
+			return nil, openErr
+		}
 		return nil, errNotRunning
 	}
 	st := srv.Firehose().Stats()

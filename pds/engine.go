@@ -18,9 +18,11 @@ import (
 	"github.com/hearth-pds/hearth/pds/accounts"
 	"github.com/hearth-pds/hearth/pds/blobs"
 	"github.com/hearth-pds/hearth/pds/eventlog"
+	"github.com/hearth-pds/hearth/pds/folder"
 	hid "github.com/hearth-pds/hearth/pds/identity"
 	"github.com/hearth-pds/hearth/pds/plc"
 	"github.com/hearth-pds/hearth/pds/repos"
+	"github.com/hearth-pds/hearth/pds/secrets"
 	"github.com/hearth-pds/hearth/pds/store"
 )
 
@@ -52,6 +54,12 @@ type Config struct {
 	// Directory resolves DIDs (service DIDs for proxying); default: the
 	// network, with PLCURL for did:plc.
 	Directory identity.Directory
+	// KeyStore is where the data key that seals private keys is kept:
+	// secrets.StoreAuto (default: the OS keyring when it answers, else
+	// keys/data.key in the data folder), StoreFile or StoreKeyring.
+	KeyStore string
+	// Keyring is the OS keyring (default secrets.OSKeyring).
+	Keyring secrets.Keyring
 }
 
 func (c *Config) setDefaults() {
@@ -98,16 +106,23 @@ type Engine struct {
 	Events   *eventlog.Log
 	Identity *hid.Identity
 
-	cfg Config
-	log *slog.Logger
-	db  *store.Store
+	cfg  Config
+	log  *slog.Logger
+	db   *store.Store
+	lock *folder.Lock
+
+	stateMu sync.Mutex // serialises hearth.state updates
+	state   folder.State
 
 	bg     sync.WaitGroup
 	cancel context.CancelFunc
 }
 
 // Open opens (creating if needed) the data dir, wires the components and
-// starts background jobs.
+// starts background jobs. It holds the folder's lock (folder.Acquire) until
+// Close, so no second engine, in this process or another, opens the same
+// folder; and it refuses a folder whose data is missing or damaged
+// (openChecked) rather than serve an empty or broken PDS.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	cfg.setDefaults()
 	if cfg.DataDir == "" {
@@ -117,18 +132,18 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, folder.DirMode); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, "hearth.db"))
+	lock, err := folder.Acquire(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	e, err := wire(ctx, db, pu, cfg)
+	e, err := openChecked(ctx, cfg, pu)
 	if err != nil {
-		_ = db.Close()
-		return nil, err
+		return nil, errors.Join(err, lock.Release())
 	}
+	e.lock = lock
 	bgctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.bg.Add(1)
@@ -137,7 +152,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 }
 
 // wire builds the components on db, each given the ones it uses.
-func wire(ctx context.Context, db *store.Store, pu *url.URL, cfg Config) (*Engine, error) {
+func wire(ctx context.Context, db *store.Store, box *secrets.Box, pu *url.URL, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, log: cfg.Logger, db: db}
 	var err error
 	if e.Events, err = eventlog.Open(ctx, db); err != nil {
@@ -145,6 +160,7 @@ func wire(ctx context.Context, db *store.Store, pu *url.URL, cfg Config) (*Engin
 	}
 	if e.Accounts, err = accounts.Open(ctx, db, accounts.Config{
 		ServiceDID: "did:web:" + pu.Hostname(), AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace,
+		Box: box,
 	}); err != nil {
 		return nil, err
 	}
@@ -166,12 +182,14 @@ func wire(ctx context.Context, db *store.Store, pu *url.URL, cfg Config) (*Engin
 	return e, nil
 }
 
-// Close stops background jobs and closes the database.
+// Close stops background jobs, closes the database and releases the data
+// folder.
 func (e *Engine) Close() error {
 	e.cancel()
 	e.bg.Wait()
 	e.Events.Close()
-	return e.db.Close()
+	err := e.db.Close()
+	return errors.Join(err, e.lock.Release())
 }
 
 // Logger returns the engine's logger.

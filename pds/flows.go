@@ -153,6 +153,7 @@ func (e *Engine) CreateAccount(ctx context.Context, in NewAccount) (*accounts.Ac
 		return nil, err
 	}
 	e.log.Info("account created", "did", did, "handle", handle, "migrating", migrating)
+	e.noteAccounts(ctx)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	e.Identity.Publish(pctx, did)
@@ -268,5 +269,6 @@ func (e *Engine) DeleteAccount(ctx context.Context, did syntax.DID, password str
 		return err
 	}
 	e.log.Info("account deleted", "did", did)
+	e.noteAccounts(ctx)
 	return nil
 }

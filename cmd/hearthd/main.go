@@ -22,6 +22,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/crawl"
 	"github.com/hearth-pds/hearth/pds/firehose"
 	"github.com/hearth-pds/hearth/pds/identity"
+	"github.com/hearth-pds/hearth/pds/secrets"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
 
@@ -36,7 +37,9 @@ const usage = `usage:
   hearthd serve --data-dir DIR --listen 127.0.0.1:PORT --public-url URL [--plc-url URL]
   hearthd account create --data-dir DIR --handle HANDLE --password PASSWORD [--email EMAIL] [--public-url URL] [--did-web DOMAIN]
   hearthd invite create --data-dir DIR [--uses N]
-Every flag may also be set as HEARTH_<NAME> (e.g. HEARTH_DATA_DIR).`
+Every flag may also be set as HEARTH_<NAME> (e.g. HEARTH_DATA_DIR).
+One process at a time owns a data folder: while hearthd serve (or the desktop
+app) runs on DIR, other commands on DIR stop with "in use by ... (pid N)".`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch {
@@ -105,6 +108,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 type engineFlags struct {
 	dataDir, publicURL, plcURL, logLevel string
 	appViewURL, appViewDID               string
+	keyStore                             string
 	blobLimit                            int64
 }
 
@@ -116,6 +120,7 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.blobLimit, "blob-limit", 100<<20, "largest accepted blob in bytes")
 	fs.StringVar(&f.appViewURL, "appview-url", identity.DefaultAppViewURL, "AppView that app.bsky.* calls are proxied to")
 	fs.StringVar(&f.appViewDID, "appview-did", identity.DefaultAppViewDID, "the AppView's service DID and #id (the audience of service auth)")
+	fs.StringVar(&f.keyStore, "key-store", secrets.StoreAuto, "where a new data folder's data key (which encrypts the private keys) is kept: auto (the OS keyring if one answers, else DIR/keys/data.key), keyring, or file (DIR/keys/data.key, for headless servers)")
 }
 
 func (f *engineFlags) open(ctx context.Context, log *slog.Logger) (*pds.Engine, error) {
@@ -125,7 +130,7 @@ func (f *engineFlags) open(ctx context.Context, log *slog.Logger) (*pds.Engine, 
 	return pds.Open(ctx, pds.Config{
 		DataDir: f.dataDir, PublicURL: f.publicURL, PLCURL: f.plcURL, BlobLimit: f.blobLimit,
 		Logger: log, HandleResolver: identity.NewNetworkHandleResolver(),
-		AppViewURL: f.appViewURL, AppViewDID: f.appViewDID,
+		AppViewURL: f.appViewURL, AppViewDID: f.appViewDID, KeyStore: f.keyStore,
 	})
 }
 

@@ -50,6 +50,8 @@ func freePort(t *testing.T) int {
 func child(t *testing.T, env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "HEARTHD_TEST_CHILD=1", "HEARTHD_TEST_ARGS="+strings.Join(args, "\x1f"))
+	// Tests never touch the developer's OS keyring.
+	cmd.Env = append(cmd.Env, "HEARTH_KEY_STORE=file")
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hearth-pds/hearth/internal/plcdir"
 	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/secrets"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
 
@@ -70,6 +71,8 @@ func startWith(t testing.TB, dataDir string, plc *httptest.Server, tweak func(*p
 		PublicURL: url,
 		PLCURL:    plc.URL,
 		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		// Tests never touch the developer's OS keyring.
+		KeyStore: secrets.StoreFile,
 	}
 	if tweak != nil {
 		tweak(&cfg)

@@ -16,6 +16,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/auth"
 	"github.com/hearth-pds/hearth/pds/errs"
 	"github.com/hearth-pds/hearth/pds/k256"
+	"github.com/hearth-pds/hearth/pds/secrets"
 	"github.com/hearth-pds/hearth/pds/store"
 )
 
@@ -55,6 +56,8 @@ type Config struct {
 	// RefreshGrace is how long a rotated refresh token still works (a
 	// client's retry after a lost response).
 	RefreshGrace time.Duration
+	// Box seals the private keys and the session secret at rest.
+	Box *secrets.Box
 }
 
 // Accounts is the account component.
@@ -79,12 +82,40 @@ type row struct {
 	keys         *Keys
 }
 
-func (r *row) parseKeys() error {
-	sk, err := k256.Parse(r.signingRaw)
+// Labels bind each sealed value to its place (secrets.Box.Seal).
+func signingLabel(did string) string  { return "account:" + did + ":signing_key" }
+func rotationLabel(did string) string { return "account:" + did + ":rotation_key" }
+
+const settingJWTSecret = "jwt_secret"
+
+// reveal opens a sealed stored secret; a plain one (stored before secrets
+// were sealed, and not yet migrated) is returned as it is.
+func reveal(box *secrets.Box, stored []byte, label string) ([]byte, error) {
+	if !secrets.IsSealed(stored) {
+		return stored, nil
+	}
+	plain, err := box.Open(stored, label)
+	if err != nil {
+		return nil, errs.Wrap(errs.ErrDataDamaged, err,
+			"%s cannot be decrypted with the data key (%s): the key is not the one it was sealed with, or the value is damaged; restore the data folder (with its keys/ folder) from a backup", label, box.Where)
+	}
+	return plain, nil
+}
+
+func (a *Accounts) parseKeys(r *row) error {
+	sraw, err := reveal(a.cfg.Box, r.signingRaw, signingLabel(r.DID.String()))
+	if err != nil {
+		return err
+	}
+	sk, err := k256.Parse(sraw)
 	if err != nil {
 		return fmt.Errorf("signing key of %s: %w", r.DID, err)
 	}
-	rk, err := atcrypto.ParsePrivateBytesK256(r.rotationRaw)
+	rraw, err := reveal(a.cfg.Box, r.rotationRaw, rotationLabel(r.DID.String()))
+	if err != nil {
+		return err
+	}
+	rk, err := atcrypto.ParsePrivateBytesK256(rraw)
 	if err != nil {
 		return fmt.Errorf("rotation key of %s: %w", r.DID, err)
 	}
@@ -92,20 +123,35 @@ func (r *row) parseKeys() error {
 	return nil
 }
 
-const settingJWTSecret = "jwt_secret"
-
-// Open loads (creating on first use) the session-signing secret.
+// Open seals any secret still stored plain (a folder from before secrets
+// were sealed) and loads, creating on first use, the session-signing
+// secret.
 func Open(ctx context.Context, db *store.Store, cfg Config) (*Accounts, error) {
-	secret, ok, err := db.GetSetting(ctx, settingJWTSecret)
+	if cfg.Box == nil {
+		return nil, fmt.Errorf("accounts: no data key (Config.Box)")
+	}
+	if err := sealPlain(ctx, db, cfg.Box); err != nil {
+		return nil, err
+	}
+	stored, ok, err := db.GetSetting(ctx, settingJWTSecret)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	var secret []byte
+	if ok {
+		if secret, err = reveal(cfg.Box, stored, settingJWTSecret); err != nil {
+			return nil, err
+		}
+	} else {
 		secret = make([]byte, 32)
 		if _, err := rand.Read(secret); err != nil {
 			return nil, fmt.Errorf("make session secret: %w", err)
 		}
-		if err := db.PutSetting(ctx, settingJWTSecret, secret); err != nil {
+		sealed, err := cfg.Box.Seal(secret, settingJWTSecret)
+		if err != nil {
+			return nil, err
+		}
+		if err := db.PutSetting(ctx, settingJWTSecret, sealed); err != nil {
 			return nil, err
 		}
 	}
@@ -149,7 +195,7 @@ func (a *Accounts) byDID(ctx context.Context, did syntax.DID) (*row, error) {
 	if err != nil || r == nil {
 		return nil, err
 	}
-	if err := r.parseKeys(); err != nil {
+	if err := a.parseKeys(r); err != nil {
 		return nil, err
 	}
 	a.cacheMu.Lock()
@@ -314,9 +360,17 @@ func (a *Accounts) Insert(tx *store.Tx, n New) error {
 	if n.Email != "" {
 		email = n.Email
 	}
+	signing, err := a.cfg.Box.Seal(n.Keys.Signing.Bytes(), signingLabel(n.DID.String()))
+	if err != nil {
+		return err
+	}
+	rotation, err := a.cfg.Box.Seal(n.Keys.Rotation.Bytes(), rotationLabel(n.DID.String()))
+	if err != nil {
+		return err
+	}
 	if _, err := tx.Exec(`INSERT INTO account(did, handle, email, password_hash, status, signing_key, rotation_key, created_at)
 		VALUES(?, ?, ?, ?, ?, ?, ?, ?)`, n.DID.String(), n.Handle.String(), email, n.PasswordHash, n.Status,
-		n.Keys.Signing.Bytes(), n.Keys.Rotation.Bytes(), n.CreatedAt); err != nil {
+		signing, rotation, n.CreatedAt); err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
 	a.invalidate(tx, n.DID)

@@ -34,6 +34,11 @@ var (
 	ErrUpstreamFailure    = errors.New("upstream failure")
 	ErrDiskFull           = errors.New("disk full")
 	ErrReadOnlyDisk       = errors.New("read-only disk")
+	// ErrFolderInUse: another process holds the data folder's lock.
+	ErrFolderInUse = errors.New("data folder in use")
+	// ErrDataDamaged: stored data is missing or fails a check at start-up
+	// (the database, an account's head commit, the data key).
+	ErrDataDamaged = errors.New("data damaged")
 )
 
 // Kinds lists every kind above, for tables that must cover them all.
@@ -44,6 +49,7 @@ var Kinds = []error{
 	ErrInvalidInviteCode, ErrInvalidMimeType, ErrInvalidSize, ErrBlobTooLarge, ErrBadExpiration,
 	ErrAuthRequired, ErrExpiredToken, ErrInvalidToken, ErrRateLimited, ErrUpstreamFailure,
 	ErrDiskFull, ErrReadOnlyDisk,
+	ErrFolderInUse, ErrDataDamaged,
 }
 
 // Error is a failure of a known kind with a message for the caller.

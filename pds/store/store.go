@@ -392,3 +392,28 @@ func (t *Tx) DeleteSetting(key string) (bool, error) {
 	n, err := res.RowsAffected()
 	return n > 0, err
 }
+
+// QuickCheck runs SQLite's PRAGMA quick_check (the structure of every
+// table and index page, without checking that indexes match their tables)
+// and returns its complaints, nil when the database is sound.
+func (s *Store) QuickCheck(ctx context.Context) ([]string, error) {
+	rows, err := s.W.QueryContext(ctx, "PRAGMA quick_check")
+	if err != nil {
+		return nil, fmt.Errorf("quick_check: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, fmt.Errorf("quick_check: %w", err)
+		}
+		if line != "ok" {
+			out = append(out, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("quick_check: %w", err)
+	}
+	return out, nil
+}

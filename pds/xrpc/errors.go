@@ -55,6 +55,8 @@ var errorMap = map[error]xrpcError{
 	errs.ErrUpstreamFailure:    {"UpstreamFailure", http.StatusBadGateway},
 	errs.ErrDiskFull:           {"DiskFull", http.StatusInsufficientStorage},
 	errs.ErrReadOnlyDisk:       {"ReadOnlyDisk", http.StatusInsufficientStorage},
+	errs.ErrFolderInUse:        {"ServiceUnavailable", http.StatusServiceUnavailable},
+	errs.ErrDataDamaged:        {"ServiceUnavailable", http.StatusServiceUnavailable},
 
 	errMethodNotImplemented: {"MethodNotImplemented", http.StatusNotImplemented},
 	errMethodNotAllowed:     {"InvalidRequest", http.StatusMethodNotAllowed},

@@ -32,6 +32,7 @@ export interface GoApp {
   CreateInviteCode(uses: number): Promise<string>
   OpenDataDir(dir: string): Promise<string>
   Status(): Promise<StatusInfo>
+  StartError(): Promise<string>
   UploadBlob(mimeType: string, dataBase64: string): Promise<BlobRef>
   Post(input: PostInput): Promise<WriteResult>
   DeleteRecord(uri: string): Promise<void>
