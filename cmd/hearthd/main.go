@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +38,7 @@ const usage = `usage:
   hearthd serve --data-dir DIR --listen 127.0.0.1:PORT --public-url URL [--plc-url URL]
   hearthd account create --data-dir DIR --handle HANDLE --password PASSWORD [--email EMAIL] [--public-url URL] [--did-web DOMAIN]
   hearthd invite create --data-dir DIR [--uses N]
+  hearthd verify --data-dir DIR [--json]
 Every flag may also be set as HEARTH_<NAME> (e.g. HEARTH_DATA_DIR).
 One process at a time owns a data folder: while hearthd serve (or the desktop
 app) runs on DIR, other commands on DIR stop with "in use by ... (pid N)".`
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return accountCreate(ctx, args[2:], stdout, stderr)
 	case len(args) >= 2 && args[0] == "invite" && args[1] == "create":
 		return inviteCreate(ctx, args[2:], stdout, stderr)
+	case len(args) >= 1 && args[0] == "verify":
+		return verify(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
 		_, err := fmt.Fprintln(stdout, usage)
 		return err
@@ -269,6 +273,49 @@ func inviteCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	_, err = fmt.Fprintln(stdout, code)
 	return err
+}
+
+// errProblemsFound makes `hearthd verify` exit non-zero after its report.
+var errProblemsFound = errors.New("verification found problems (report above)")
+
+// verify checks everything in the data folder and prints the report (one
+// JSON object with --json); it fails when something is wrong.
+func verify(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	var ef engineFlags
+	ef.register(fs)
+	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if ef.publicURL == "" {
+		ef.publicURL = "http://localhost"
+	}
+	e, err := ef.open(ctx, newLogger(stderr, "warn"))
+	if err != nil {
+		return err
+	}
+	defer closeInto(&err, "engine", e)
+	rep, err := e.Verify(ctx, func(step string) {
+		if !*asJSON {
+			fmt.Fprintf(stderr, "checking %s…\n", step)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		err = json.NewEncoder(stdout).Encode(rep)
+	} else {
+		_, err = io.WriteString(stdout, rep.String())
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.OK {
+		return errProblemsFound
+	}
+	return nil
 }
 
 // closeInto closes c and adds a failure to *err (for deferred closes of

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -158,6 +162,10 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 		if len(acked) == 0 {
 			t.Fatal("no write was acknowledged before the kill")
 		}
+		// Everything in the folder verifies after the kill.
+		if out, err := child(t, nil, append([]string{"verify"}, common...)...).CombinedOutput(); err != nil || !strings.Contains(string(out), "everything verifies") {
+			t.Fatalf("round %d: hearthd verify after kill -9: %v\n%s", round, err, out)
+		}
 
 		srv = serve()
 		car := getRepo(t, url, did)
@@ -206,4 +214,42 @@ func verifyCAR(t *testing.T, car []byte) map[string]cid.Cid {
 		t.Fatal("stored repo is inconsistent after restart")
 	}
 	return m
+}
+
+// hearthd verify reports a damaged blob and exits non-zero; --json gives
+// one object.
+func TestVerifyCommand(t *testing.T) {
+	dir := t.TempDir()
+	common := []string{"--data-dir", dir, "--public-url", "http://localhost:1234", "--plc-url", "http://127.0.0.1:9", "--key-store", "file"}
+	if out, err := child(t, nil, append([]string{"account", "create", "--handle", "v.test", "--password", "verify-pw-123"}, common...)...).CombinedOutput(); err != nil {
+		t.Fatalf("account create: %v\n%s", err, out)
+	}
+	var stdout bytes.Buffer
+	if err := run(context.Background(), append([]string{"verify", "--json"}, common...), &stdout, io.Discard); err != nil {
+		t.Fatalf("verify a sound folder: %v\n%s", err, stdout.String())
+	}
+	var rep struct {
+		OK       bool `json:"ok"`
+		Accounts []struct {
+			Handle string `json:"handle"`
+		} `json:"accounts"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || !rep.OK || len(rep.Accounts) != 1 || rep.Accounts[0].Handle != "v.test" {
+		t.Fatalf("verify --json: %v %s", err, stdout.String())
+	}
+	// Damage the database file's account table behind its back: a row in
+	// the record table that the signed tree does not have.
+	db, err := sql.Open("sqlite", filepath.Join(dir, "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`INSERT INTO record(did, collection, rkey, cid, rev, bytes) SELECT did, 'app.bsky.feed.post', '3kaaaaaaaaaa2', 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm', '3kaaaaaaaaaa2', x'a0' FROM account`)
+	if cerr := db.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
+	}
+	stdout.Reset()
+	err = run(context.Background(), append([]string{"verify"}, common...), &stdout, io.Discard)
+	if !errors.Is(err, errProblemsFound) || !strings.Contains(stdout.String(), "PROBLEMS") {
+		t.Fatalf("verify of a damaged folder: %v\n%s", err, stdout.String())
+	}
 }
