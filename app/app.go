@@ -12,12 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/accounts"
 	"github.com/hearth-pds/hearth/pds/identity"
+	"github.com/hearth-pds/hearth/pds/outbound"
 	"github.com/hearth-pds/hearth/pds/repos"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
@@ -38,6 +40,18 @@ type Config struct {
 	Logger  *slog.Logger
 	// HandleResolver checks domain handles (default: DNS and HTTPS).
 	HandleResolver identity.HandleResolver
+	// AllowPrivateNetwork lifts the outbound address rule (DID documents,
+	// handles and proxy targets on loopback or the LAN), for offline
+	// development networks; main.go sets it from
+	// HEARTH_ALLOW_PRIVATE_NETWORK.
+	AllowPrivateNetwork bool
+}
+
+// EnvFlag reads a boolean environment variable ("1", "true", …); unset or
+// unparsable is false.
+func EnvFlag(name string) bool {
+	v, err := strconv.ParseBool(strings.TrimSpace(os.Getenv(name)))
+	return err == nil && v
 }
 
 // DefaultDataDir follows the XDG base directory spec.
@@ -197,9 +211,13 @@ func (a *App) open(ctx context.Context, dir string) error {
 	url := fmt.Sprintf("http://localhost:%d", port)
 	hr := a.cfg.HandleResolver
 	if hr == nil {
-		hr = identity.NewNetworkHandleResolver()
+		hr = identity.NewNetworkHandleResolver(outbound.Policy{AllowPrivateNetwork: a.cfg.AllowPrivateNetwork})
 	}
-	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: hr})
+	if a.cfg.AllowPrivateNetwork {
+		a.log.Warn("outbound fetches may reach loopback and private addresses (HEARTH_ALLOW_PRIVATE_NETWORK)")
+	}
+	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: hr,
+		AllowPrivateNetwork: a.cfg.AllowPrivateNetwork})
 	if err != nil {
 		return errors.Join(fmt.Errorf("open the engine: %w", err), closeErr("loopback listener", ln.Close()))
 	}

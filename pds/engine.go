@@ -19,6 +19,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/blobs"
 	"github.com/hearth-pds/hearth/pds/eventlog"
 	hid "github.com/hearth-pds/hearth/pds/identity"
+	"github.com/hearth-pds/hearth/pds/outbound"
 	"github.com/hearth-pds/hearth/pds/plc"
 	"github.com/hearth-pds/hearth/pds/repos"
 	"github.com/hearth-pds/hearth/pds/store"
@@ -50,8 +51,13 @@ type Config struct {
 	AppViewURL string
 	AppViewDID string
 	// Directory resolves DIDs (service DIDs for proxying); default: the
-	// network, with PLCURL for did:plc.
+	// network, with PLCURL for did:plc and did:web fetched through the
+	// outbound policy.
 	Directory identity.Directory
+	// AllowPrivateNetwork lifts the outbound address rule (loopback, LAN
+	// and other non-public addresses) for offline development networks;
+	// hearthd's --allow-private-network.
+	AllowPrivateNetwork bool
 }
 
 func (c *Config) setDefaults() {
@@ -83,9 +89,19 @@ func (c *Config) setDefaults() {
 		c.AppViewDID = hid.DefaultAppViewDID
 	}
 	if c.Directory == nil {
-		base := identity.BaseDirectory{PLCURL: c.PLCURL, SkipHandleVerification: true, HTTPClient: http.Client{Timeout: 10 * time.Second}}
+		// did:web documents come from hosts strangers name; the PLC
+		// directory is the operator's choice and is trusted.
+		pol := c.outbound()
+		pol.Timeout = 10 * time.Second
+		base := identity.BaseDirectory{PLCURL: c.PLCURL, SkipHandleVerification: true, HTTPClient: *pol.Client()}
 		c.Directory = identity.NewCacheDirectory(&base, 10000, 10*time.Minute, time.Minute, 10*time.Minute)
 	}
+}
+
+// outbound is the policy for fetches of URLs that came from outside: the
+// configured PLC and AppView origins are trusted.
+func (c *Config) outbound() outbound.Policy {
+	return outbound.Policy{AllowPrivateNetwork: c.AllowPrivateNetwork, Trusted: []string{c.PLCURL, c.AppViewURL}}
 }
 
 // Engine is a running PDS: its components, wired on one store. The desktop
@@ -115,6 +131,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	pu, err := hid.ParsePublicURL(cfg.PublicURL)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := hid.ParseAppView(cfg.AppViewURL, cfg.AppViewDID); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -162,6 +181,8 @@ func wire(ctx context.Context, db *store.Store, pu *url.URL, cfg Config) (*Engin
 		AppViewURL: cfg.AppViewURL,
 		AppViewDID: cfg.AppViewDID,
 		Logger:     cfg.Logger,
+
+		AllowPrivateNetwork: cfg.AllowPrivateNetwork,
 	})
 	return e, nil
 }
@@ -173,6 +194,10 @@ func (e *Engine) Close() error {
 	e.Events.Close()
 	return e.db.Close()
 }
+
+// Outbound returns the engine's policy for fetching URLs that came from
+// outside (callers set their own size and time limits on it).
+func (e *Engine) Outbound() outbound.Policy { return e.cfg.outbound() }
 
 // Logger returns the engine's logger.
 func (e *Engine) Logger() *slog.Logger { return e.log }
