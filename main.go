@@ -46,7 +46,7 @@ func (w wailsUI) OpenFile(title, pattern string) (string, error) {
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	a := app.New(app.Config{DataDir: os.Getenv("HEARTH_DATA_DIR"), PLCURL: os.Getenv("HEARTH_PLC_URL"), Logger: logger,
-		KeyStore: os.Getenv("HEARTH_KEY_STORE")})
+		KeyStore: os.Getenv("HEARTH_KEY_STORE"), AllowPrivateNetwork: app.EnvFlag("HEARTH_ALLOW_PRIVATE_NETWORK")})
 	err := wails.Run(&options.App{
 		Title:     "Hearth",
 		Width:     1240,

@@ -12,12 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/accounts"
 	"github.com/hearth-pds/hearth/pds/identity"
+	"github.com/hearth-pds/hearth/pds/outbound"
 	"github.com/hearth-pds/hearth/pds/repos"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
@@ -41,6 +43,18 @@ type Config struct {
 	// KeyStore is where a new folder's data key is kept (pds.Config.KeyStore;
 	// default: the OS keyring when it answers, else a 0600 file).
 	KeyStore string
+	// AllowPrivateNetwork lifts the outbound address rule (DID documents,
+	// handles and proxy targets on loopback or the LAN), for offline
+	// development networks; main.go sets it from
+	// HEARTH_ALLOW_PRIVATE_NETWORK.
+	AllowPrivateNetwork bool
+}
+
+// EnvFlag reads a boolean environment variable ("1", "true", …); unset or
+// unparsable is false.
+func EnvFlag(name string) bool {
+	v, err := strconv.ParseBool(strings.TrimSpace(os.Getenv(name)))
+	return err == nil && v
 }
 
 // DefaultDataDir follows the XDG base directory spec.
@@ -218,9 +232,13 @@ func (a *App) open(ctx context.Context, dir string) error {
 	url := fmt.Sprintf("http://localhost:%d", port)
 	hr := a.cfg.HandleResolver
 	if hr == nil {
-		hr = identity.NewNetworkHandleResolver()
+		hr = identity.NewNetworkHandleResolver(outbound.Policy{AllowPrivateNetwork: a.cfg.AllowPrivateNetwork})
 	}
-	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: hr, KeyStore: a.cfg.KeyStore})
+	if a.cfg.AllowPrivateNetwork {
+		a.log.Warn("outbound fetches may reach loopback and private addresses (HEARTH_ALLOW_PRIVATE_NETWORK)")
+	}
+	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: hr,
+		AllowPrivateNetwork: a.cfg.AllowPrivateNetwork, KeyStore: a.cfg.KeyStore})
 	if err != nil {
 		return errors.Join(fmt.Errorf("open the engine: %w", err), closeErr("loopback listener", ln.Close()))
 	}

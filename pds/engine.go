@@ -20,6 +20,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/eventlog"
 	"github.com/hearth-pds/hearth/pds/folder"
 	hid "github.com/hearth-pds/hearth/pds/identity"
+	"github.com/hearth-pds/hearth/pds/outbound"
 	"github.com/hearth-pds/hearth/pds/plc"
 	"github.com/hearth-pds/hearth/pds/repos"
 	"github.com/hearth-pds/hearth/pds/secrets"
@@ -52,7 +53,8 @@ type Config struct {
 	AppViewURL string
 	AppViewDID string
 	// Directory resolves DIDs (service DIDs for proxying); default: the
-	// network, with PLCURL for did:plc.
+	// network, with PLCURL for did:plc and did:web fetched through the
+	// outbound policy.
 	Directory identity.Directory
 	// KeyStore is where the data key that seals private keys is kept:
 	// secrets.StoreAuto (default: the OS keyring when it answers, else
@@ -60,6 +62,10 @@ type Config struct {
 	KeyStore string
 	// Keyring is the OS keyring (default secrets.OSKeyring).
 	Keyring secrets.Keyring
+	// AllowPrivateNetwork lifts the outbound address rule (loopback, LAN
+	// and other non-public addresses) for offline development networks;
+	// hearthd's --allow-private-network.
+	AllowPrivateNetwork bool
 }
 
 func (c *Config) setDefaults() {
@@ -91,9 +97,19 @@ func (c *Config) setDefaults() {
 		c.AppViewDID = hid.DefaultAppViewDID
 	}
 	if c.Directory == nil {
-		base := identity.BaseDirectory{PLCURL: c.PLCURL, SkipHandleVerification: true, HTTPClient: http.Client{Timeout: 10 * time.Second}}
+		// did:web documents come from hosts strangers name; the PLC
+		// directory is the operator's choice and is trusted.
+		pol := c.outbound()
+		pol.Timeout = 10 * time.Second
+		base := identity.BaseDirectory{PLCURL: c.PLCURL, SkipHandleVerification: true, HTTPClient: *pol.Client()}
 		c.Directory = identity.NewCacheDirectory(&base, 10000, 10*time.Minute, time.Minute, 10*time.Minute)
 	}
+}
+
+// outbound is the policy for fetches of URLs that came from outside: the
+// configured PLC and AppView origins are trusted.
+func (c *Config) outbound() outbound.Policy {
+	return outbound.Policy{AllowPrivateNetwork: c.AllowPrivateNetwork, Trusted: []string{c.PLCURL, c.AppViewURL}}
 }
 
 // Engine is a running PDS: its components, wired on one store. The desktop
@@ -130,6 +146,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	pu, err := hid.ParsePublicURL(cfg.PublicURL)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := hid.ParseAppView(cfg.AppViewURL, cfg.AppViewDID); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, folder.DirMode); err != nil {
@@ -178,6 +197,8 @@ func wire(ctx context.Context, db *store.Store, box *secrets.Box, pu *url.URL, c
 		AppViewURL: cfg.AppViewURL,
 		AppViewDID: cfg.AppViewDID,
 		Logger:     cfg.Logger,
+
+		AllowPrivateNetwork: cfg.AllowPrivateNetwork,
 	})
 	return e, nil
 }
@@ -191,6 +212,10 @@ func (e *Engine) Close() error {
 	err := e.db.Close()
 	return errors.Join(err, e.lock.Release())
 }
+
+// Outbound returns the engine's policy for fetching URLs that came from
+// outside (callers set their own size and time limits on it).
+func (e *Engine) Outbound() outbound.Policy { return e.cfg.outbound() }
 
 // Logger returns the engine's logger.
 func (e *Engine) Logger() *slog.Logger { return e.log }

@@ -23,6 +23,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/crawl"
 	"github.com/hearth-pds/hearth/pds/firehose"
 	"github.com/hearth-pds/hearth/pds/identity"
+	"github.com/hearth-pds/hearth/pds/outbound"
 	"github.com/hearth-pds/hearth/pds/secrets"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
@@ -114,6 +115,7 @@ type engineFlags struct {
 	appViewURL, appViewDID               string
 	keyStore                             string
 	blobLimit                            int64
+	allowPrivateNetwork                  bool
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet) {
@@ -123,8 +125,9 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.Int64Var(&f.blobLimit, "blob-limit", 100<<20, "largest accepted blob in bytes")
 	fs.StringVar(&f.appViewURL, "appview-url", identity.DefaultAppViewURL, "AppView that app.bsky.* calls are proxied to")
-	fs.StringVar(&f.appViewDID, "appview-did", identity.DefaultAppViewDID, "the AppView's service DID and #id (the audience of service auth)")
 	fs.StringVar(&f.keyStore, "key-store", secrets.StoreAuto, "where a new data folder's data key (which encrypts the private keys) is kept: auto (the OS keyring if one answers, else DIR/keys/data.key), keyring, or file (DIR/keys/data.key, for headless servers)")
+	fs.StringVar(&f.appViewDID, "appview-did", identity.DefaultAppViewDID, "the AppView's service DID, bare (did:web:api.bsky.app) or with its #id (the audience of service auth)")
+	fs.BoolVar(&f.allowPrivateNetwork, "allow-private-network", false, "let fetches of URLs from outside (DID documents, handles, proxy targets) reach loopback and private addresses; only for offline development networks")
 }
 
 func (f *engineFlags) open(ctx context.Context, log *slog.Logger) (*pds.Engine, error) {
@@ -133,8 +136,8 @@ func (f *engineFlags) open(ctx context.Context, log *slog.Logger) (*pds.Engine, 
 	}
 	return pds.Open(ctx, pds.Config{
 		DataDir: f.dataDir, PublicURL: f.publicURL, PLCURL: f.plcURL, BlobLimit: f.blobLimit,
-		Logger: log, HandleResolver: identity.NewNetworkHandleResolver(),
-		AppViewURL: f.appViewURL, AppViewDID: f.appViewDID, KeyStore: f.keyStore,
+		Logger: log, HandleResolver: identity.NewNetworkHandleResolver(outbound.Policy{AllowPrivateNetwork: f.allowPrivateNetwork}),
+		AppViewURL: f.appViewURL, AppViewDID: f.appViewDID, AllowPrivateNetwork: f.allowPrivateNetwork, KeyStore: f.keyStore,
 	})
 }
 
@@ -154,6 +157,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		return errors.New("--public-url (or HEARTH_PUBLIC_URL) is required")
 	}
 	log := newLogger(stderr, ef.logLevel)
+	if ef.allowPrivateNetwork {
+		log.Warn("outbound fetches may reach loopback and private addresses (--allow-private-network)")
+	}
 	if *cpuProfile != "" {
 		stopProfile, err := startCPUProfile(*cpuProfile)
 		if err != nil {

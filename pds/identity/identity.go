@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/accounts"
 	"github.com/hearth-pds/hearth/pds/errs"
 	"github.com/hearth-pds/hearth/pds/eventlog"
+	"github.com/hearth-pds/hearth/pds/outbound"
 	"github.com/hearth-pds/hearth/pds/plc"
 	"github.com/hearth-pds/hearth/pds/store"
 )
@@ -27,7 +27,7 @@ import (
 // Default AppView, as the reference PDS configures it.
 const (
 	DefaultAppViewURL = "https://api.bsky.app"
-	DefaultAppViewDID = "did:web:api.bsky.app#bsky_appview"
+	DefaultAppViewDID = "did:web:api.bsky.app"
 )
 
 // HandleResolver resolves a handle to a DID through DNS or HTTPS.
@@ -42,8 +42,10 @@ type Config struct {
 	Directory  identity.Directory // resolves DIDs
 	Handles    HandleResolver     // nil: handles are never checked
 	AppViewURL string
-	AppViewDID string
-	Logger     *slog.Logger
+	AppViewDID string // bare (did:web:api.bsky.app) or with #id
+	// AllowPrivateNetwork lets proxy targets use http:// endpoints.
+	AllowPrivateNetwork bool
+	Logger              *slog.Logger
 }
 
 // Identity is the identity component.
@@ -99,9 +101,6 @@ func (i *Identity) ServiceDID() string { return "did:web:" + i.Hostname() }
 
 // Directory is the DID resolver.
 func (i *Identity) Directory() identity.Directory { return i.cfg.Directory }
-
-// AppView returns the configured AppView URL and service DID reference.
-func (i *Identity) AppView() (url, did string) { return i.cfg.AppViewURL, i.cfg.AppViewDID }
 
 // IsWebDID reports whether did is a did:web.
 func IsWebDID(did syntax.DID) bool { return did.Method() == "web" }
@@ -545,9 +544,17 @@ type NetworkHandleResolver struct {
 	dir identity.BaseDirectory
 }
 
-// NewNetworkHandleResolver returns a resolver using real DNS and HTTPS.
-func NewNetworkHandleResolver() *NetworkHandleResolver {
-	return &NetworkHandleResolver{dir: identity.BaseDirectory{HTTPClient: http.Client{Timeout: 3 * time.Second}}}
+// NewNetworkHandleResolver returns a resolver using real DNS and HTTPS;
+// the well-known fetch goes through pol (the host is named by whoever
+// picked the handle), bounded to 3 s and 64 KiB unless pol says otherwise.
+func NewNetworkHandleResolver(pol outbound.Policy) *NetworkHandleResolver {
+	if pol.Timeout == 0 {
+		pol.Timeout = 3 * time.Second
+	}
+	if pol.MaxBody == 0 {
+		pol.MaxBody = 64 << 10
+	}
+	return &NetworkHandleResolver{dir: identity.BaseDirectory{HTTPClient: *pol.Client()}}
 }
 
 // ResolveHandle implements HandleResolver.

@@ -3,70 +3,160 @@ package identity
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/auth"
 	"github.com/bluesky-social/indigo/atproto/syntax"
 
+	"github.com/hearth-pds/hearth/pds/accounts"
 	"github.com/hearth-pds/hearth/pds/errs"
 )
 
-// ServiceAuth signs a service-auth JWT (ES256K with the account's signing
-// key) for aud (a service DID, with or without #fragment), valid for ttl
-// (at most an hour), bound to lxm when given.
-func (i *Identity) ServiceAuth(ctx context.Context, did syntax.DID, aud, lxm string, ttl time.Duration) (string, error) {
+// Service-auth lifetimes, as the reference PDS bounds them.
+const (
+	// MaxServiceAuthTTL is the longest lifetime of any service-auth token.
+	MaxServiceAuthTTL = time.Hour
+	// MaxMethodlessTTL is the longest lifetime of a token without lxm.
+	MaxMethodlessTTL = time.Minute
+	// DefaultServiceAuthTTL is used when the caller asks for none.
+	DefaultServiceAuthTTL = time.Minute
+)
+
+// ServiceAuth signs a service-auth JWT (with the account's signing key)
+// for caller c, audience aud (a service DID, with or without #fragment),
+// bound to method lxm ("" = any method) and valid for ttl (0 = one
+// minute). The rules are the reference PDS's: methods that must never be
+// delegated are refused for everyone; privileged methods need a full
+// session or a privileged app password; app-password sessions must name
+// lxm; ttl is at most an hour, and at most a minute without lxm.
+func (i *Identity) ServiceAuth(ctx context.Context, c accounts.Caller, aud, lxm string, ttl time.Duration) (string, error) {
 	if ttl <= 0 {
-		ttl = 60 * time.Second
+		ttl = DefaultServiceAuthTTL
 	}
-	if ttl > time.Hour {
-		return "", errs.New(errs.ErrBadExpiration, "expiration is too far in the future (at most one hour)")
+	if ttl > MaxServiceAuthTTL {
+		return "", errs.New(errs.ErrBadExpiration, "cannot request a token with an expiration more than an hour in the future")
+	}
+	if lxm == "" && ttl > MaxMethodlessTTL {
+		return "", errs.New(errs.ErrBadExpiration, "cannot request a method-less token with an expiration more than a minute in the future")
 	}
 	audDID, _, _ := strings.Cut(aud, "#")
 	if _, err := syntax.ParseDID(audDID); err != nil {
 		return "", errs.Invalid("aud must be a DID (with an optional #service): %v", err)
 	}
 	var nsid *syntax.NSID
-	if lxm != "" {
+	if lxm == "" {
+		if !c.Full() {
+			return "", errs.Invalid("an app-password session must give lxm")
+		}
+	} else {
 		n, err := syntax.ParseNSID(lxm)
 		if err != nil {
 			return "", errs.Invalid("lxm must be an NSID: %v", err)
 		}
+		if err := CheckDelegation(n.String(), c); err != nil {
+			return "", err
+		}
 		nsid = &n
 	}
-	keys, err := i.accounts.Keys(ctx, did)
+	keys, err := i.accounts.Keys(ctx, c.DID)
 	if err != nil {
 		return "", err
 	}
-	tok, err := auth.SignServiceAuth(did, aud, ttl, nsid, keys.Signing.Key()) // indigo picks the JWT alg by key type
+	tok, err := auth.SignServiceAuth(c.DID, aud, ttl, nsid, keys.Signing.Key()) // indigo picks the JWT alg by key type
 	if err != nil {
 		return "", fmt.Errorf("sign service auth: %w", err)
 	}
 	return tok, nil
 }
 
-// ResolveService finds the endpoint of a service reference "did#id": the
-// configured AppView directly, other DIDs through their DID document.
-func (i *Identity) ResolveService(ctx context.Context, ref string) (string, error) {
+// Service is where a proxied call goes.
+type Service struct {
+	DID syntax.DID // bare (no #fragment): the service-auth audience
+	ID  string     // the service id, without '#'
+	URL *url.URL   // scheme://host[:port] only
+}
+
+// ParseServiceRef splits an atproto-proxy value "did#id" as the reference
+// PDS does: exactly one '#', a DID before it, a non-empty id after it, no
+// spaces.
+func ParseServiceRef(ref string) (syntax.DID, string, error) {
 	did, id, ok := strings.Cut(ref, "#")
-	if !ok || id == "" {
-		return "", errs.Invalid("atproto-proxy must be a service DID and #id, got %q", ref)
-	}
-	if ref == i.cfg.AppViewDID && i.cfg.AppViewURL != "" {
-		return strings.TrimRight(i.cfg.AppViewURL, "/"), nil
+	switch {
+	case !ok || id == "":
+		return "", "", errs.Invalid("no service id specified in proxy header")
+	case did == "":
+		return "", "", errs.Invalid("no did specified in proxy header")
+	case strings.Contains(id, "#") || strings.ContainsAny(ref, " \t"):
+		return "", "", errs.Invalid("invalid proxy header format")
 	}
 	d, err := syntax.ParseDID(did)
 	if err != nil {
-		return "", errs.Invalid("atproto-proxy: %v", err)
+		return "", "", errs.Invalid("invalid DID in proxy header")
 	}
-	ident, err := i.cfg.Directory.LookupDID(ctx, d)
+	return d, id, nil
+}
+
+// DefaultAppViewServiceID is the AppView's service id when the configured
+// AppView DID is given bare (the reference PDS's convention).
+const DefaultAppViewServiceID = "bsky_appview"
+
+// ParseAppView checks the configured AppView: an http(s) URL with no path
+// and a service DID, bare or with its #id.
+func ParseAppView(rawURL, ref string) (*Service, error) {
+	u, err := url.Parse(strings.TrimRight(rawURL, "/"))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Path != "" || u.RawQuery != "" {
+		return nil, fmt.Errorf("AppView URL %q must be http(s)://host[:port]", rawURL)
+	}
+	did, id, hasID := strings.Cut(ref, "#")
+	if !hasID {
+		id = DefaultAppViewServiceID
+	}
+	d, err := syntax.ParseDID(did)
+	if err != nil || id == "" || strings.Contains(id, "#") {
+		return nil, fmt.Errorf("AppView DID %q must be a DID, optionally with #id", ref)
+	}
+	return &Service{DID: d, ID: id, URL: &url.URL{Scheme: u.Scheme, Host: u.Host}}, nil
+}
+
+// AppViewService is the configured AppView, served from its configured
+// URL without resolving its DID.
+func (i *Identity) AppViewService() (*Service, error) {
+	svc, err := ParseAppView(i.cfg.AppViewURL, i.cfg.AppViewDID)
+	if err != nil {
+		return nil, fmt.Errorf("configured AppView: %w", err)
+	}
+	return svc, nil
+}
+
+// ResolveService finds the endpoint of an atproto-proxy reference
+// "did#id": the configured AppView from its configured URL; any other
+// DID through its DID document (fetched under the outbound policy), whose
+// service with that id must be https (http only with
+// AllowPrivateNetwork). The connection itself still goes through the
+// outbound policy.
+func (i *Identity) ResolveService(ctx context.Context, ref string) (*Service, error) {
+	did, id, err := ParseServiceRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	if av, err := i.AppViewService(); err == nil && av.DID == did && av.ID == id {
+		return av, nil
+	}
+	ident, err := i.cfg.Directory.LookupDID(ctx, did)
 	if err != nil {
 		i.log.Info("could not resolve proxied service", "did", did, "err", err)
-		return "", errs.Wrap(errs.ErrInvalidRequest, err, "could not resolve service %s", did)
+		return nil, errs.New(errs.ErrInvalidRequest, "could not resolve proxy did")
 	}
 	svc, ok := ident.Services[id]
 	if !ok || svc.URL == "" {
-		return "", errs.Invalid("%s has no service #%s", did, id)
+		return nil, errs.New(errs.ErrInvalidRequest, "could not resolve proxy did service url")
 	}
-	return strings.TrimRight(svc.URL, "/"), nil
+	u, err := url.Parse(svc.URL)
+	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && (u.Scheme != "http" || !i.cfg.AllowPrivateNetwork)) {
+		i.log.Info("proxied service endpoint refused", "did", did, "id", id, "endpoint", svc.URL)
+		return nil, errs.New(errs.ErrInvalidRequest, "proxy service endpoint must be an https URL")
+	}
+	return &Service{DID: did, ID: id, URL: &url.URL{Scheme: u.Scheme, Host: u.Host}}, nil
 }

@@ -15,7 +15,6 @@ var (
 	errPayloadTooLarge      = errors.New("request body too large")
 	errAuthMissing          = errors.New("no credentials")
 	errNotFound             = errors.New("not found")
-	errPrivilegedRequired   = errors.New("privileged session required")
 )
 
 // xrpcError is how a kind of failure is answered: the XRPC error name and
@@ -63,7 +62,6 @@ var errorMap = map[error]xrpcError{
 	errPayloadTooLarge:      {"PayloadTooLarge", http.StatusRequestEntityTooLarge},
 	errAuthMissing:          {"AuthMissing", http.StatusUnauthorized},
 	errNotFound:             {"NotFound", http.StatusNotFound},
-	errPrivilegedRequired:   {"InvalidToken", http.StatusForbidden},
 }
 
 var internalError = xrpcError{"InternalServerError", http.StatusInternalServerError}

@@ -2,99 +2,163 @@ package xrpc
 
 import (
 	"encoding/json"
-	"github.com/hearth-pds/hearth/pds/accounts"
-	"github.com/hearth-pds/hearth/pds/errs"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/bluesky-social/indigo/atproto/syntax"
+
+	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/errs"
+	"github.com/hearth-pds/hearth/pds/identity"
 )
 
-// Headers passed through to and from proxied services.
-var (
-	proxyRequestHeaders  = []string{"Accept", "Accept-Language", "Atproto-Accept-Labelers", "Content-Type", "Content-Encoding", "If-None-Match", "X-Bsky-Topics"}
-	proxyResponseHeaders = []string{"Content-Type", "Content-Language", "Content-Encoding", "Atproto-Content-Labelers", "Atproto-Repo-Rev", "ETag", "Cache-Control", "Retry-After", "Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset", "Ratelimit-Policy"}
+// Headers passed to proxied services (the reference PDS's list, plus
+// the conditional-request and Accept headers that cannot carry
+// credentials); never Authorization, cookies or the client's User-Agent.
+var proxyRequestHeaders = []string{"Accept", "Accept-Language", "Atproto-Accept-Labelers", "X-Bsky-Topics", "If-None-Match", "If-Modified-Since"}
+
+// proxyBodyHeaders describe a POST body and go with it only.
+var proxyBodyHeaders = []string{"Content-Type", "Content-Encoding"}
+
+// Headers passed back from proxied services.
+var proxyResponseHeaders = []string{"Content-Type", "Content-Language", "Content-Encoding", "Atproto-Content-Labelers", "Atproto-Repo-Rev", "ETag", "Last-Modified", "Cache-Control", "Vary", "Retry-After", "Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset", "Ratelimit-Policy"}
+
+// Limits of proxied calls.
+const (
+	// DefaultProxyMaxResponse bounds a proxied response body.
+	DefaultProxyMaxResponse = 16 << 20
+	proxyTimeout            = 60 * time.Second // whole exchange, body included
+	proxyHeaderTimeout      = 30 * time.Second
+	proxyUserAgent          = "hearth-pds (atproto-proxy)"
 )
 
-func (s *Server) registerProxy() {
+func (s *Server) registerProxy(opts Options) {
 	s.handle("app.bsky.actor.getPreferences", http.MethodGet, authAccess, s.getPreferences)
 	s.handle("app.bsky.actor.putPreferences", http.MethodPost, authAccess, s.putPreferences)
 	s.handle("com.atproto.server.getServiceAuth", http.MethodGet, authAccess, s.getServiceAuth)
-	s.proxyClient = &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	pol := s.e.Outbound() // trusts the configured AppView; anything else must be public
+	pol.MaxBody = opts.ProxyMaxResponse
+	if pol.MaxBody <= 0 {
+		pol.MaxBody = DefaultProxyMaxResponse
+	}
+	pol.Timeout, pol.HeaderTimeout, pol.UserAgent = proxyTimeout, proxyHeaderTimeout, proxyUserAgent
+	s.proxyClient = pol.Client()
 }
 
 // proxyTarget decides where a request for nsid goes: the atproto-proxy
-// header's service, else the AppView for app.bsky.*; "" = not proxied.
-func (s *Server) proxyTarget(r *http.Request, nsid string) string {
+// header's service, else ("" and true) the configured AppView for
+// app.bsky.*; ok false = not proxied.
+func (s *Server) proxyTarget(r *http.Request, nsid string) (ref string, ok bool) {
 	if h := r.Header.Get("atproto-proxy"); h != "" {
-		return h
+		return h, true
 	}
-	if strings.HasPrefix(nsid, "app.bsky.") {
-		_, did := s.e.Identity.AppView()
-		return did
-	}
-	return ""
+	return "", strings.HasPrefix(nsid, "app.bsky.")
 }
 
-// proxy forwards an XRPC call to a service with a service-auth JWT signed
-// by the caller's key, and passes the response through.
-func (s *Server) proxy(w http.ResponseWriter, r *http.Request, nsid, target string) error {
-	var caller *accounts.Caller
-	if _, ok := bearer(r); ok {
-		c, err := s.authenticate(r, authAccess)
-		if err != nil {
-			return err
+// validProxyQuery accepts a raw query that can only ever be a query:
+// printable ASCII with no '#' (a fragment) and no spaces. It is sent as
+// is after the path built from the validated NSID, so it cannot change
+// the path ("?x=../..", "%2F" stay inside the query).
+func validProxyQuery(q string) bool {
+	for i := 0; i < len(q); i++ {
+		if c := q[i]; c <= ' ' || c >= 0x7f || c == '#' {
+			return false
 		}
-		caller = c
 	}
-	if strings.HasPrefix(nsid, "chat.bsky.") && (caller == nil || !caller.Privileged()) {
-		return errs.New(errPrivilegedRequired, "chat needs a session with a privileged app password or the account password")
+	return true
+}
+
+// proxy forwards an XRPC call as the reference PDS does: only for an
+// authenticated caller, with a service-auth JWT (aud the bare service
+// DID, lxm the method) signed by the caller's key; allow-listed headers
+// both ways; the response streamed back, bounded in size and time.
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request, nsid, ref string) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
+		return errs.New(errMethodNotAllowed, "XRPC requests only supports GET and POST")
 	}
-	base, err := s.e.Identity.ResolveService(r.Context(), target)
+	if _, err := syntax.ParseNSID(nsid); err != nil {
+		return errs.Invalid("invalid XRPC method name")
+	}
+	if identity.ProtectedMethod(nsid) {
+		return errs.New(errs.ErrInvalidToken, "Bad token method")
+	}
+	caller, err := s.authenticate(r, authAccess)
 	if err != nil {
 		return err
 	}
-	u := base + "/xrpc/" + nsid
-	if r.URL.RawQuery != "" {
-		u += "?" + r.URL.RawQuery
+	if identity.PrivilegedMethod(nsid) && !caller.Privileged() {
+		return errs.New(errs.ErrInvalidToken, "Bad token method")
 	}
+	if !validProxyQuery(r.URL.RawQuery) {
+		return errs.Invalid("invalid query string")
+	}
+	var svc *identity.Service
+	if ref == "" {
+		svc, err = s.e.Identity.AppViewService()
+	} else {
+		svc, err = s.e.Identity.ResolveService(r.Context(), ref)
+	}
+	if err != nil {
+		return err
+	}
+	target := url.URL{Scheme: svc.URL.Scheme, Host: svc.URL.Host, Path: "/xrpc/" + nsid, RawQuery: r.URL.RawQuery}
 	var body io.Reader
 	if r.Method == http.MethodPost {
 		body = http.MaxBytesReader(w, r.Body, MaxJSONBody*10)
 	}
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, u, body)
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, target.String(), body)
 	if err != nil {
-		return errs.Wrap(errs.ErrInvalidRequest, err, "bad proxy request")
+		return fmt.Errorf("build proxy request: %w", err)
 	}
-	for _, h := range proxyRequestHeaders {
-		if v := r.Header.Get(h); v != "" {
-			req.Header.Set(h, v)
+	copyHeaders(req.Header, r.Header, proxyRequestHeaders)
+	if r.Method == http.MethodPost {
+		copyHeaders(req.Header, r.Header, proxyBodyHeaders)
+		if r.ContentLength > 0 {
+			req.ContentLength = r.ContentLength
 		}
 	}
-	if caller != nil {
-		tok, err := s.e.Identity.ServiceAuth(r.Context(), caller.DID, target, nsid, 60*time.Second)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
+	// Set explicitly, Go's transport passes the encoding through untouched
+	// (no transparent gunzip), so Content-Encoding stays true.
+	if ae := r.Header.Get("Accept-Encoding"); ae != "" {
+		req.Header.Set("Accept-Encoding", ae)
+	} else {
+		req.Header.Set("Accept-Encoding", "identity")
 	}
+	req.Header.Set("User-Agent", proxyUserAgent)
+	tok, err := s.e.Identity.ServiceAuth(r.Context(), *caller, svc.DID.String(), nsid, identity.DefaultServiceAuthTTL)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := s.proxyClient.Do(req)
 	if err != nil {
-		s.log.Info("proxied service unreachable", "nsid", nsid, "target", target, "err", err)
-		return errs.Wrap(errs.ErrUpstreamFailure, err, "could not reach %s", target)
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err // the caller's body was too large: theirs to know
+		}
+		s.log.Warn("proxied service unreachable", "request_id", w.Header().Get("X-Request-Id"), "nsid", nsid, "service", svc.DID, "url", target.Host, "err", err)
+		return errs.New(errs.ErrUpstreamFailure, "Upstream service unreachable")
 	}
 	defer resp.Body.Close()
-	for _, h := range proxyResponseHeaders {
-		if v := resp.Header.Get(h); v != "" {
-			w.Header().Set(h, v)
-		}
-	}
+	copyHeaders(w.Header(), resp.Header, proxyResponseHeaders)
 	w.WriteHeader(resp.StatusCode)
-	_, err = io.Copy(w, resp.Body)
-	if err != nil {
-		s.log.Info("proxied response cut short", "nsid", nsid, "err", err)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		s.log.Warn("proxied response cut short", "request_id", w.Header().Get("X-Request-Id"), "nsid", nsid, "service", svc.DID, "err", err)
 	}
 	return nil
+}
+
+func copyHeaders(dst, src http.Header, names []string) {
+	for _, h := range names {
+		for _, v := range src.Values(h) {
+			dst.Add(h, v)
+		}
+	}
 }
 
 func (s *Server) getPreferences(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
@@ -126,7 +190,7 @@ func (s *Server) getServiceAuth(w http.ResponseWriter, r *http.Request, c *accou
 	if aud == "" {
 		return errs.Invalid("aud is required")
 	}
-	ttl := 60 * time.Second
+	var ttl time.Duration // 0: the default minute
 	if e := q.Get("exp"); e != "" {
 		n, err := intParam(r, "exp", 0, 1, 1<<40)
 		if err != nil {
@@ -134,17 +198,10 @@ func (s *Server) getServiceAuth(w http.ResponseWriter, r *http.Request, c *accou
 		}
 		ttl = time.Until(time.Unix(int64(n), 0))
 		if ttl <= 0 {
-			return errs.New(errs.ErrBadExpiration, "expiration is in the past")
-		}
-		if ttl > time.Hour {
-			return errs.New(errs.ErrBadExpiration, "expiration is too far in the future (at most one hour)")
+			return errs.New(errs.ErrBadExpiration, "expiration is in past")
 		}
 	}
-	lxm := q.Get("lxm")
-	if lxm == "" && !c.Full() {
-		return errs.Invalid("an app-password session must give lxm")
-	}
-	tok, err := s.e.Identity.ServiceAuth(r.Context(), c.DID, aud, lxm, ttl)
+	tok, err := s.e.Identity.ServiceAuth(r.Context(), *c, aud, q.Get("lxm"), ttl)
 	if err != nil {
 		return err
 	}

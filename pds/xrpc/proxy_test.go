@@ -22,7 +22,12 @@ import (
 	"github.com/hearth-pds/hearth/pds"
 )
 
-const appViewDID = "did:web:appview.test#bsky_appview"
+// appViewDID is the configured AppView (with its #id, as hearthd also
+// accepts); appViewAud is the bare DID service-auth tokens are for.
+const (
+	appViewDID = "did:web:appview.test#bsky_appview"
+	appViewAud = "did:web:appview.test"
+)
 
 // fakeAppView checks every request's service-auth JWT with indigo's
 // validator (key from the DID document in the local PLC) and echoes what
@@ -43,7 +48,7 @@ type seenReq struct {
 func newFakeAppView(t *testing.T, plcURL string) *fakeAppView {
 	f := &fakeAppView{}
 	dir := &identity.BaseDirectory{PLCURL: plcURL, SkipHandleVerification: true}
-	val := &auth.ServiceAuthValidator{Audience: appViewDID, Dir: dir}
+	val := &auth.ServiceAuthValidator{Audience: appViewAud, Dir: dir}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		nsid := strings.TrimPrefix(r.URL.Path, "/xrpc/")
 		sr := seenReq{NSID: nsid, Labelers: r.Header.Get("atproto-accept-labelers"), Query: r.URL.RawQuery}
@@ -163,7 +168,7 @@ func TestAppViewProxying(t *testing.T) {
 	if resp.StatusCode != 401 || !strings.Contains(av.last().Err, "aud") {
 		t.Fatalf("wrong-aud token: %d %+v", resp.StatusCode, av.last())
 	}
-	if err := c.Get(ctx, "com.atproto.server.getServiceAuth", map[string]any{"aud": appViewDID, "lxm": "app.bsky.actor.getProfile"}, &sa); err != nil {
+	if err := c.Get(ctx, "com.atproto.server.getServiceAuth", map[string]any{"aud": appViewAud, "lxm": "app.bsky.actor.getProfile"}, &sa); err != nil {
 		t.Fatal(err)
 	}
 	req, _ = http.NewRequest("GET", av.srv.URL+"/xrpc/app.bsky.feed.getTimeline", nil)
@@ -203,7 +208,8 @@ func TestPreferencesAndChatNeedsPrivilege(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out map[string]any
-	apiErr(t, appc.WithService("did:web:api.bsky.chat#bsky_chat").Get(ctx, "chat.bsky.convo.listConvos", nil, &out), 403, "InvalidToken")
+	// As the reference: 400 InvalidToken "Bad token method".
+	apiErr(t, appc.WithService("did:web:api.bsky.chat#bsky_chat").Get(ctx, "chat.bsky.convo.listConvos", nil, &out), 400, "InvalidToken")
 }
 
 type txtRecords map[string]string

@@ -49,6 +49,9 @@ type route struct {
 // Options configure a Server.
 type Options struct {
 	Firehose firehose.Config
+	// ProxyMaxResponse bounds a proxied response body in bytes (default
+	// DefaultProxyMaxResponse).
+	ProxyMaxResponse int64
 }
 
 // Server serves the engine over HTTP.
@@ -75,7 +78,7 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 	s.registerIdentity()
 	s.registerRepo()
 	s.registerSync()
-	s.registerProxy()
+	s.registerProxy(opts)
 	s.page("/xrpc/{nsid}", "routed", s.dispatch)
 	s.page("GET /xrpc/_health", "none", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"version": Version})
@@ -240,8 +243,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	rt, ok := s.routes[nsid]
 	local := ok && (strings.HasPrefix(nsid, "com.atproto.") || nsid == "app.bsky.actor.getPreferences" || nsid == "app.bsky.actor.putPreferences")
 	if !local {
-		if target := s.proxyTarget(r, nsid); target != "" {
-			if err := s.proxy(w, r, nsid, target); err != nil {
+		if ref, ok := s.proxyTarget(r, nsid); ok {
+			if err := s.proxy(w, r, nsid, ref); err != nil {
 				writeError(w, err)
 			}
 			return

@@ -473,7 +473,8 @@ test('getProfile and getTimeline go through Hearth to the AppView with service a
   assert.equal(prof.data.displayName, 'From the fake AppView')
   const tl = await agent.getTimeline({ limit: 5 })
   assert.deepEqual(tl.data.feed, [])
-  const aud = need('HEARTH_APPVIEW_DID')
+  // Service auth is for the bare DID (no #fragment), as the reference PDS.
+  const aud = need('HEARTH_APPVIEW_DID').split('#')[0]
   for (const [i, nsid] of ['app.bsky.actor.getProfile', 'app.bsky.feed.getTimeline'].entries()) {
     const seen = appviewSeen[appviewSeen.length - 2 + i]
     assert.equal(seen.nsid, nsid)
