@@ -16,6 +16,7 @@ import (
 	"github.com/bluesky-social/indigo/atproto/identity"
 
 	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/auth"
 	"github.com/hearth-pds/hearth/pds/blobs"
 	"github.com/hearth-pds/hearth/pds/eventlog"
 	hid "github.com/hearth-pds/hearth/pds/identity"
@@ -52,6 +53,11 @@ type Config struct {
 	// Directory resolves DIDs (service DIDs for proxying); default: the
 	// network, with PLCURL for did:plc.
 	Directory identity.Directory
+	// LoginThrottle is the password throttle's policy (zero:
+	// auth.DefaultThrottlePolicy); Hasher runs every password hash (nil:
+	// min(CPUs, 4) at once, 32 waiting).
+	LoginThrottle auth.ThrottlePolicy
+	Hasher        *auth.Hasher
 }
 
 func (c *Config) setDefaults() {
@@ -145,6 +151,7 @@ func wire(ctx context.Context, db *store.Store, pu *url.URL, cfg Config) (*Engin
 	}
 	if e.Accounts, err = accounts.Open(ctx, db, accounts.Config{
 		ServiceDID: "did:web:" + pu.Hostname(), AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace,
+		Throttle: cfg.LoginThrottle, Hasher: cfg.Hasher,
 	}); err != nil {
 		return nil, err
 	}
@@ -195,6 +202,9 @@ func (e *Engine) maintenance(ctx context.Context) {
 			}
 			if err := e.Accounts.PruneTokens(ctx); err != nil {
 				e.log.Warn("pruning sessions failed", "err", err)
+			}
+			if err := e.Accounts.PruneLoginFailures(ctx); err != nil {
+				e.log.Warn("pruning login failures failed", "err", err)
 			}
 			e.Identity.PublishPending(ctx)
 		}

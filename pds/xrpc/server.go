@@ -12,8 +12,10 @@ import (
 	"github.com/ipfs/go-cid"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -261,6 +263,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // gets a generic message, never its details.
 func writeError(w http.ResponseWriter, err error) {
 	xe, msg, _ := answer(err)
+	var retry *errs.Retry
+	if errors.As(err, &retry) && retry.After > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.After.Seconds()))))
+	}
 	if xe.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="atproto"`)
 	}
