@@ -16,6 +16,7 @@ var (
 	errAuthMissing          = errors.New("no credentials")
 	errNotFound             = errors.New("not found")
 	errPrivilegedRequired   = errors.New("privileged session required")
+	errBodyTimeout          = errors.New("request body too slow")
 )
 
 // xrpcError is how a kind of failure is answered: the XRPC error name and
@@ -60,6 +61,7 @@ var errorMap = map[error]xrpcError{
 	errAuthMissing:          {"AuthMissing", http.StatusUnauthorized},
 	errNotFound:             {"NotFound", http.StatusNotFound},
 	errPrivilegedRequired:   {"InvalidToken", http.StatusForbidden},
+	errBodyTimeout:          {"InvalidRequest", http.StatusRequestTimeout},
 }
 
 var internalError = xrpcError{"InternalServerError", http.StatusInternalServerError}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/firehose"
+	"github.com/hearth-pds/hearth/pds/ratelimit"
 )
 
 // Version is reported by /xrpc/_health.
@@ -50,6 +51,26 @@ type route struct {
 // Options configure a Server.
 type Options struct {
 	Firehose firehose.Config
+	// Body read deadlines (DefaultBodyTimeout, DefaultBlobBodyTimeout,
+	// DefaultImportBodyTimeout when zero).
+	BodyTimeout, BlobBodyTimeout, ImportBodyTimeout time.Duration
+	// RateLimitKeys caps the rate limiter's counters (DefaultRateLimitKeys).
+	RateLimitKeys int
+}
+
+func (o *Options) setDefaults() {
+	if o.BodyTimeout == 0 {
+		o.BodyTimeout = DefaultBodyTimeout
+	}
+	if o.BlobBodyTimeout == 0 {
+		o.BlobBodyTimeout = DefaultBlobBodyTimeout
+	}
+	if o.ImportBodyTimeout == 0 {
+		o.ImportBodyTimeout = DefaultImportBodyTimeout
+	}
+	if o.RateLimitKeys == 0 {
+		o.RateLimitKeys = DefaultRateLimitKeys
+	}
 }
 
 // Server serves the engine over HTTP.
@@ -60,6 +81,9 @@ type Server struct {
 	routes map[string]route
 	mux    *http.ServeMux
 	nextID atomic.Uint64
+	opts   Options
+
+	limiter *ratelimit.Limiter
 
 	proxyClient *http.Client
 }
@@ -70,7 +94,9 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start firehose: %w", err)
 	}
-	s := &Server{e: e, hub: hub, log: e.Logger(), routes: map[string]route{}, mux: http.NewServeMux()}
+	opts.setDefaults()
+	s := &Server{e: e, hub: hub, log: e.Logger(), routes: map[string]route{}, mux: http.NewServeMux(),
+		opts: opts, limiter: ratelimit.New(opts.RateLimitKeys, nil)}
 	s.registerServer()
 	s.registerIdentity()
 	s.registerRepo()
@@ -186,6 +212,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	nsid := r.PathValue("nsid")
+	s.limitBody(w, r, nsid)
 	rt, ok := s.routes[nsid]
 	local := ok && (strings.HasPrefix(nsid, "com.atproto.") || nsid == "app.bsky.actor.getPreferences" || nsid == "app.bsky.actor.putPreferences")
 	if !local {
@@ -204,6 +231,12 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", rt.method)
 		writeError(w, errs.New(errMethodNotAllowed, "Incorrect HTTP method (%s) for %s, expected %s", r.Method, nsid, rt.method))
 		return
+	}
+	if l, ok := routeLimits[nsid]; ok {
+		if err := s.limit(w, r, l.points, l.rules...); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	var caller *accounts.Caller
 	if rt.auth != authNone {
@@ -288,6 +321,14 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		if errors.Is(err, io.EOF) {
 			return errs.Invalid("request body is empty")
+		}
+		if bodyTimedOut(err) {
+			return errs.New(errBodyTimeout, "the request body did not arrive in time")
+		}
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		if !errors.As(err, &syn) && !errors.As(err, &typ) {
+			return errs.Invalid("the request body could not be read")
 		}
 		return errs.Invalid("malformed JSON body: %v", err)
 	}
