@@ -91,7 +91,7 @@ func TestIdleAndHeaderTimeouts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer conn.Close()
+			defer func() { _ = conn.Close() }()
 			if _, err := io.WriteString(conn, tc.write); err != nil {
 				t.Fatal(err)
 			}

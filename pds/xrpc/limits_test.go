@@ -128,8 +128,10 @@ func TestSlowBodyCutOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST /xrpc/com.atproto.server.createSession HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"identifier\":", addr)
+	defer func() { _ = conn.Close() }()
+	if _, err := fmt.Fprintf(conn, "POST /xrpc/com.atproto.server.createSession HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"identifier\":", addr); err != nil {
+		t.Fatal(err)
+	}
 	// The client's own bound: the server must answer well before it.
 	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
@@ -158,7 +160,7 @@ func TestSubscribeReposOutlivesTimeouts(t *testing.T) {
 	}
 	srv := edge.NewServerWith(p.Server, edge.Limits{ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 200 * time.Millisecond, MaxHeaderBytes: 16 << 10})
 	go func() { _ = srv.Serve(ln) }() // ends with Close below
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 	seq, err := p.Engine.Events.LastSeq(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +169,7 @@ func TestSubscribeReposOutlivesTimeouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
+	defer func() { _ = ws.Close() }()
 	time.Sleep(time.Second)
 	out := create(t, c, a.DID, "app.bsky.feed.post", post("late"))
 	if err := ws.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
