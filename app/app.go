@@ -18,6 +18,7 @@ import (
 
 	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/edge"
 	"github.com/hearth-pds/hearth/pds/identity"
 	"github.com/hearth-pds/hearth/pds/outbound"
 	"github.com/hearth-pds/hearth/pds/repos"
@@ -247,7 +248,7 @@ func (a *App) open(ctx context.Context, dir string) error {
 		return errors.Join(fmt.Errorf("start the XRPC server: %w", err),
 			closeErr("loopback listener", ln.Close()), closeErr("engine", e.Close()))
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := edge.NewServer(srv)
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("loopback HTTP server stopped", "err", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/bluesky-social/indigo/atproto/identity"
 
 	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/auth"
 	"github.com/hearth-pds/hearth/pds/blobs"
 	"github.com/hearth-pds/hearth/pds/eventlog"
 	"github.com/hearth-pds/hearth/pds/folder"
@@ -66,6 +67,11 @@ type Config struct {
 	// and other non-public addresses) for offline development networks;
 	// hearthd's --allow-private-network.
 	AllowPrivateNetwork bool
+	// LoginThrottle is the password throttle's policy (zero:
+	// auth.DefaultThrottlePolicy); Hasher runs every password hash (nil:
+	// min(CPUs, 4) at once, 32 waiting).
+	LoginThrottle auth.ThrottlePolicy
+	Hasher        *auth.Hasher
 }
 
 func (c *Config) setDefaults() {
@@ -179,7 +185,8 @@ func wire(ctx context.Context, db *store.Store, box *secrets.Box, pu *url.URL, c
 	}
 	if e.Accounts, err = accounts.Open(ctx, db, accounts.Config{
 		ServiceDID: "did:web:" + pu.Hostname(), AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace,
-		Box: box,
+		Box:      box,
+		Throttle: cfg.LoginThrottle, Hasher: cfg.Hasher,
 	}); err != nil {
 		return nil, err
 	}
@@ -238,6 +245,9 @@ func (e *Engine) maintenance(ctx context.Context) {
 			}
 			if err := e.Accounts.PruneTokens(ctx); err != nil {
 				e.log.Warn("pruning sessions failed", "err", err)
+			}
+			if err := e.Accounts.PruneLoginFailures(ctx); err != nil {
+				e.log.Warn("pruning login failures failed", "err", err)
 			}
 			e.Identity.PublishPending(ctx)
 		}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/hearth-pds/hearth/pds/accounts"
 	"github.com/hearth-pds/hearth/pds/actorrepo"
-	"github.com/hearth-pds/hearth/pds/auth"
 	"github.com/hearth-pds/hearth/pds/errs"
 	"github.com/hearth-pds/hearth/pds/eventlog"
 	hid "github.com/hearth-pds/hearth/pds/identity"
@@ -60,7 +59,7 @@ func (e *Engine) CreateAccount(ctx context.Context, in NewAccount) (*accounts.Ac
 	if in.RequireInvite && in.InviteCode == "" {
 		return nil, errs.New(errs.ErrInvalidInviteCode, "this server requires an invite code: ask its owner for one")
 	}
-	hash, err := auth.HashPassword(in.Password)
+	hash, err := e.Accounts.HashPassword(ctx, in.Password)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
@@ -245,9 +244,10 @@ func (e *Engine) announceMigrated(tx *store.Tx, did syntax.DID) error {
 
 // DeleteAccount removes an account and everything it stored (records,
 // blobs, sessions, app passwords, preferences) and emits #account with
-// status "deleted". The password must be the account password.
-func (e *Engine) DeleteAccount(ctx context.Context, did syntax.DID, password string) error {
-	if err := e.Accounts.CheckPassword(ctx, did, password); err != nil {
+// status "deleted". The password must be the account password; the check
+// shares the login throttle (from is the client's address).
+func (e *Engine) DeleteAccount(ctx context.Context, did syntax.DID, password, from string) error {
+	if err := e.Accounts.CheckPassword(ctx, did, password, from); err != nil {
 		return err
 	}
 	unlock := e.Repos.Lock(did)

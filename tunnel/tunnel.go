@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hearth-pds/hearth/pds/edge"
 	"log/slog"
 	"net"
 	"net/http"
@@ -174,7 +175,10 @@ func (m *Manager) run(ctx context.Context) {
 			<-ctx.Done() // nothing to serve: the user's proxy reaches the loopback port
 			return
 		}
-		srv := &http.Server{Handler: m.h, ReadHeaderTimeout: 15 * time.Second}
+		// Requests on this listener are marked as coming through the tunnel:
+		// they are rate limited, and their client address is the one the
+		// tunnel reports.
+		srv := edge.NewTunnelServer(m.h)
 		serr := srv.Serve(ln)
 		go func() {
 			if err := srv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/crawl"
+	"github.com/hearth-pds/hearth/pds/edge"
 	"github.com/hearth-pds/hearth/pds/firehose"
 	"github.com/hearth-pds/hearth/pds/identity"
 	"github.com/hearth-pds/hearth/pds/outbound"
@@ -187,7 +187,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		return err
 	}
 	defer h.Close()
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := edge.NewServer(h)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("hearthd ready", "listen", ln.Addr().String(), "public_url", e.Identity.PublicURL(), "data_dir", ef.dataDir)

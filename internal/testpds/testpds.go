@@ -23,6 +23,7 @@ import (
 
 	"github.com/hearth-pds/hearth/internal/plcdir"
 	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/edge"
 	"github.com/hearth-pds/hearth/pds/secrets"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
@@ -85,7 +86,7 @@ func startWith(t testing.TB, dataDir string, plc *httptest.Server, tweak func(*p
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h}
+	srv := edge.NewServer(h)
 	served := make(chan error, 1)
 	go func() {
 		// Not t.Error here: this goroutine may outlive the test. Log an

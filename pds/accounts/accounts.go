@@ -58,6 +58,14 @@ type Config struct {
 	RefreshGrace time.Duration
 	// Box seals the private keys and the session secret at rest.
 	Box *secrets.Box
+	// Throttle is the login throttle's policy (auth.DefaultThrottlePolicy
+	// when zero).
+	Throttle auth.ThrottlePolicy
+	// Hasher runs every argon2 hash (auth.NewHasher(auth.DefaultHashSlots(),
+	// 32) when nil).
+	Hasher *auth.Hasher
+	// Now is the throttle's clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // Accounts is the account component.
@@ -66,6 +74,10 @@ type Accounts struct {
 	cfg      Config
 	tokens   *auth.Issuer
 	throttle *auth.Throttle
+	hasher   *auth.Hasher
+	// appKey keys the lookup hashes of app passwords (derived from the
+	// session secret).
+	appKey []byte
 
 	cacheMu sync.RWMutex
 	cache   map[syntax.DID]*row // by DID; rows are read-only once cached
@@ -155,11 +167,21 @@ func Open(ctx context.Context, db *store.Store, cfg Config) (*Accounts, error) {
 			return nil, err
 		}
 	}
+	policy := cfg.Throttle
+	if policy == (auth.ThrottlePolicy{}) {
+		policy = auth.DefaultThrottlePolicy
+	}
+	hasher := cfg.Hasher
+	if hasher == nil {
+		hasher = auth.NewHasher(auth.DefaultHashSlots(), 32)
+	}
 	return &Accounts{
 		db:       db,
 		cfg:      cfg,
 		tokens:   &auth.Issuer{Secret: secret, ServiceDID: cfg.ServiceDID, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL},
-		throttle: auth.NewThrottle(10, 15*time.Minute),
+		throttle: &auth.Throttle{Policy: policy, Store: failureStore{db}, Now: cfg.Now},
+		hasher:   hasher,
+		appKey:   auth.DeriveKey(secret, "app-password-lookup"),
 		cache:    map[syntax.DID]*row{},
 	}, nil
 }
@@ -219,21 +241,32 @@ func (a *Accounts) invalidate(tx *store.Tx, did syntax.DID) {
 	tx.OnCommit(drop)
 }
 
-// find resolves a DID, handle or email to an account row (nil if none).
+// find resolves a login identifier to an account row (nil if none): a
+// DID; "@handle" or a handle; or an email address (only when it is not a
+// DID and does not start with "@").
 func (a *Accounts) find(ctx context.Context, ident string) (*row, error) {
 	ident = strings.TrimSpace(ident)
-	switch {
-	case strings.HasPrefix(ident, "did:"):
-		did, err := syntax.ParseDID(ident)
-		if err != nil {
-			return nil, nil
-		}
+	if did, err := syntax.ParseDID(ident); err == nil {
 		return a.byDID(ctx, did)
-	case strings.Contains(ident, "@") && !strings.HasPrefix(ident, "@"):
-		return a.query(ctx, "email = ?", strings.ToLower(ident))
-	default:
-		return a.query(ctx, "handle = ?", strings.ToLower(strings.TrimPrefix(ident, "@")))
 	}
+	if strings.HasPrefix(ident, "did:") {
+		return nil, nil
+	}
+	if h, ok := strings.CutPrefix(ident, "@"); ok {
+		return a.byHandle(ctx, h)
+	}
+	if strings.Contains(ident, "@") {
+		return a.query(ctx, "email = ?", strings.ToLower(ident))
+	}
+	return a.byHandle(ctx, ident)
+}
+
+func (a *Accounts) byHandle(ctx context.Context, raw string) (*row, error) {
+	h, err := syntax.ParseHandle(raw)
+	if err != nil {
+		return nil, nil
+	}
+	return a.query(ctx, "handle = ?", h.Normalize().String())
 }
 
 // Get returns the account of did, or an errs.ErrRepoNotFound.
@@ -431,19 +464,50 @@ func (a *Accounts) Delete(tx *store.Tx, did syntax.DID) error {
 	return nil
 }
 
-// CheckPassword checks did's account password (not app passwords).
-func (a *Accounts) CheckPassword(ctx context.Context, did syntax.DID, password string) error {
+// HashPassword hashes a new account password under the hashing limit.
+func (a *Accounts) HashPassword(ctx context.Context, pw string) (string, error) {
+	h, err := a.hasher.Hash(ctx, pw)
+	if err != nil {
+		return "", hashError(err)
+	}
+	return h, nil
+}
+
+// CheckPassword checks did's account password (not app passwords) for a
+// caller at address from, under the login throttle (see Login).
+func (a *Accounts) CheckPassword(ctx context.Context, did syntax.DID, password, from string) error {
+	if err := a.throttled(ctx, "", from); err != nil {
+		return err
+	}
 	r, err := a.byDID(ctx, did)
 	if err != nil {
 		return err
 	}
-	if r == nil {
-		return errs.RepoNotFound(did.String())
+	account := ""
+	if r != nil {
+		account = r.DID.String()
+		if err := a.throttled(ctx, account, from); err != nil {
+			return err
+		}
 	}
-	if !auth.CheckPassword(r.passwordHash, password) {
+	hash := dummyHash
+	if r != nil {
+		hash = r.passwordHash
+	}
+	ok, err := a.hasher.Check(ctx, hash, password)
+	if err != nil {
+		return hashError(err)
+	}
+	if !ok || r == nil {
+		if err := a.throttle.Fail(ctx, account, from); err != nil {
+			return err
+		}
+		if r == nil {
+			return errs.RepoNotFound(did.String())
+		}
 		return errs.New(errs.ErrAuthRequired, "Invalid password")
 	}
-	return nil
+	return a.throttle.Succeed(ctx, account, from)
 }
 
 // An account that is moving here from another PDS is marked until it is

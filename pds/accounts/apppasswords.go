@@ -2,6 +2,8 @@ package accounts
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -19,28 +21,70 @@ type AppPassword struct {
 	Privileged bool
 }
 
-// checkAppPassword returns the name and scope of the app password of did
-// that matches password ("" when none does).
-func (a *Accounts) checkAppPassword(ctx context.Context, did syntax.DID, password string) (name, scope string, err error) {
-	rows, err := a.db.R.QueryContext(ctx, "SELECT name, password_hash, privileged FROM app_password WHERE did = ?", did.String())
+func appScope(priv bool) string {
+	if priv {
+		return auth.ScopeAppPassPriv
+	}
+	return auth.ScopeAppPass
+}
+
+// findAppPassword finds the app password of did that is password by its
+// lookup hash (no slow hash); name and scope are "" when none is.
+func (a *Accounts) findAppPassword(ctx context.Context, did syntax.DID, password string) (name, scope string, err error) {
+	var priv bool
+	err = a.db.R.QueryRowContext(ctx, "SELECT name, privileged FROM app_password WHERE did = ? AND lookup_hash = ?",
+		did.String(), auth.LookupHash(a.appKey, password)).Scan(&name, &priv)
+	if err == sql.ErrNoRows {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("find app password: %w", err)
+	}
+	return name, appScope(priv), nil
+}
+
+// checkLegacyAppPasswords checks password against did's app passwords that
+// were stored before lookup hashes (one argon2 run each) and gives the one
+// that matches its lookup hash, so it is found by it from then on.
+func (a *Accounts) checkLegacyAppPasswords(ctx context.Context, did syntax.DID, password string) (name, scope string, err error) {
+	type legacy struct {
+		name, hash string
+		priv       bool
+	}
+	var rows []legacy
+	q, err := a.db.R.QueryContext(ctx, "SELECT name, password_hash, privileged FROM app_password WHERE did = ? AND lookup_hash IS NULL", did.String())
 	if err != nil {
 		return "", "", fmt.Errorf("read app passwords: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var hash string
-		var priv bool
-		if err := rows.Scan(&name, &hash, &priv); err != nil {
+	for q.Next() {
+		var l legacy
+		if err := q.Scan(&l.name, &l.hash, &l.priv); err != nil {
+			_ = q.Close()
 			return "", "", fmt.Errorf("read app passwords: %w", err)
 		}
-		if auth.CheckPassword(hash, password) {
-			if priv {
-				return name, auth.ScopeAppPassPriv, nil
-			}
-			return name, auth.ScopeAppPass, nil
-		}
+		rows = append(rows, l)
 	}
-	return "", "", rows.Err()
+	if err := errors.Join(q.Err(), q.Close()); err != nil {
+		return "", "", fmt.Errorf("read app passwords: %w", err)
+	}
+	for _, l := range rows {
+		ok, err := a.hasher.Check(ctx, l.hash, password)
+		if err != nil {
+			return "", "", hashError(err)
+		}
+		if !ok {
+			continue
+		}
+		err = a.db.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec("UPDATE app_password SET lookup_hash = ? WHERE did = ? AND name = ?", auth.LookupHash(a.appKey, password), did.String(), l.name)
+			return err
+		})
+		if err != nil {
+			return "", "", fmt.Errorf("store app password lookup hash: %w", err)
+		}
+		return l.name, appScope(l.priv), nil
+	}
+	return "", "", nil
 }
 
 // CreateAppPassword creates an app password and returns its secret once.
@@ -54,12 +98,11 @@ func (a *Accounts) CreateAppPassword(ctx context.Context, did syntax.DID, name s
 		raw += strings.ToLower(auth.NewID())
 	}
 	secret := raw[0:4] + "-" + raw[4:8] + "-" + raw[8:12] + "-" + raw[12:16]
-	hash, err := auth.HashPassword(secret)
-	if err != nil {
-		return "", nil, err
-	}
+	// The secret is server-made and high-entropy: a keyed fast hash is
+	// enough to store it, and finds its row with one index lookup.
+	lookup := auth.LookupHash(a.appKey, secret)
 	ap := &AppPassword{Name: name, CreatedAt: syntax.DatetimeNow().String(), Privileged: privileged}
-	err = a.db.Write(ctx, func(tx *store.Tx) error {
+	err := a.db.Write(ctx, func(tx *store.Tx) error {
 		var n int
 		if err := tx.QueryRow("SELECT count(*) FROM app_password WHERE did = ? AND name = ?", did.String(), name).Scan(&n); err != nil {
 			return fmt.Errorf("check app password name: %w", err)
@@ -67,7 +110,7 @@ func (a *Accounts) CreateAppPassword(ctx context.Context, did syntax.DID, name s
 		if n > 0 {
 			return errs.Invalid("an app password named %q already exists", name)
 		}
-		if _, err := tx.Exec("INSERT INTO app_password(did, name, password_hash, privileged, created_at) VALUES(?, ?, ?, ?, ?)", did.String(), name, hash, privileged, ap.CreatedAt); err != nil {
+		if _, err := tx.Exec("INSERT INTO app_password(did, name, password_hash, lookup_hash, privileged, created_at) VALUES(?, ?, '', ?, ?, ?)", did.String(), name, lookup, privileged, ap.CreatedAt); err != nil {
 			return fmt.Errorf("store app password: %w", err)
 		}
 		return nil

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
@@ -38,36 +37,107 @@ func (c Caller) Privileged() bool { return c.Scope != auth.ScopeAppPass }
 // dummyHash makes a login for an unknown account cost as much as a real one.
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
-// Login checks a password (or an app password) for a DID, handle or email.
-func (a *Accounts) Login(ctx context.Context, identifier, password string) (*Session, error) {
-	key := strings.ToLower(strings.TrimSpace(identifier))
-	if ok, wait := a.throttle.Allowed(key); !ok {
-		return nil, errs.New(errs.ErrRateLimited, "too many failed logins; try again in %s", wait.Round(time.Second))
+// Login checks a password (or an app password) for a DID, handle
+// ("@handle" too) or email, from a client at address from. All spellings
+// of one account share its throttle budgets (auth.ThrottlePolicy); an
+// identifier that names no account spends only the address's budget.
+func (a *Accounts) Login(ctx context.Context, identifier, password, from string) (*Session, error) {
+	if err := a.throttled(ctx, "", from); err != nil {
+		return nil, err
 	}
 	acc, err := a.find(ctx, identifier)
 	if err != nil {
 		return nil, err
 	}
 	if acc == nil {
-		auth.CheckPassword(dummyHash, password)
-		a.throttle.Fail(key)
+		if _, err := a.hasher.Check(ctx, dummyHash, password); err != nil {
+			return nil, hashError(err)
+		}
+		if err := a.throttle.Fail(ctx, "", from); err != nil {
+			return nil, err
+		}
 		return nil, errs.New(errs.ErrAuthRequired, "Invalid identifier or password")
 	}
-	scope, appName := "", ""
-	if auth.CheckPassword(acc.passwordHash, password) {
-		scope = auth.ScopeAccess
-	} else if appName, scope, err = a.checkAppPassword(ctx, acc.DID, password); err != nil {
+	account := acc.DID.String()
+	if err := a.throttled(ctx, account, from); err != nil {
+		return nil, err
+	}
+	scope, appName, err := a.checkPasswords(ctx, acc, password)
+	if err != nil {
 		return nil, err
 	}
 	if scope == "" {
-		a.throttle.Fail(key)
+		if err := a.throttle.Fail(ctx, account, from); err != nil {
+			return nil, err
+		}
 		return nil, errs.New(errs.ErrAuthRequired, "Invalid identifier or password")
 	}
-	a.throttle.Succeed(key)
+	if err := a.throttle.Succeed(ctx, account, from); err != nil {
+		return nil, err
+	}
 	if acc.Status != StatusActive && acc.Status != StatusDeactivated {
 		return nil, errs.New(errs.ErrAccountTakedown, "account is %s", acc.Status)
 	}
 	return a.issue(ctx, &acc.Account, scope, appName)
+}
+
+// NewSession issues a full session for did without a password check (for
+// an account that was just created with that password).
+func (a *Accounts) NewSession(ctx context.Context, did syntax.DID) (*Session, error) {
+	r, err := a.byDID(ctx, did)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, errs.RepoNotFound(did.String())
+	}
+	return a.issue(ctx, &r.Account, auth.ScopeAccess, "")
+}
+
+// throttled refuses an attempt whose throttle budget is spent.
+func (a *Accounts) throttled(ctx context.Context, account, from string) error {
+	wait, err := a.throttle.Wait(ctx, account, from)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		wait = max(wait.Round(time.Second), time.Second)
+		return errs.RateLimited(wait, "Too many failed logins; try again in %s", wait)
+	}
+	return nil
+}
+
+// hashError turns a refusal of the hashing limit into a caller's error.
+func hashError(err error) error {
+	if errors.Is(err, auth.ErrHasherBusy) {
+		return errs.RateLimited(time.Second, "The server is busy checking passwords; try again shortly")
+	}
+	return err
+}
+
+// checkPasswords returns the scope (and app password name) password grants
+// on acc, or "" when it is wrong. An app password is found by its lookup
+// hash, so it costs no argon2 run; the account password costs one. Only
+// app passwords stored before lookup hashes existed still need an argon2
+// run each, and only for passwords shaped like an app password.
+func (a *Accounts) checkPasswords(ctx context.Context, acc *row, password string) (scope, appName string, err error) {
+	shaped := auth.AppPasswordShaped(password)
+	if shaped {
+		if appName, scope, err = a.findAppPassword(ctx, acc.DID, password); err != nil || scope != "" {
+			return scope, appName, err
+		}
+	}
+	ok, err := a.hasher.Check(ctx, acc.passwordHash, password)
+	if err != nil {
+		return "", "", hashError(err)
+	}
+	if ok {
+		return auth.ScopeAccess, "", nil
+	}
+	if shaped {
+		return a.checkLegacyAppPasswords(ctx, acc.DID, password)
+	}
+	return "", "", nil
 }
 
 func (a *Accounts) issue(ctx context.Context, acc *Account, scope, appName string) (*Session, error) {

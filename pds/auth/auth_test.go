@@ -81,25 +81,3 @@ func TestTokens(t *testing.T) {
 		}
 	}
 }
-
-func TestThrottle(t *testing.T) {
-	now := time.Unix(0, 0)
-	th := NewThrottle(3, time.Minute)
-	th.now = func() time.Time { return now }
-	for i := 0; i < 3; i++ {
-		if ok, _ := th.Allowed("a"); !ok {
-			t.Fatalf("blocked after %d", i)
-		}
-		th.Fail("a")
-	}
-	if ok, wait := th.Allowed("a"); ok || wait <= 0 {
-		t.Fatal("not blocked after 3 failures")
-	}
-	if ok, _ := th.Allowed("b"); !ok {
-		t.Fatal("other key blocked")
-	}
-	now = now.Add(61 * time.Second)
-	if ok, _ := th.Allowed("a"); !ok {
-		t.Fatal("still blocked after the window")
-	}
-}

@@ -1,9 +1,12 @@
 package auth
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -53,4 +56,39 @@ func CheckPassword(hash, pw string) bool {
 	}
 	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// DeriveKey derives a purpose-bound key from a secret (HMAC-SHA256).
+func DeriveKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+// LookupHash is a fast keyed hash (HMAC-SHA256, hex) of a server-generated,
+// high-entropy secret such as an app password: it finds the secret's row
+// with an index lookup, where a slow hash per row would cost one argon2 run
+// per stored secret.
+func LookupHash(key []byte, secret string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(secret))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// AppPasswordShaped reports whether pw looks like a generated app password
+// (xxxx-xxxx-xxxx-xxxx, lower-case letters and digits).
+func AppPasswordShaped(pw string) bool {
+	if len(pw) != 19 {
+		return false
+	}
+	for i, c := range pw {
+		if i%5 == 4 {
+			if c != '-' {
+				return false
+			}
+		} else if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }

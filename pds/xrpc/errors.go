@@ -15,6 +15,7 @@ var (
 	errPayloadTooLarge      = errors.New("request body too large")
 	errAuthMissing          = errors.New("no credentials")
 	errNotFound             = errors.New("not found")
+	errBodyTimeout          = errors.New("request body too slow")
 )
 
 // xrpcError is how a kind of failure is answered: the XRPC error name and
@@ -62,6 +63,7 @@ var errorMap = map[error]xrpcError{
 	errPayloadTooLarge:      {"PayloadTooLarge", http.StatusRequestEntityTooLarge},
 	errAuthMissing:          {"AuthMissing", http.StatusUnauthorized},
 	errNotFound:             {"NotFound", http.StatusNotFound},
+	errBodyTimeout:          {"InvalidRequest", http.StatusRequestTimeout},
 }
 
 var internalError = xrpcError{"InternalServerError", http.StatusInternalServerError}

@@ -213,6 +213,20 @@ func (s *Server) applyWrites(w http.ResponseWriter, r *http.Request, c *accounts
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
+	points := 0
+	for _, wr := range in.Writes {
+		switch wr.Type {
+		case "com.atproto.repo.applyWrites#create":
+			points += 3
+		case "com.atproto.repo.applyWrites#update":
+			points += 2
+		default:
+			points++
+		}
+	}
+	if err := s.limit(w, r, points, writeRules...); err != nil {
+		return err
+	}
 	did, err := s.requireOwner(r.Context(), c, in.Repo)
 	if err != nil {
 		return err

@@ -12,15 +12,18 @@ import (
 	"github.com/ipfs/go-cid"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/firehose"
+	"github.com/hearth-pds/hearth/pds/ratelimit"
 )
 
 // Version is reported by /xrpc/_health.
@@ -52,6 +55,26 @@ type Options struct {
 	// ProxyMaxResponse bounds a proxied response body in bytes (default
 	// DefaultProxyMaxResponse).
 	ProxyMaxResponse int64
+	// Body read deadlines (DefaultBodyTimeout, DefaultBlobBodyTimeout,
+	// DefaultImportBodyTimeout when zero).
+	BodyTimeout, BlobBodyTimeout, ImportBodyTimeout time.Duration
+	// RateLimitKeys caps the rate limiter's counters (DefaultRateLimitKeys).
+	RateLimitKeys int
+}
+
+func (o *Options) setDefaults() {
+	if o.BodyTimeout == 0 {
+		o.BodyTimeout = DefaultBodyTimeout
+	}
+	if o.BlobBodyTimeout == 0 {
+		o.BlobBodyTimeout = DefaultBlobBodyTimeout
+	}
+	if o.ImportBodyTimeout == 0 {
+		o.ImportBodyTimeout = DefaultImportBodyTimeout
+	}
+	if o.RateLimitKeys == 0 {
+		o.RateLimitKeys = DefaultRateLimitKeys
+	}
 }
 
 // Server serves the engine over HTTP.
@@ -63,6 +86,9 @@ type Server struct {
 	mux    *http.ServeMux
 	nextID atomic.Uint64
 	pages  []Route // non-XRPC patterns on mux, for Routes
+	opts   Options
+
+	limiter *ratelimit.Limiter
 
 	proxyClient *http.Client
 }
@@ -73,7 +99,9 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start firehose: %w", err)
 	}
-	s := &Server{e: e, hub: hub, log: e.Logger(), routes: map[string]route{}, mux: http.NewServeMux()}
+	opts.setDefaults()
+	s := &Server{e: e, hub: hub, log: e.Logger(), routes: map[string]route{}, mux: http.NewServeMux(),
+		opts: opts, limiter: ratelimit.New(opts.RateLimitKeys, nil)}
 	s.registerServer()
 	s.registerIdentity()
 	s.registerRepo()
@@ -240,6 +268,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	nsid := r.PathValue("nsid")
+	s.limitBody(w, r, nsid)
 	rt, ok := s.routes[nsid]
 	local := ok && (strings.HasPrefix(nsid, "com.atproto.") || nsid == "app.bsky.actor.getPreferences" || nsid == "app.bsky.actor.putPreferences")
 	if !local {
@@ -258,6 +287,12 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", rt.method)
 		writeError(w, errs.New(errMethodNotAllowed, "Incorrect HTTP method (%s) for %s, expected %s", r.Method, nsid, rt.method))
 		return
+	}
+	if l, ok := routeLimits[nsid]; ok {
+		if err := s.limit(w, r, l.points, l.rules...); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	var caller *accounts.Caller
 	if rt.auth != authNone {
@@ -317,6 +352,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // gets a generic message, never its details.
 func writeError(w http.ResponseWriter, err error) {
 	xe, msg, _ := answer(err)
+	var retry *errs.Retry
+	if errors.As(err, &retry) && retry.After > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.After.Seconds()))))
+	}
 	if xe.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="atproto"`)
 	}
@@ -338,6 +377,14 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		if errors.Is(err, io.EOF) {
 			return errs.Invalid("request body is empty")
+		}
+		if bodyTimedOut(err) {
+			return errs.New(errBodyTimeout, "the request body did not arrive in time")
+		}
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		if !errors.As(err, &syn) && !errors.As(err, &typ) {
+			return errs.Invalid("the request body could not be read")
 		}
 		return errs.Invalid("malformed JSON body: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/hearth-pds/hearth/pds/accounts"
+	"github.com/hearth-pds/hearth/pds/edge"
 	"github.com/hearth-pds/hearth/pds/errs"
 	"net/http"
 
@@ -54,7 +55,7 @@ func (s *Server) registerServer() {
 		if err != nil {
 			return err
 		}
-		if err := s.e.DeleteAccount(r.Context(), did, in.Password); err != nil {
+		if err := s.e.DeleteAccount(r.Context(), did, in.Password, edge.ClientAddr(r).Key()); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusOK)
@@ -169,7 +170,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, _ *accoun
 	if err != nil {
 		return err
 	}
-	sess, err := s.e.Accounts.Login(r.Context(), acc.DID.String(), in.Password)
+	sess, err := s.e.Accounts.NewSession(r.Context(), acc.DID)
 	if err != nil {
 		return err
 	}
@@ -187,7 +188,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, _ *accoun
 	if in.Identifier == "" || in.Password == "" {
 		return errs.Invalid("identifier and password are required")
 	}
-	sess, err := s.e.Accounts.Login(r.Context(), in.Identifier, in.Password)
+	sess, err := s.e.Accounts.Login(r.Context(), in.Identifier, in.Password, edge.ClientAddr(r).Key())
 	if err != nil {
 		return err
 	}
