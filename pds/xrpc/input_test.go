@@ -172,3 +172,115 @@ func TestUnreadableStoredRecordIsAnsweredGracefully(t *testing.T) {
 		t.Fatalf("listRecords: %d %s", st, body)
 	}
 }
+
+func nested(depth int) map[string]any {
+	v := map[string]any{"leaf": true}
+	for i := 1; i < depth; i++ {
+		v = map[string]any{"n": v}
+	}
+	return v
+}
+
+// Every write is checked against the atproto data model; what it refuses is
+// 400 InvalidRecord, and what it accepts reads back unchanged.
+func TestWritesCheckTheDataModel(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	access, _ := tokens(c)
+	const link = "bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a"
+	for _, tc := range []struct {
+		name  string
+		value any
+		ok    bool
+	}{
+		{"float", 1.5, false},
+		{"integral float is an integer", 2.0, true},
+		{"integer beyond 2^53", json.Number("9007199254740993"), false},
+		{"largest safe integer", json.Number("9007199254740991"), true},
+		{"empty bytes", map[string]any{"$bytes": ""}, true},
+		{"bytes", map[string]any{"$bytes": "aGVsbG8"}, true},
+		{"bytes not base64", map[string]any{"$bytes": "not base64!"}, false},
+		{"bytes with padding", map[string]any{"$bytes": "aGk="}, false},
+		{"bytes not a string", map[string]any{"$bytes": 12}, false},
+		{"bytes with another field", map[string]any{"$bytes": "aGk", "x": 1}, false},
+		{"link", map[string]any{"$link": link}, true},
+		{"link not a CID", map[string]any{"$link": "hello"}, false},
+		{"link with another field", map[string]any{"$link": link, "x": 1}, false},
+		{"empty nested $type", map[string]any{"$type": "", "a": 1}, false},
+		{"nested $type not a string", map[string]any{"$type": 7}, false},
+		{"nested 30 deep", nested(30), true},
+		{"nested 40 deep", nested(40), false},
+		{"arrays nested 40 deep", func() any {
+			var v any = 1
+			for range 40 {
+				v = []any{v}
+			}
+			return v
+		}(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := mustJSON(t, map[string]any{"repo": a.DID, "collection": "com.example.data", "record": map[string]any{"v": tc.value}})
+			st, _, resp := raw(t, "POST", p.URL+"/xrpc/com.atproto.repo.createRecord", access, "application/json", body)
+			if !tc.ok {
+				xrpcErr(t, st, resp, 400, "InvalidRecord")
+				return
+			}
+			var out createOut
+			if st != 200 || json.Unmarshal(resp, &out) != nil {
+				t.Fatalf("createRecord: %d %s", st, resp)
+			}
+			st, _, got := raw(t, "GET", p.URL+"/xrpc/com.atproto.repo.getRecord?repo="+a.DID+"&collection=com.example.data&rkey="+rkeyOf(out.URI), "", "", nil)
+			if st != 200 || !bytes.Contains(got, mustJSON(t, map[string]any{"v": tc.value})[1:]) && !bytes.Contains(got, []byte(`"v":2`)) {
+				t.Fatalf("getRecord: %d %s", st, got)
+			}
+		})
+	}
+}
+
+// Record keys follow the key type of the collection's Lexicon (a post takes
+// a TID, a profile "self"), refused with InvalidRequest as the reference PDS
+// does; unknown collections take any valid key.
+func TestRecordKeysFollowTheLexicon(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	access, _ := tokens(c)
+	profile := map[string]any{"$type": "app.bsky.actor.profile", "displayName": "Alice"}
+	for _, tc := range []struct {
+		name, nsid, collection, rkey string
+		record                       map[string]any
+		ok                           bool
+	}{
+		{"post with a word key", "com.atproto.repo.createRecord", "app.bsky.feed.post", "hello", post("x"), false},
+		{"post put with a word key", "com.atproto.repo.putRecord", "app.bsky.feed.post", "hello", post("x"), false},
+		{"post with a TID", "com.atproto.repo.createRecord", "app.bsky.feed.post", "3kabcdefghijk", post("x"), true},
+		{"post with no key", "com.atproto.repo.createRecord", "app.bsky.feed.post", "", post("x"), true},
+		{"post without validation", "com.atproto.repo.createRecord", "app.bsky.feed.post", "hello2", post("x"), false},
+		{"profile under self", "com.atproto.repo.putRecord", "app.bsky.actor.profile", "self", profile, true},
+		{"profile under a TID", "com.atproto.repo.putRecord", "app.bsky.actor.profile", "3kabcdefghijl", profile, false},
+		{"unknown collection, any key", "com.atproto.repo.putRecord", "com.example.thing", "any-key:here~1", map[string]any{"a": 1}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := map[string]any{"repo": a.DID, "collection": tc.collection, "record": tc.record}
+			if tc.rkey != "" {
+				in["rkey"] = tc.rkey
+			}
+			if tc.name == "post without validation" {
+				in["validate"] = false
+			}
+			st, _, resp := raw(t, "POST", p.URL+"/xrpc/"+tc.nsid, access, "application/json", mustJSON(t, in))
+			if tc.ok {
+				if st != 200 {
+					t.Fatalf("%d %s", st, resp)
+				}
+				return
+			}
+			xrpcErr(t, st, resp, 400, "InvalidRequest")
+		})
+	}
+	// The same rule holds inside applyWrites.
+	st, _, resp := raw(t, "POST", p.URL+"/xrpc/com.atproto.repo.applyWrites", access, "application/json", mustJSON(t, map[string]any{"repo": a.DID, "writes": []any{
+		map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "rkey": "hello", "value": post("x")}}}))
+	xrpcErr(t, st, resp, 400, "InvalidRequest")
+}
