@@ -108,7 +108,7 @@ func TestCARWithSharedMSTNodeIsRefused(t *testing.T) {
 	commitCID, _ := actorrepo.CBORCID(commit)
 	car, _ := events.CARBytes([]actorrepo.Block{{CID: commitCID, Data: commit}, {CID: rootCID, Data: rootData}, {CID: childCID, Data: child}})
 	_, err = repos.ParseRepoCAR(ctx, bytes.NewReader(car), 0, nil)
-	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("more than once")) {
+	if err == nil || !errors.Is(err, errs.ErrInvalidRequest) {
 		t.Fatalf("shared node: %v", err)
 	}
 }
