@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -108,18 +109,30 @@ func wantBadCAR(t *testing.T, car []byte, want string) {
 // InvalidRequest, never a panic: indigo's decoder slices keys with the
 // node's prefix lengths, and used to crash on a prefix past the previous key.
 func TestParseRepoCARRefusesMalformedTrees(t *testing.T) {
+	for _, tc := range malformedTrees(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &carBuilder{t: t}
+			wantBadCAR(t, b.car(tc.build(b)), tc.want)
+		})
+	}
+}
+
+type malformedCase struct {
+	name  string
+	build func(b *carBuilder) cid.Cid
+	want  string
+}
+
+// malformedTrees are CARs that are well-formed but for one defect of the
+// tree or a record (also seeds of FuzzParseRepoCAR).
+func malformedTrees(t testing.TB) []malformedCase {
 	k0a := keyAt(t, 0, "")
 	k0b := keyAt(t, 0, k0a)
-	k0c := keyAt(t, 0, k0b)
 	k1 := keyAt(t, 1, k0b)
 	k0d := keyAt(t, 0, k1)
 	shared := mst.CountPrefixLen([]byte(k0a), []byte(k0b))
 	rec := map[string]any{"$type": "com.example.record", "n": int64(1)}
-	cases := []struct {
-		name  string
-		build func(b *carBuilder) cid.Cid
-		want  string
-	}{
+	return []malformedCase{
 		{"first prefix past the (empty) previous key", func(b *carBuilder) cid.Cid {
 			return b.node(mst.NodeData{Entries: []mst.EntryData{entry(5, k0a, b.record(rec), nil)}})
 		}, "prefix length 5"},
@@ -215,13 +228,6 @@ func TestParseRepoCARRefusesMalformedTrees(t *testing.T) {
 			return b.node(mst.NodeData{Entries: []mst.EntryData{entry(0, k0a, missing, nil)}})
 		}, "is missing"},
 	}
-	_ = k0c
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			b := &carBuilder{t: t}
-			wantBadCAR(t, b.car(tc.build(b)), tc.want)
-		})
-	}
 }
 
 // A CAR whose root or commit are not what a repo uses is refused.
@@ -259,6 +265,39 @@ type mstFixtures struct {
 		Keys []string `json:"keys"`
 		Root string   `json:"root"`
 	} `json:"knownMaps"`
+	EdgeCases []struct {
+		Name  string `json:"name"`
+		Steps []struct {
+			Add []string `json:"add"`
+			Del []string `json:"del"`
+		} `json:"steps"`
+	} `json:"edgeCases"`
+}
+
+// keySets lists the key sets of the fixture trees: the known maps, and the
+// state after each step of the edge cases (layers skipped, trees trimmed).
+func (fx mstFixtures) keySets() map[string][]string {
+	out := map[string][]string{}
+	for _, m := range fx.KnownMaps {
+		out[m.Name] = m.Keys
+	}
+	for _, e := range fx.EdgeCases {
+		set := map[string]bool{}
+		for i, st := range e.Steps {
+			for _, k := range st.Add {
+				set[k] = true
+			}
+			for _, k := range st.Del {
+				delete(set, k)
+			}
+			var keys []string
+			for k := range set {
+				keys = append(keys, k)
+			}
+			out[fmt.Sprintf("%s step %d", e.Name, i)] = keys
+		}
+	}
+	return out
 }
 
 // validCARs builds a repo CAR for each known MST of the interop fixtures
@@ -273,10 +312,10 @@ func validCARs(t testing.TB) map[string][]byte {
 		t.Fatal(err)
 	}
 	out := map[string][]byte{}
-	for _, m := range fx.KnownMaps {
+	for name, keys := range fx.keySets() {
 		r := actorrepo.New(testDID)
 		var ops []actorrepo.Op
-		for _, k := range m.Keys {
+		for _, k := range keys {
 			col, rkey, _ := strings.Cut(k, "/")
 			blk, err := actorrepo.EncodeRecord(map[string]any{"$type": col, "key": k, "b": atdata.Bytes{}})
 			if err != nil {
@@ -290,7 +329,7 @@ func validCARs(t testing.TB) map[string][]byte {
 		key := seedKey(t)
 		res, err := r.Apply(ops, key, nil)
 		if err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
+			t.Fatalf("%s: %v", name, err)
 		}
 		nodes, _ := r.Nodes()
 		blocks := append([]actorrepo.Block{{CID: res.Head.CID, Data: res.Head.Bytes}}, nodes...)
@@ -301,7 +340,7 @@ func validCARs(t testing.TB) map[string][]byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[m.Name] = car
+		out[name] = car
 	}
 	return out
 }
@@ -310,7 +349,7 @@ func validCARs(t testing.TB) map[string][]byte {
 // records: the checks refuse nothing the reference writes.
 func TestParseRepoCARAcceptsEveryFixtureTree(t *testing.T) {
 	cars := validCARs(t)
-	if len(cars) < 3 {
+	if len(cars) < 10 {
 		t.Fatalf("only %d fixture trees", len(cars))
 	}
 	for name, car := range cars {
@@ -340,4 +379,33 @@ func seedKey(t testing.TB) *atcrypto.PrivateKeyK256 {
 		t.Fatal(err)
 	}
 	return key
+}
+
+// TestWriteFuzzSeeds writes the committed seed corpus of FuzzParseRepoCAR
+// (valid CARs of every fixture tree shape, cut and flipped copies, and one
+// CAR per malformed-tree case) when HEARTH_WRITE_FUZZ_SEEDS=1.
+func TestWriteFuzzSeeds(t *testing.T) {
+	if os.Getenv("HEARTH_WRITE_FUZZ_SEEDS") != "1" {
+		t.Skip("set HEARTH_WRITE_FUZZ_SEEDS=1 to rewrite testdata/fuzz/FuzzParseRepoCAR")
+	}
+	dir := filepath.Join("testdata", "fuzz", "FuzzParseRepoCAR")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) {
+		file := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
+		if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, car := range validCARs(t) {
+		write("valid-"+name, car)
+		for i, m := range mutations(car) {
+			write(fmt.Sprintf("mutated-%s-%d", name, i), m)
+		}
+	}
+	for i, tc := range malformedTrees(t) {
+		b := &carBuilder{t: t}
+		write(fmt.Sprintf("malformed-%02d", i), b.car(tc.build(b)))
+	}
 }

@@ -20,7 +20,8 @@ func isRepoCID(c cid.Cid) bool {
 // node referenced from many places takes exponential time). It walks the
 // tree in key order and checks what makes an MST the one tree for its keys:
 // every node block is present, canonical DAG-CBOR and referenced once; no
-// node but an empty root is empty; prefix lengths are within the previous
+// node but an empty root is empty (a node below the root may hold only a
+// subtree, when a layer has no keys there; the root may not); prefix lengths are within the previous
 // key and as long as the shared prefix; keys are valid and strictly
 // increasing across the whole tree; every key of a node has the node's
 // layer, and children are exactly one layer down.
@@ -75,7 +76,7 @@ func (w *mstCheck) load(c cid.Cid) (*mst.NodeData, error) {
 // walk checks node nd (block c) at layer and its subtrees, in key order.
 // Recursion is bounded: each level down is one layer lower.
 func (w *mstCheck) walk(c cid.Cid, nd *mst.NodeData, layer int) error {
-	if len(nd.Entries) == 0 {
+	if len(nd.Entries) == 0 && nd.Left == nil {
 		return badCAR("MST node %s is empty", c)
 	}
 	child := func(cc cid.Cid) error {

@@ -156,7 +156,7 @@ func TestUnreadableStoredRecordIsAnsweredGracefully(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // read-write handle of a test database
 	// {"n": 1.5}: well-formed CBOR, but a float, which atproto data forbids.
 	floatRecord := []byte{0xa1, 0x61, 'n', 0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0}
 	if _, err := db.Exec("UPDATE record SET bytes = ? WHERE did = ? AND rkey = ?", floatRecord, a.DID, rkeyOf(bad.URI)); err != nil {

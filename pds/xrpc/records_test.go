@@ -103,7 +103,8 @@ func TestListRecordsPaging(t *testing.T) {
 	c := p.Login(t, a)
 	var rkeys []string
 	for i := 0; i < 23; i++ {
-		rk := fmt.Sprintf("3kaaaaaaaa%03d", i)
+		const tidChars = "234567abcdefghijklmnopqrstuvwxyz" // likes take TID keys, in key order
+		rk := fmt.Sprintf("3kaaaaaaaaa%c%c", tidChars[i/len(tidChars)], tidChars[i%len(tidChars)])
 		rkeys = append(rkeys, rk)
 		if err := c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.like", "rkey": rk,
 			"record": map[string]any{"subject": map[string]any{"uri": "at://did:plc:abc/app.bsky.feed.post/3k2", "cid": "bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a"}, "createdAt": "2026-11-22T10:00:00Z"}}, nil); err != nil {
