@@ -394,6 +394,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	write := func(name string, data []byte) {
 		file := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
+		name = strings.ReplaceAll(name, " ", "-")
 		if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(file), 0o644); err != nil {
 			t.Fatal(err)
 		}
