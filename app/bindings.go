@@ -799,7 +799,8 @@ func carInfo(path string, s repos.CARSummary, did string) *CARInfo {
 
 // InspectCAR lets the user pick a CAR, verifies it and says what it holds
 // (nothing is imported). Returns nil if cancelled.
-func (a *App) InspectCAR() (*CARInfo, error) {
+func (a *App) InspectCAR() (_ *CARInfo, err error) {
+	defer a.guardJob("inspecting the CAR", &err)
 	path, err := a.openPath("Choose a repository CAR file", "*.car")
 	if err != nil || path == "" {
 		return nil, err
@@ -832,7 +833,8 @@ func (a *App) parseCAR(path, job string) (*repos.ParsedCAR, error) {
 
 // ImportCAR imports a CAR (chosen and confirmed after InspectCAR) into your
 // repo. On any error your repo is left as it was.
-func (a *App) ImportCAR(path string) (*CARInfo, error) {
+func (a *App) ImportCAR(path string) (_ *CARInfo, err error) {
+	defer a.guardJob("importing the CAR", &err)
 	e, acc, err := a.account(bg)
 	if err != nil {
 		return nil, err
@@ -856,7 +858,8 @@ func (a *App) ImportCAR(path string) (*CARInfo, error) {
 }
 
 // OpenCARReadOnly opens any repo CAR for browsing without importing it.
-func (a *App) OpenCARReadOnly() (*CARInfo, error) {
+func (a *App) OpenCARReadOnly() (_ *CARInfo, err error) {
+	defer a.guardJob("opening the CAR", &err)
 	path, err := a.openPath("Open a CAR file to browse", "*.car")
 	if err != nil || path == "" {
 		return nil, err
@@ -872,7 +875,8 @@ func (a *App) OpenCARReadOnly() (*CARInfo, error) {
 }
 
 // CARRecords pages through a collection of the CAR opened read-only.
-func (a *App) CARRecords(collection, cursor string) (*Page, error) {
+func (a *App) CARRecords(collection, cursor string) (_ *Page, err error) {
+	defer a.guardJob("reading the CAR", &err)
 	a.mu.Lock()
 	p := a.carView
 	a.mu.Unlock()
@@ -895,7 +899,8 @@ func (a *App) CARRecords(collection, cursor string) (*Page, error) {
 }
 
 // CARRecord returns one record of the CAR opened read-only.
-func (a *App) CARRecord(uri string) (*RecordView, error) {
+func (a *App) CARRecord(uri string) (_ *RecordView, err error) {
+	defer a.guardJob("reading the CAR", &err)
 	a.mu.Lock()
 	p := a.carView
 	a.mu.Unlock()

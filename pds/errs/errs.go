@@ -28,6 +28,7 @@ var (
 	ErrBlobTooLarge       = errors.New("blob too large")
 	ErrBadExpiration      = errors.New("bad expiration")
 	ErrAuthRequired       = errors.New("authentication required")
+	ErrForbidden          = errors.New("forbidden") // authenticated, but not allowed (another account's repo)
 	ErrExpiredToken       = errors.New("expired token")
 	ErrInvalidToken       = errors.New("invalid token")
 	ErrRateLimited        = errors.New("rate limited")
@@ -47,9 +48,8 @@ var Kinds = []error{
 	ErrHandleNotFound, ErrAccountDeactivated, ErrRepoDeactivated, ErrAccountTakedown, ErrInvalidRecord,
 	ErrInvalidSwap, ErrInvalidHandle, ErrHandleNotAvailable, ErrUnsupportedDomain, ErrInvalidEmail,
 	ErrInvalidInviteCode, ErrInvalidMimeType, ErrInvalidSize, ErrBlobTooLarge, ErrBadExpiration,
-	ErrAuthRequired, ErrExpiredToken, ErrInvalidToken, ErrRateLimited, ErrUpstreamFailure,
-	ErrDiskFull, ErrReadOnlyDisk,
-	ErrFolderInUse, ErrDataDamaged,
+	ErrAuthRequired, ErrForbidden, ErrExpiredToken, ErrInvalidToken, ErrRateLimited, ErrUpstreamFailure,
+	ErrDiskFull, ErrReadOnlyDisk, ErrFolderInUse, ErrDataDamaged,
 }
 
 // Error is a failure of a known kind with a message for the caller.

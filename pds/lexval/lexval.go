@@ -267,3 +267,34 @@ func describe(err error) string {
 	}
 	return msg
 }
+
+// CheckRecordKey checks rkey against the record key type that collection's
+// Lexicon declares: "tid", "nsid", "literal:<value>" or "any". A collection
+// without a known record Lexicon accepts any (already valid) record key, as
+// does a key type this version does not know. Errors match ErrInvalidRecord
+// and say which key the collection takes.
+func (v *Validator) CheckRecordKey(collection, rkey string) error {
+	def, err := v.cat.Resolve(collection)
+	if err != nil {
+		return nil
+	}
+	rec, ok := def.Def.(lexicon.SchemaRecord)
+	if !ok {
+		return nil
+	}
+	switch key := rec.Key; {
+	case key == "tid":
+		if _, err := syntax.ParseTID(rkey); err != nil {
+			return invalidf(err, "Invalid record key %q: %s records take a TID as key", rkey, collection)
+		}
+	case key == "nsid":
+		if _, err := syntax.ParseNSID(rkey); err != nil {
+			return invalidf(err, "Invalid record key %q: %s records take an NSID as key", rkey, collection)
+		}
+	case strings.HasPrefix(key, "literal:"):
+		if want := strings.TrimPrefix(key, "literal:"); rkey != want {
+			return invalidf(nil, "Invalid record key %q: %s records take the key %q", rkey, collection, want)
+		}
+	}
+	return nil
+}

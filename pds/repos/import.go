@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sort"
 
 	"github.com/bluesky-social/indigo/atproto/atdata"
@@ -80,7 +81,20 @@ func badCAR(format string, args ...any) error {
 // record is present and valid atproto data. It does not check the commit's
 // signature (an export from another PDS is signed with that PDS's key for
 // the account). size, if known, drives progress.
-func ParseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progress) (*ParsedCAR, error) {
+//
+// A CAR that makes a decoder panic (there should be none left: the fuzz
+// target FuzzParseRepoCAR looks for them) is refused like any other bad CAR.
+func ParseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progress) (p *ParsedCAR, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = nil, errs.Wrap(errs.ErrInvalidRequest, fmt.Errorf("panic parsing a repo CAR: %v\n%s", v, debug.Stack()),
+				"invalid repo CAR: it could not be decoded")
+		}
+	}()
+	return parseRepoCAR(ctx, r, size, progress)
+}
+
+func parseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progress) (*ParsedCAR, error) {
 	if progress == nil {
 		progress = func(ProgressEvent) {}
 	}
@@ -113,6 +127,9 @@ func ParseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progres
 	}
 	progress(ProgressEvent{Phase: "read", Done: cr.n, Total: cr.n})
 	root := car.Roots[0]
+	if !isRepoCID(root) {
+		return nil, badCAR("the root %s is not a DAG-CBOR, SHA-256 CID", root)
+	}
 	cb, ok := bs[root.KeyString()]
 	if !ok {
 		return nil, badCAR("the root commit block %s is missing", root)
@@ -124,7 +141,11 @@ func ParseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progres
 	if err := p.Commit.VerifyStructure(); err != nil {
 		return nil, badCAR("commit: %v", err)
 	}
-	if err := checkNodeDAG(bs, p.Commit.Data); err != nil {
+	var canon bytes.Buffer
+	if err := p.Commit.MarshalCBOR(&canon); err != nil || !bytes.Equal(canon.Bytes(), cb) {
+		return nil, badCAR("the commit block is not canonical DAG-CBOR")
+	}
+	if err := checkMST(bs, p.Commit.Data); err != nil {
 		return nil, err
 	}
 	tree, err := mst.LoadTreeFromStore(ctx, bs, p.Commit.Data)
@@ -150,12 +171,21 @@ func ParseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progres
 		if !ok {
 			return badCAR("record %s (%s) is missing", k, v)
 		}
-		if v.Type() != cid.DagCBOR {
-			return badCAR("record %s is not DAG-CBOR", k)
+		if !isRepoCID(v) {
+			return badCAR("record %s: %s is not a DAG-CBOR, SHA-256 CID", k, v)
 		}
 		rec, err := atdata.UnmarshalCBOR(data)
 		if err != nil {
-			return badCAR("record %s: %v", k, err)
+			return badCAR("record %s is not valid atproto data: %v", k, err)
+		}
+		renderable(rec) // an empty byte string decodes as nil, which encodes as null
+		if err := checkDataModel(rec); err != nil {
+			return badCAR("record %s is not valid atproto data: %v", k, err)
+		}
+		// Re-encoding must give the same bytes: otherwise the record would
+		// be kept under a CID that no other implementation computes for it.
+		if again, err := atdata.MarshalCBOR(rec); err != nil || !bytes.Equal(again, data) {
+			return badCAR("record %s is not canonical DAG-CBOR", k)
 		}
 		ir := importedRecord{collection: col.String(), rkey: rkey.String(), cid: v}
 		for _, b := range atdata.ExtractBlobs(rec) {
@@ -180,41 +210,6 @@ func ParseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progres
 	}
 	sort.Slice(p.Summary.Collections, func(i, j int) bool { return p.Summary.Collections[i].Collection < p.Summary.Collections[j].Collection })
 	return p, nil
-}
-
-// checkNodeDAG walks the MST's node blocks once before indigo loads the
-// tree: in a valid MST every node is referenced exactly once, and a crafted
-// CAR that references one node from many places (a DAG, not a tree) would
-// otherwise make loading take exponential time.
-func checkNodeDAG(bs memBlocks, root cid.Cid) error {
-	seen := map[string]bool{}
-	stack := []cid.Cid{root}
-	for len(stack) > 0 {
-		c := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		k := c.KeyString()
-		if seen[k] {
-			return badCAR("MST node %s is referenced more than once", c)
-		}
-		seen[k] = true
-		data, ok := bs[k]
-		if !ok {
-			return badCAR("MST node %s is missing", c)
-		}
-		nd, err := mst.NodeDataFromCBOR(bytes.NewReader(data))
-		if err != nil {
-			return badCAR("MST node %s: %v", c, err)
-		}
-		if nd.Left != nil {
-			stack = append(stack, *nd.Left)
-		}
-		for _, e := range nd.Entries {
-			if e.Right != nil {
-				stack = append(stack, *e.Right)
-			}
-		}
-	}
-	return nil
 }
 
 // Import replaces did's repo with the one in the CAR (which must be for

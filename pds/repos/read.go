@@ -3,6 +3,7 @@ package repos
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/bluesky-social/indigo/atproto/atdata"
@@ -20,12 +21,44 @@ type Record struct {
 	Bytes []byte // DAG-CBOR
 }
 
+// errUnreadable marks a stored record that is not atproto data (written
+// before writes and imports were checked as they are now).
+var errUnreadable = errors.New("stored record is not valid atproto data")
+
+// decodeRecord decodes a stored record for answering reads: the value it
+// returns always encodes as JSON. A record that does not decode fails with
+// an ErrRecordNotFound that says so (a client sees a clear refusal, never an
+// internal error).
 func decodeRecord(did, col, rkey, cs string, b []byte) (*Record, error) {
+	uri := "at://" + did + "/" + col + "/" + rkey
 	v, err := atdata.UnmarshalCBOR(b)
 	if err != nil {
-		return nil, fmt.Errorf("decode record %s/%s: %w", col, rkey, err)
+		return nil, errs.Wrap(errs.ErrRecordNotFound, fmt.Errorf("%w: %s: %w", errUnreadable, uri, err),
+			"Could not read record %s: its stored data is not valid atproto data", uri)
 	}
-	return &Record{URI: "at://" + did + "/" + col + "/" + rkey, CID: cs, Value: v, Bytes: b}, nil
+	renderable(v)
+	return &Record{URI: uri, CID: cs, Value: v, Bytes: b}, nil
+}
+
+// renderable fixes, in place, what atdata decodes but cannot encode as
+// JSON: an empty CBOR byte string decodes to a nil atdata.Bytes, whose
+// MarshalJSON fails; it is the empty (non-nil) byte string, {"$bytes":""}.
+func renderable(v any) any {
+	switch x := v.(type) {
+	case atdata.Bytes:
+		if x == nil {
+			return atdata.Bytes{}
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = renderable(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = renderable(e)
+		}
+	}
+	return v
 }
 
 // GetRecord reads one record of did. want, if defined, must be its CID.
@@ -85,25 +118,31 @@ func (r *Repos) ListRecords(ctx context.Context, q ListRecordsQuery) ([]*Record,
 	}
 	defer rows.Close()
 	var out []*Record
-	last := ""
+	last, scanned := "", 0
 	for rows.Next() {
 		var rkey, cs string
 		var b []byte
 		if err := rows.Scan(&rkey, &cs, &b); err != nil {
 			return nil, "", fmt.Errorf("list records: %w", err)
 		}
+		last = rkey
+		scanned++
 		rec, err := decodeRecord(q.Repo.String(), q.Collection.String(), rkey, cs, b)
+		if errors.Is(err, errUnreadable) {
+			// One bad record does not hide the rest of the collection.
+			r.log.Warn("skipping an unreadable record in listRecords", "err", err)
+			continue
+		}
 		if err != nil {
 			return nil, "", err
 		}
 		out = append(out, rec)
-		last = rkey
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list records: %w", err)
 	}
 	cursor := ""
-	if len(out) == q.Limit {
+	if scanned == q.Limit { // a full page of rows, even if some were skipped
 		cursor = last
 	}
 	return out, cursor, nil

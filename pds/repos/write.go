@@ -254,6 +254,27 @@ func (r *Repos) prepare(w Write, mode lexval.Mode) (preparedOp, error) {
 	if rec == nil {
 		return p, errs.New(errs.ErrInvalidRecord, "%s needs a record", w.Action)
 	}
+	if w.Record != nil {
+		// Built in Go (the desktop app), possibly holding parsed values
+		// (atdata.Blob) that atdata.Validate does not take: check it as
+		// atproto data by a round trip through DAG-CBOR.
+		b, err := atdata.MarshalCBOR(rec)
+		if err != nil {
+			return p, errs.Wrap(errs.ErrInvalidRecord, err, "record is not valid atproto data: %v", err)
+		}
+		if rec, err = atdata.UnmarshalCBOR(b); err != nil {
+			return p, errs.Wrap(errs.ErrInvalidRecord, err, "record is not valid atproto data: %v", err)
+		}
+	}
+	if err := checkDataModel(rec); err != nil {
+		return p, errs.Wrap(errs.ErrInvalidRecord, err, "record is not valid atproto data: %v", err)
+	}
+	// The key must be of the type the collection's Lexicon declares (a post
+	// takes a TID, a profile "self"), whatever the validate option says:
+	// other services refuse records under a key of the wrong type.
+	if err := r.lex.CheckRecordKey(col, w.Rkey.String()); err != nil {
+		return p, errs.Wrap(errs.ErrInvalidRequest, err, "%v", err)
+	}
 	if t, ok := rec["$type"]; !ok || t == nil {
 		rec["$type"] = col
 	} else if ts, _ := t.(string); ts != col && mode != lexval.ModeSkip {

@@ -49,6 +49,7 @@ var errorMap = map[error]xrpcError{
 	errs.ErrBlobTooLarge:       {"BlobTooLarge", http.StatusRequestEntityTooLarge},
 	errs.ErrBadExpiration:      {"BadExpiration", http.StatusBadRequest},
 	errs.ErrAuthRequired:       {"AuthenticationRequired", http.StatusUnauthorized},
+	errs.ErrForbidden:          {"Forbidden", http.StatusForbidden},
 	errs.ErrExpiredToken:       {"ExpiredToken", http.StatusBadRequest},
 	errs.ErrInvalidToken:       {"InvalidToken", http.StatusBadRequest},
 	errs.ErrRateLimited:        {"RateLimitExceeded", http.StatusTooManyRequests},

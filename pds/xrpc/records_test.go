@@ -103,7 +103,8 @@ func TestListRecordsPaging(t *testing.T) {
 	c := p.Login(t, a)
 	var rkeys []string
 	for i := 0; i < 23; i++ {
-		rk := fmt.Sprintf("3kaaaaaaaa%03d", i)
+		const tidChars = "234567abcdefghijklmnopqrstuvwxyz" // likes take TID keys, in key order
+		rk := fmt.Sprintf("3kaaaaaaaaa%c%c", tidChars[i/len(tidChars)], tidChars[i%len(tidChars)])
 		rkeys = append(rkeys, rk)
 		if err := c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.like", "rkey": rk,
 			"record": map[string]any{"subject": map[string]any{"uri": "at://did:plc:abc/app.bsky.feed.post/3k2", "cid": "bafyreidfayvfuwqa7qlnopdjiqrxzs6blmoeu4rujcjtnci5beludirz2a"}, "createdAt": "2026-11-22T10:00:00Z"}}, nil); err != nil {
@@ -226,8 +227,9 @@ func TestWriteRejections(t *testing.T) {
 		{"bad collection", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "not an nsid", "record": post("x")}, 400, "InvalidRequest"},
 		{"bad rkey", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "rkey": "../../etc", "record": post("x")}, 400, "InvalidRequest"},
 		{"dot rkey", "com.atproto.repo.putRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "rkey": "..", "record": post("x")}, 400, "InvalidRequest"},
-		{"someone else's repo", "com.atproto.repo.createRecord", map[string]any{"repo": b.DID, "collection": "app.bsky.feed.post", "record": post("x")}, 401, "AuthenticationRequired"},
-		{"unknown repo", "com.atproto.repo.createRecord", map[string]any{"repo": "did:plc:nobody", "collection": "app.bsky.feed.post", "record": post("x")}, 400, "InvalidRequest"},
+		{"someone else's repo", "com.atproto.repo.createRecord", map[string]any{"repo": b.DID, "collection": "app.bsky.feed.post", "record": post("x")}, 403, "Forbidden"},
+		{"unknown repo", "com.atproto.repo.createRecord", map[string]any{"repo": "did:plc:nobody", "collection": "app.bsky.feed.post", "record": post("x")}, 403, "Forbidden"},
+		{"unknown handle", "com.atproto.repo.createRecord", map[string]any{"repo": "nobody.test", "collection": "app.bsky.feed.post", "record": post("x")}, 400, "InvalidRequest"},
 		{"record over 1 MB", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "com.example.big", "record": map[string]any{"blob": big}}, 400, "InvalidRecord"},
 		{"float in a batch", "com.atproto.repo.applyWrites", map[string]any{"repo": a.DID, "writes": floatBatch}, 400, "InvalidRecord"},
 		{"record not an object", "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post", "record": "just text"}, 400, "InvalidRecord"},

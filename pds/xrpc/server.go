@@ -227,6 +227,17 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // websockets and deadlines).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// CORS preflight answers. The request headers are listed by name: for a
+// request with credentials, and for Authorization in any request, the Fetch
+// standard does not let "*" stand for them. The list is what atproto clients
+// send (@atproto/xrpc and @atproto/api, the OAuth client's DPoP, the Bluesky
+// app), plus the conditional and encoding headers proxied to the AppView.
+const (
+	corsMethods = "GET, HEAD, POST, OPTIONS"
+	corsHeaders = "Accept, Accept-Language, Atproto-Accept-Labelers, Atproto-Proxy, Authorization, " +
+		"Content-Encoding, Content-Type, DPoP, If-None-Match, X-Bsky-Topics"
+)
+
 // ServeHTTP adds request IDs, CORS, logging and panic recovery.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -239,8 +250,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Expose-Headers", "*")
 	if r.Method == http.MethodOptions {
-		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "*")
+		h.Set("Access-Control-Allow-Methods", corsMethods)
+		h.Set("Access-Control-Allow-Headers", corsHeaders)
 		h.Set("Access-Control-Max-Age", "86400")
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -415,8 +426,14 @@ func (s *Server) resolveRepo(ctx context.Context, repo string) (syntax.DID, erro
 	return acc.DID, nil
 }
 
-// requireOwner checks that the caller owns repo and returns its DID.
+// requireOwner checks that the caller owns repo and returns its DID. Like
+// the reference PDS, a repo that is not the caller's is 403 Forbidden, be it
+// another local account or a DID hosted elsewhere; a handle that resolves to
+// no local repo is 400.
 func (s *Server) requireOwner(ctx context.Context, c *accounts.Caller, repo string) (syntax.DID, error) {
+	if did, err := syntax.ParseDID(repo); err == nil && did != c.DID {
+		return "", errNotYourRepo()
+	}
 	did, err := s.resolveRepo(ctx, repo)
 	if err != nil {
 		if errors.Is(err, errs.ErrRepoNotFound) {
@@ -425,9 +442,13 @@ func (s *Server) requireOwner(ctx context.Context, c *accounts.Caller, repo stri
 		return "", err
 	}
 	if did != c.DID {
-		return "", errs.New(errs.ErrAuthRequired, "you may only write to your own repo")
+		return "", errNotYourRepo()
 	}
 	return did, nil
+}
+
+func errNotYourRepo() error {
+	return errs.New(errs.ErrForbidden, "you may only write to your own repo")
 }
 
 // Parameters are parsed once, here at the edge, into indigo's types.

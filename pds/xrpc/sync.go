@@ -191,6 +191,9 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, _ *accounts.Cal
 	defer func() { _ = f.Close() }() // opened read-only: nothing to lose
 	h := w.Header()
 	h.Set("Content-Type", info.MimeType)
+	// A blob is served as a download, never rendered in this origin (which
+	// also serves sign-in pages): attachment, no sniffing, a sandbox.
+	h.Set("Content-Disposition", `attachment; filename="`+c.String()+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("Cache-Control", "public, max-age=31536000, immutable")

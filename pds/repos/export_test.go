@@ -1,0 +1,7 @@
+package repos
+
+// Unexported helpers reached by the external tests (fuzz targets).
+var (
+	DecodeRecord   = decodeRecord
+	CheckDataModel = checkDataModel
+)
