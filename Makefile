@@ -8,7 +8,7 @@ PORT ?= 2583
 DATA_DIR ?= $(HOME)/.local/share/hearth/hearthd
 APT_PACKAGES := build-essential pkg-config ca-certificates curl git libgtk-3-dev libwebkit2gtk-4.0-dev xvfb xauth chromium
 
-.PHONY: deps apt-deps go-deps build run test test-go test-race lint test-ts test-relay bench clean \
+.PHONY: deps apt-deps go-deps build run test test-go test-race test-fuzz lint test-ts test-relay bench clean \
 	frontend-deps frontend app run-headless test-ui test-gui screenshots
 
 deps: apt-deps go-deps
@@ -37,7 +37,7 @@ run-headless: deps build
 	@mkdir -p "$(DATA_DIR)"
 	$(BIN)/hearthd serve --data-dir "$(DATA_DIR)" --listen 127.0.0.1:$(PORT) --public-url http://localhost:$(PORT)
 
-test: deps test-go test-race test-ts test-relay test-ui test-gui
+test: deps test-go test-race test-fuzz test-ts test-relay test-ui test-gui
 
 test-go: lint
 	$(GO) vet ./...
@@ -46,6 +46,12 @@ test-go: lint
 # The engine's packages under the race detector (about a minute on 2 cores).
 test-race:
 	$(GO) test -race -count=1 ./pds/...
+
+# Every Go fuzz target (found with go test -list) for FUZZTIME each, after
+# its committed corpus: CAR import, record decoding, tokens, XRPC params.
+FUZZTIME ?= 10s
+test-fuzz:
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz-short.sh
 
 # golangci-lint v2 (.golangci.yml), built once into .cache/bin.
 lint:

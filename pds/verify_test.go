@@ -57,7 +57,7 @@ func TestVerifyFindsDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }() // read-only use after the writes above
 	if _, err := db.Exec("UPDATE record SET cid = 'bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm' WHERE rkey = (SELECT min(rkey) FROM record)"); err != nil {
 		t.Fatal(err)
 	}

@@ -304,7 +304,7 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	defer closeInto(&err, "engine", e)
 	rep, err := e.Verify(ctx, func(step string) {
 		if !*asJSON {
-			fmt.Fprintf(stderr, "checking %s…\n", step)
+			_, _ = fmt.Fprintf(stderr, "checking %s…\n", step) // progress only
 		}
 	})
 	if err != nil {

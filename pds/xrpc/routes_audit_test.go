@@ -26,7 +26,7 @@ func readAuditedRoutes(t *testing.T) []auditedRoute {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // opened read-only
 	var out []auditedRoute
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
