@@ -925,3 +925,25 @@ func (a *App) CloseCAR() {
 	a.carView, a.carPath = nil, ""
 	a.mu.Unlock()
 }
+
+// VerifyData checks everything in the data folder, as `hearthd verify`
+// does (database integrity, every repo and its signature, every blob's
+// hash, the event log), and returns the report. Progress arrives as
+// "progress" events of job "verify".
+func (a *App) VerifyData() (_ *pds.VerifyReport, err error) {
+	defer a.guardJob("verifying the data folder", &err)
+	e, err := a.eng()
+	if err != nil {
+		return nil, err
+	}
+	rep, err := e.Verify(bg, func(step string) {
+		a.emit("progress", Progress{Job: "verify", Phase: "checking the " + step})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rep.Accounts == nil {
+		rep.Accounts = []pds.AccountCheck{}
+	}
+	return rep, nil
+}

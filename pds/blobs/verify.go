@@ -13,8 +13,8 @@ import (
 
 // Damaged is a blob that failed verification.
 type Damaged struct {
-	CID    string
-	Reason string
+	CID    string `json:"cid"`
+	Reason string `json:"reason"`
 }
 
 // Verify hashes every blob of did against its CID. It returns how many it

@@ -288,6 +288,15 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.equal(last.done, last.total)
   })
 
+  step('verify everything: the check reads the whole folder and says it is sound', async () => {
+    await page.getByRole('button', { name: 'Verify everything' }).click()
+    const ok = page.getByRole('status').filter({ hasText: 'Everything verifies' })
+    await ok.waitFor()
+    assert.match(await ok.innerText(), /Everything verifies: \d+ records?, \d+ blobs?, \d+ events?\./)
+    const steps = (await page.evaluate(() => window.__progress)).filter((p) => p.job === 'verify').map((p) => p.phase)
+    assert.ok(steps.includes('checking the database') && steps.includes('checking the event log'), `verify progress: ${steps}`)
+  })
+
   step('delete the post (after confirming)', async () => {
     await page.keyboard.press('Control+1')
     const post = article('Hello from Hearth!')

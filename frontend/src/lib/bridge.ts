@@ -22,6 +22,7 @@ import type {
   SelfCheckResult,
   StatusInfo,
   TunnelStatus,
+  VerifyReport,
   WriteResult,
 } from './types'
 
@@ -53,6 +54,7 @@ export interface GoApp {
   CARRecords(collection: string, cursor: string): Promise<Page>
   CARRecord(uri: string): Promise<RecordView>
   CloseCAR(): Promise<void>
+  VerifyData(): Promise<VerifyReport>
   // Publishing (app/publish.go)
   StartPublishing(cfg: PublishConfig): Promise<PublishStatus>
   StopPublishing(): Promise<void>

@@ -120,10 +120,27 @@ export interface BlobList {
 }
 
 export interface Progress {
-  job: string // "export", "import", "inspect", "open"
+  job: string // "export", "import", "inspect", "open", "verify"
   phase: string
   done: number
   total: number
+}
+
+// pds.VerifyReport: what "Verify everything" found (as `hearthd verify`).
+export interface VerifyReport {
+  ok: boolean
+  database_problems: string[] | null
+  accounts: {
+    did: string
+    handle: string
+    rev: string
+    commit: string
+    records: number
+    blobs: number
+    repo_problems: string[] | null
+    damaged_blobs: { cid: string; reason: string }[] | null
+  }[]
+  events: { first_seq: number; last_seq: number; count: number; gaps: string[] | null }
 }
 
 export interface CARInfo {
