@@ -256,6 +256,21 @@ func (a *App) ExportRecoveryKey() (*RecoveryKeyExport, error) {
 		Warning: "Whoever has this key controls your identity: they can move your account anywhere. Keep it offline (a password manager or paper), never paste it into a website, and never share it."}, nil
 }
 
+// CreateRecoveryKey makes a recovery key that ranks above Hearth's own
+// rotation key and returns its private half once: Hearth does not keep it.
+func (a *App) CreateRecoveryKey() (*RecoveryKeyExport, error) {
+	e, acc, err := a.account(bg)
+	if err != nil {
+		return nil, err
+	}
+	priv, did, err := e.Identity.CreateRecoveryKey(bg, acc.DID)
+	if err != nil {
+		return nil, err
+	}
+	return &RecoveryKeyExport{PrivateKeyHex: priv, DIDKey: did,
+		Warning: "This is the only time this key is shown: Hearth does not keep it. Write it down or put it in a password manager now. It ranks above Hearth's own key: with it you can take your identity back, even if this computer is lost."}, nil
+}
+
 // AddRotationKey adds a rotation key of your own (a did:key) to your DID.
 func (a *App) AddRotationKey(didKey string) error {
 	e, acc, err := a.account(bg)

@@ -1,10 +1,14 @@
 package pds_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -254,4 +258,77 @@ func TestPruneEventsByAge(t *testing.T) {
 	if oldest, _ := p.Engine.Events.OldestSeq(ctx); oldest != last-1 {
 		t.Fatalf("oldest = %d", oldest)
 	}
+}
+
+// A recovery key made for the user ranks above Hearth's key, is never
+// stored, and lets the user take the identity back without this machine:
+// an operation it signs overrides one Hearth's key signed after it.
+func TestCreateRecoveryKeyOutranksHearth(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "alice.test")
+	did := syntax.DID(a.DID)
+	before, _ := p.Engine.Identity.Info(ctx, did)
+	hearthKey := before.RotationKeys[0]
+
+	privHex, didKey, err := p.Engine.Identity.CreateRecoveryKey(ctx, did)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := p.Engine.Identity.Info(ctx, did)
+	if len(info.RotationKeys) != 2 || info.RotationKeys[0] != didKey || info.RotationKeys[1] != hearthKey || info.Pending != 0 {
+		t.Fatalf("rotation keys after CreateRecoveryKey = %v (pending %d), want [%s %s]", info.RotationKeys, info.Pending, didKey, hearthKey)
+	}
+	if got, _ := p.Engine.Identity.UserRecoveryKey(ctx, did); got != didKey {
+		t.Fatalf("UserRecoveryKey = %q", got)
+	}
+	// A second key replaces the first (the user lost it, say).
+	privHex, didKey, err = p.Engine.Identity.CreateRecoveryKey(ctx, did)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ = p.Engine.Identity.Info(ctx, did)
+	if len(info.RotationKeys) != 2 || info.RotationKeys[0] != didKey || info.RotationKeys[1] != hearthKey {
+		t.Fatalf("after a second key: %v", info.RotationKeys)
+	}
+	// The private half is nowhere in the data folder.
+	raw, _ := hex.DecodeString(privHex)
+	_ = filepath.WalkDir(p.Config.DataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(path)
+		if bytes.Contains(b, raw) || bytes.Contains(b, []byte(privHex)) {
+			t.Errorf("the recovery key's private half is stored in %s", path)
+		}
+		return nil
+	})
+
+	// Hearth's key signs a later operation; the user's key overrides it.
+	plcc := &plc.Client{URL: p.PLC.URL, HTTP: http.DefaultClient}
+	afterCreate, err := plcc.LastOp(ctx, a.DID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Engine.Identity.SetPublicURL(ctx, "https://taken.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if got := resolve(t, p.PLC.URL, a.DID).PDSEndpoint(); got != "https://taken.example.com" {
+		t.Fatalf("Hearth's update not published: %s", got)
+	}
+	userKey, err := atcrypto.ParsePrivateBytesK256(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigKey, _ := atcrypto.ParsePublicDIDKey(info.SigningKey)
+	rescue, err := plc.UpdateOp(afterCreate, userKey, sigKey, "alice.test", "https://rescued.example.com", info.RotationKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plcc.Submit(ctx, a.DID, rescue); err != nil {
+		t.Fatalf("the directory refused the recovery key's operation: %v", err)
+	}
+	if got := resolve(t, p.PLC.URL, a.DID).PDSEndpoint(); got != "https://rescued.example.com" {
+		t.Fatalf("after recovery the DID points at %s", got)
+	}
+
 }

@@ -201,7 +201,7 @@ log "wails dev ready after $(elapsed)"
 # --- the test -----------------------------------------------------------------
 set +e
 (cd "$E2E" && HEARTH_GUI_URL="$DEV_URL/" HEARTH_E2E_CAR="$CAR" HEARTH_E2E_ARTIFACTS="$WORK/artifacts" CHROMIUM="$(command -v chromium)" \
-	HEARTH_E2E_PLC_URL="$PLC_URL" HEARTH_E2E_PLC_START="$PLC_START" \
+	HEARTH_E2E_PLC_URL="$PLC_URL" HEARTH_E2E_PLC_START="$PLC_START" HEARTH_E2E_DATA_DIR="$WORK/data" \
 	timeout 300 "${N22[@]}" node --test --test-reporter=spec --test-timeout=240000 gui.test.mjs)
 status=$?
 set -e

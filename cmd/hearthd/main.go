@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hearth-pds/hearth/pds"
+	"github.com/hearth-pds/hearth/pds/accounts"
 	"github.com/hearth-pds/hearth/pds/crawl"
 	"github.com/hearth-pds/hearth/pds/edge"
 	"github.com/hearth-pds/hearth/pds/firehose"
@@ -40,6 +41,7 @@ const usage = `usage:
   hearthd account create --data-dir DIR --handle HANDLE --password PASSWORD [--email EMAIL] [--public-url URL] [--did-web DOMAIN]
   hearthd invite create --data-dir DIR [--uses N]
   hearthd verify --data-dir DIR [--json]
+  hearthd recovery-key create --data-dir DIR [--handle HANDLE]
 Every flag may also be set as HEARTH_<NAME> (e.g. HEARTH_DATA_DIR).
 One process at a time owns a data folder: while hearthd serve (or the desktop
 app) runs on DIR, other commands on DIR stop with "in use by ... (pid N)".`
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return accountCreate(ctx, args[2:], stdout, stderr)
 	case len(args) >= 2 && args[0] == "invite" && args[1] == "create":
 		return inviteCreate(ctx, args[2:], stdout, stderr)
+	case len(args) >= 2 && args[0] == "recovery-key" && args[1] == "create":
+		return recoveryKeyCreate(ctx, args[2:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "verify":
 		return verify(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
@@ -322,6 +326,58 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		return errProblemsFound
 	}
 	return nil
+}
+
+// recoveryKeyCreate makes a recovery key that outranks Hearth's own
+// rotation key and prints its private half, once: Hearth does not keep it.
+func recoveryKeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("recovery-key create", flag.ContinueOnError)
+	var ef engineFlags
+	ef.register(fs)
+	handle := fs.String("handle", "", "the account (needed when the folder holds more than one)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	e, err := ef.open(ctx, newLogger(stderr, "warn"))
+	if err != nil {
+		return err
+	}
+	defer closeInto(&err, "engine", e)
+	accs, err := e.Accounts.List(ctx)
+	if err != nil {
+		return err
+	}
+	var acc *accounts.Account
+	for i := range accs {
+		if *handle == "" && len(accs) == 1 || accs[i].Handle.String() == strings.TrimPrefix(*handle, "@") {
+			acc = &accs[i]
+		}
+	}
+	if acc == nil {
+		return fmt.Errorf("no account %q here: give --handle of one of the %d accounts", *handle, len(accs))
+	}
+	priv, didKey, err := e.Identity.CreateRecoveryKey(ctx, acc.DID)
+	if err != nil {
+		return err
+	}
+	st, err := e.Identity.PLCStatus(ctx, acc.DID)
+	if err != nil {
+		return err
+	}
+	published := "The PLC directory has the update."
+	if st.Pending > 0 {
+		published = "The update to your DID is queued: it reaches the PLC directory the next time Hearth runs online (hearthd serve or the app)."
+	}
+	_, err = fmt.Fprintf(stdout, `Recovery key for %s (%s)
+private key (secp256k1, hex): %s
+public key: %s
+
+This is the only time it is shown: Hearth does not keep it. Store it offline
+(a password manager or paper). It ranks above Hearth's own key, so with it
+you can take your identity back within 72 hours of any change, and move it
+to another server without this machine. %s
+`, acc.Handle, acc.DID, priv, didKey, published)
+	return err
 }
 
 // closeInto closes c and adds a failure to *err (for deferred closes of

@@ -253,3 +253,30 @@ func TestVerifyCommand(t *testing.T) {
 		t.Fatalf("verify of a damaged folder: %v\n%s", err, stdout.String())
 	}
 }
+
+// recovery-key create prints a key once; the folder keeps only its public
+// half, and the PLC update waits for the directory when it is offline.
+func TestRecoveryKeyCreateCommand(t *testing.T) {
+	dir := t.TempDir()
+	common := []string{"--data-dir", dir, "--public-url", "http://localhost:1234", "--plc-url", "http://127.0.0.1:9", "--key-store", "file"}
+	if out, err := child(t, nil, append([]string{"account", "create", "--handle", "r.test", "--password", "recover-pw-123"}, common...)...).CombinedOutput(); err != nil {
+		t.Fatalf("account create: %v\n%s", err, out)
+	}
+	var stdout bytes.Buffer
+	if err := run(context.Background(), append([]string{"recovery-key", "create"}, common...), &stdout, io.Discard); err != nil {
+		t.Fatalf("recovery-key create: %v\n%s", err, stdout.String())
+	}
+	out := stdout.String()
+	var hexKey string
+	for _, line := range strings.Split(out, "\n") {
+		if k, ok := strings.CutPrefix(line, "private key (secp256k1, hex): "); ok {
+			hexKey = k
+		}
+	}
+	if len(hexKey) != 64 || !strings.Contains(out, "only time it is shown") || !strings.Contains(out, "queued") {
+		t.Fatalf("output:\n%s", out)
+	}
+	if err := run(context.Background(), append([]string{"recovery-key", "create", "--handle", "nobody.test"}, common...), io.Discard, io.Discard); err == nil {
+		t.Fatal("an unknown handle was accepted")
+	}
+}

@@ -159,22 +159,14 @@ func (i *Identity) QueueUpdate(tx *store.Tx, did syntax.DID, keys *accounts.Keys
 	if !ok {
 		return fmt.Errorf("no PLC operation of %s to update", did)
 	}
-	rotPub, err := keys.Rotation.PublicKey()
-	if err != nil {
-		return fmt.Errorf("rotation key: %w", err)
-	}
 	signing, err := keys.SigningPublic()
 	if err != nil {
 		return fmt.Errorf("signing key: %w", err)
 	}
 	mutate(st)
-	var extra []string
-	for _, k := range st.RotationKeys {
-		if k != rotPub.DIDKey() {
-			extra = append(extra, k)
-		}
-	}
-	op, err := plc.UpdateOp(prev, keys.Rotation, signing, st.Handle, st.PDS, extra)
+	// The keys keep their order of priority; Hearth's goes first only when
+	// the state does not name it yet.
+	op, err := plc.UpdateOp(prev, keys.Rotation, signing, st.Handle, st.PDS, st.RotationKeys)
 	if err != nil {
 		return fmt.Errorf("build PLC update: %w", err)
 	}
@@ -519,6 +511,72 @@ func (i *Identity) AddRotationKey(ctx context.Context, did syntax.DID, didKey st
 	}
 	i.Publish(ctx, did)
 	return nil
+}
+
+// recoveryKeySetting names the did:key of the recovery key Hearth made for
+// did (only its public half is kept).
+func recoveryKeySetting(did syntax.DID) string { return "recovery_key:" + did.String() }
+
+// CreateRecoveryKey makes a new rotation key for the user to hold: its
+// public half goes FIRST in the DID's rotation keys (above Hearth's, so
+// within the PLC's 72-hour window it can override anything Hearth's key
+// signed), in a PLC update signed by Hearth's key, and its private half is
+// returned once and never stored. A key made before by this call is
+// replaced. The user can then recover the identity without this machine.
+func (i *Identity) CreateRecoveryKey(ctx context.Context, did syntax.DID) (privateHex, didKey string, err error) {
+	if IsWebDID(did) {
+		return "", "", errs.Invalid("a did:web has no rotation keys: whoever controls the domain controls the identity")
+	}
+	keys, err := i.accounts.Keys(ctx, did)
+	if err != nil {
+		return "", "", err
+	}
+	priv, err := atcrypto.GeneratePrivateKeyK256()
+	if err != nil {
+		return "", "", fmt.Errorf("generate a recovery key: %w", err)
+	}
+	pub, err := priv.PublicKey()
+	if err != nil {
+		return "", "", fmt.Errorf("recovery key: %w", err)
+	}
+	didKey = pub.DIDKey()
+	err = i.db.Write(ctx, func(tx *store.Tx) error {
+		old, _, err := tx.Setting(recoveryKeySetting(did))
+		if err != nil {
+			return err
+		}
+		var tooMany bool
+		err = i.QueueUpdate(tx, did, keys, func(st *plc.State) {
+			kept := []string{didKey}
+			for _, k := range st.RotationKeys {
+				if k != string(old) && k != didKey {
+					kept = append(kept, k)
+				}
+			}
+			if tooMany = len(kept) > plc.MaxRotationKeys; !tooMany {
+				st.RotationKeys = kept
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if tooMany {
+			return errs.Invalid("your DID already has %d rotation keys, the most the PLC directory allows: remove one first", plc.MaxRotationKeys)
+		}
+		return tx.PutSetting(recoveryKeySetting(did), []byte(didKey))
+	})
+	if err != nil {
+		return "", "", err
+	}
+	i.Publish(ctx, did)
+	return hex.EncodeToString(priv.Bytes()), didKey, nil
+}
+
+// UserRecoveryKey returns the did:key of the recovery key made with
+// CreateRecoveryKey, or "" if there is none.
+func (i *Identity) UserRecoveryKey(ctx context.Context, did syntax.DID) (string, error) {
+	v, _, err := i.db.GetSetting(ctx, recoveryKeySetting(did))
+	return string(v), err
 }
 
 // RecoveryKey returns the account's PLC rotation key: the private key as

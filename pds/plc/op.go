@@ -110,6 +110,9 @@ func parseOp(opJSON []byte) (*didplc.OpEnum, error) {
 // buildOp returns an operation derived from base (nil for genesis) with the
 // atproto fields replaced, linked to prev (nil for genesis) and signed by
 // rotation.
+// MaxRotationKeys is the most rotation keys a did:plc may list.
+const MaxRotationKeys = 5
+
 func buildOp(base *didplc.RegularOp, prev *string, rotation atcrypto.PrivateKey, signing atcrypto.PublicKey, handle, pdsURL string, extraRotationKeys []string) (*didplc.RegularOp, error) {
 	switch {
 	case rotation == nil:
@@ -127,7 +130,13 @@ func buildOp(base *didplc.RegularOp, prev *string, rotation atcrypto.PrivateKey,
 	if err != nil {
 		return nil, fmt.Errorf("rotation public key: %w", err)
 	}
+	// Hearth's key comes first, then the others, unless the others already
+	// name it: then they are the whole list in its order of priority (a key
+	// the user holds may rank above Hearth's).
 	rotationKeys := []string{rotPub.DIDKey()}
+	if slices.Contains(extraRotationKeys, rotPub.DIDKey()) {
+		rotationKeys = nil
+	}
 	for _, k := range extraRotationKeys {
 		if _, err := atcrypto.ParsePublicDIDKey(k); err != nil {
 			return nil, fmt.Errorf("extra rotation key %q: %w", k, err)
@@ -137,6 +146,9 @@ func buildOp(base *didplc.RegularOp, prev *string, rotation atcrypto.PrivateKey,
 		}
 	}
 
+	if len(rotationKeys) > MaxRotationKeys {
+		return nil, fmt.Errorf("%d rotation keys: the PLC directory allows at most %d", len(rotationKeys), MaxRotationKeys)
+	}
 	op := &didplc.RegularOp{
 		Type:                OpTypeOperation,
 		RotationKeys:        rotationKeys,

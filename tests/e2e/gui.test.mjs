@@ -19,6 +19,18 @@ const ARTIFACTS = process.env.HEARTH_E2E_ARTIFACTS ?? os.tmpdir()
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 const PLC_URL = process.env.HEARTH_E2E_PLC_URL
 const PLC_START = process.env.HEARTH_E2E_PLC_START
+const DATA_DIR = process.env.HEARTH_E2E_DATA_DIR
+
+// filesHolding lists the files under dir whose bytes contain needle.
+function filesHolding(dir, needle) {
+  const out = []
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) out.push(...filesHolding(p, needle))
+    else if (e.isFile() && fs.readFileSync(p).includes(needle)) out.push(p)
+  }
+  return out
+}
 const T = 20_000 // per expectation
 
 assert.ok(CAR, 'HEARTH_E2E_CAR must name the CAR path the dialogs are preset to')
@@ -525,6 +537,24 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.equal(data.rotationKeys.length, 2)
     assert.equal(data.rotationKeys[1], mine)
     await page.getByTestId('plc-state').getByText('Published', { exact: true }).waitFor()
+  })
+
+  step('publish: a recovery key only you hold is shown once and ranks above Hearth\'s key', async () => {
+    await page.getByRole('button', { name: 'Make a recovery key only you hold…' }).click()
+    const dialog = page.getByRole('dialog', { name: 'Make a recovery key only you hold?' })
+    await dialog.getByRole('button', { name: 'Make the key' }).click()
+    const key = await text(page.getByTestId('own-recovery-key'))
+    assert.match(key, /^[0-9a-f]{64}$/)
+    const didKey = await text(page.getByTestId('own-recovery-didkey'))
+    await page.getByRole('button', { name: 'I have stored it' }).click()
+    await page.getByTestId('own-recovery-key').waitFor({ state: 'detached' })
+    const data = await plcData(did)
+    assert.equal(data.rotationKeys.length, 3)
+    assert.equal(data.rotationKeys[0], didKey, 'the user\'s key ranks first')
+    // Hearth does not keep it: no file in the data folder holds it.
+    assert.ok(DATA_DIR, 'HEARTH_E2E_DATA_DIR is set')
+    assert.deepEqual(filesHolding(DATA_DIR, Buffer.from(key, 'hex')), [])
+    assert.deepEqual(filesHolding(DATA_DIR, Buffer.from(key)), [])
   })
 
   step('publish: an invite code lets someone create an account over XRPC', async () => {

@@ -61,6 +61,7 @@ export interface GoApp {
   PublishingStatus(): Promise<PublishStatus>
   SelfCheck(): Promise<SelfCheckResult[] | null>
   ExportRecoveryKey(): Promise<RecoveryKeyExport>
+  CreateRecoveryKey(): Promise<RecoveryKeyExport>
   AddRotationKey(didKey: string): Promise<void>
   HandleSetup(handle: string): Promise<HandleInstructions>
   SetHandle(handle: string): Promise<AccountInfo>
