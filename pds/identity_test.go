@@ -270,7 +270,7 @@ func TestCreateRecoveryKeyOutranksHearth(t *testing.T) {
 	before, _ := p.Engine.Identity.Info(ctx, did)
 	hearthKey := before.RotationKeys[0]
 
-	privHex, didKey, err := p.Engine.Identity.CreateRecoveryKey(ctx, did)
+	_, didKey, err := p.Engine.Identity.CreateRecoveryKey(ctx, did)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestCreateRecoveryKeyOutranksHearth(t *testing.T) {
 		t.Fatalf("UserRecoveryKey = %q", got)
 	}
 	// A second key replaces the first (the user lost it, say).
-	privHex, didKey, err = p.Engine.Identity.CreateRecoveryKey(ctx, did)
+	privHex, didKey, err := p.Engine.Identity.CreateRecoveryKey(ctx, did)
 	if err != nil {
 		t.Fatal(err)
 	}
