@@ -102,38 +102,66 @@ func Load(dir, mode string, kr Keyring) (*Box, error) {
 }
 
 func fileBox(kdir string, b []byte) (*Box, error) {
-	path := filepath.Join(kdir, keyFile)
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(key) != KeySize {
-		return nil, errs.New(errs.ErrDataDamaged, "the data key %s is damaged: the private keys sealed with it cannot be opened; restore the folder from a backup", path)
+	key, where, err := fileKey(kdir, b)
+	if err != nil {
+		return nil, err
 	}
-	return NewBox(key, "file "+path)
+	return NewBox(key, where)
 }
 
 func keyringBox(kdir, user string, kr Keyring) (*Box, error) {
+	key, where, err := keyringKey(kdir, user, kr)
+	if err != nil {
+		return nil, err
+	}
+	return NewBox(key, where)
+}
+
+// keyringKey reads the data key from the keyring entry user.
+func keyringKey(kdir, user string, kr Keyring) ([]byte, string, error) {
 	if kr == nil {
 		kr = OSKeyring{}
 	}
 	s, err := kr.Get(service, user)
 	if err != nil {
-		return nil, errs.Wrap(errs.ErrDataDamaged, err,
+		return nil, "", errs.Wrap(errs.ErrDataDamaged, err,
 			"the data key of this folder is kept in the OS keyring (service %q, entry %q, as %s says) and could not be read: %v. Unlock or start the keyring (log in to the desktop session) and try again",
 			service, user, filepath.Join(kdir, keyringFile), err)
 	}
 	key, err := base64.StdEncoding.DecodeString(s)
 	if err != nil || len(key) != KeySize {
-		return nil, errs.New(errs.ErrDataDamaged, "the data key in the OS keyring (service %q, entry %q) is damaged", service, user)
+		return nil, "", errs.New(errs.ErrDataDamaged, "the data key in the OS keyring (service %q, entry %q) is damaged", service, user)
 	}
-	return NewBox(key, fmt.Sprintf("OS keyring (service %q, entry %q)", service, user))
+	return key, fmt.Sprintf("OS keyring (service %q, entry %q)", service, user), nil
+}
+
+// fileKey decodes the contents b of keys/data.key.
+func fileKey(kdir string, b []byte) ([]byte, string, error) {
+	path := filepath.Join(kdir, keyFile)
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) != KeySize {
+		return nil, "", errs.New(errs.ErrDataDamaged, "the data key %s is damaged: the private keys sealed with it cannot be opened; restore the folder from a backup", path)
+	}
+	return key, "file " + path, nil
 }
 
 func create(kdir, mode string, kr Keyring) (*Box, error) {
-	if err := os.MkdirAll(kdir, 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", kdir, err)
-	}
 	key := make([]byte, KeySize)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("make data key: %w", err)
+	}
+	where, err := install(kdir, key, mode, kr)
+	if err != nil {
+		return nil, err
+	}
+	return NewBox(key, where)
+}
+
+// install keeps key as the data key of the folder whose keys/ folder is
+// kdir, where mode asks (see create), and says where it went.
+func install(kdir string, key []byte, mode string, kr Keyring) (string, error) {
+	if err := os.MkdirAll(kdir, 0o700); err != nil {
+		return "", fmt.Errorf("create %s: %w", kdir, err)
 	}
 	enc := base64.StdEncoding.EncodeToString(key)
 	if mode != StoreFile {
@@ -142,26 +170,26 @@ func create(kdir, mode string, kr Keyring) (*Box, error) {
 		}
 		id := make([]byte, 16)
 		if _, err := rand.Read(id); err != nil {
-			return nil, fmt.Errorf("make keyring entry name: %w", err)
+			return "", fmt.Errorf("make keyring entry name: %w", err)
 		}
 		user := "data-key-" + hex.EncodeToString(id)
 		err := kr.Set(service, user, enc)
 		if err == nil {
 			// The entry name goes to disk only once the keyring holds it.
 			if err := writeNew(filepath.Join(kdir, keyringFile), []byte(user+"\n")); err != nil {
-				return nil, err
+				return "", err
 			}
-			return NewBox(key, fmt.Sprintf("OS keyring (service %q, entry %q)", service, user))
+			return fmt.Sprintf("OS keyring (service %q, entry %q)", service, user), nil
 		}
 		if mode == StoreKeyring {
-			return nil, fmt.Errorf("keep the data key in the OS keyring: %w", err)
+			return "", fmt.Errorf("keep the data key in the OS keyring: %w", err)
 		}
 	}
 	path := filepath.Join(kdir, keyFile)
 	if err := writeNew(path, []byte(enc+"\n")); err != nil {
-		return nil, err
+		return "", err
 	}
-	return NewBox(key, "file "+path)
+	return "file " + path, nil
 }
 
 // writeNew writes a new 0600 file durably; it refuses to replace one.
