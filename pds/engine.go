@@ -72,6 +72,11 @@ type Config struct {
 	// min(CPUs, 4) at once, 32 waiting).
 	LoginThrottle auth.ThrottlePolicy
 	Hasher        *auth.Hasher
+	// NoBackground opens the engine without its background jobs (blob
+	// GC, publishing pending PLC operations): for a short check of a
+	// folder, such as a restore verifying what it unpacked, that must not
+	// talk to the PLC directory or change anything.
+	NoBackground bool
 }
 
 func (c *Config) setDefaults() {
@@ -171,8 +176,10 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e.lock = lock
 	bgctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
-	e.bg.Add(1)
-	go e.maintenance(bgctx)
+	if !cfg.NoBackground {
+		e.bg.Add(1)
+		go e.maintenance(bgctx)
+	}
 	return e, nil
 }
 
