@@ -42,9 +42,13 @@ const usage = `usage:
   hearthd invite create --data-dir DIR [--uses N]
   hearthd verify --data-dir DIR [--json]
   hearthd recovery-key create --data-dir DIR [--handle HANDLE]
+  hearthd backup create --data-dir DIR --out FILE --passphrase-file PASSFILE
+  hearthd backup restore --in FILE --data-dir NEWDIR --passphrase-file PASSFILE [--key-store auto|keyring|file]
+  hearthd export --data-dir DIR --out PATH   (a folder, or a .zip)
 Every flag may also be set as HEARTH_<NAME> (e.g. HEARTH_DATA_DIR).
 One process at a time owns a data folder: while hearthd serve (or the desktop
-app) runs on DIR, other commands on DIR stop with "in use by ... (pid N)".`
+app) runs on DIR, other commands on DIR stop with "in use by ... (pid N)";
+backup create is the exception: it only reads, and works while DIR is in use.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch {
@@ -56,6 +60,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return inviteCreate(ctx, args[2:], stdout, stderr)
 	case len(args) >= 2 && args[0] == "recovery-key" && args[1] == "create":
 		return recoveryKeyCreate(ctx, args[2:], stdout, stderr)
+	case len(args) >= 2 && args[0] == "backup" && args[1] == "create":
+		return backupCreate(ctx, args[2:], stdout, stderr)
+	case len(args) >= 2 && args[0] == "backup" && args[1] == "restore":
+		return backupRestore(ctx, args[2:], stdout, stderr)
+	case len(args) >= 1 && args[0] == "export":
+		return exportCmd(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "verify":
 		return verify(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
