@@ -22,6 +22,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/identity"
 	"github.com/hearth-pds/hearth/pds/outbound"
 	"github.com/hearth-pds/hearth/pds/repos"
+	"github.com/hearth-pds/hearth/pds/secrets"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
 
@@ -49,6 +50,8 @@ type Config struct {
 	// development networks; main.go sets it from
 	// HEARTH_ALLOW_PRIVATE_NETWORK.
 	AllowPrivateNetwork bool
+	// Keyring keeps the backup passphrase (default: the OS keyring).
+	Keyring secrets.Keyring
 }
 
 // EnvFlag reads a boolean environment variable ("1", "true", …); unset or
@@ -89,6 +92,7 @@ type App struct {
 	// openErr is why the engine did not open (the folder is in use by
 	// another Hearth process, its data is damaged): the window shows it.
 	openErr error
+	bk      backups // scheduled backups (backup.go)
 }
 
 // New returns an app; call Start to open the engine.
@@ -264,6 +268,7 @@ func (a *App) open(ctx context.Context, dir string) error {
 	}
 	a.log.Info("engine started", "data_dir", dir, "url", url)
 	go a.forwardEvents(srv)
+	a.startBackups()
 	if serr == nil && st.Tunnel != "" {
 		// Publishing was on when the app last ran: switch it back on.
 		cfg := PublishConfig{Kind: st.Tunnel, Domain: st.NgrokDomain, URL: st.BYOURL, Relays: st.Relays}
@@ -287,6 +292,7 @@ func (a *App) forwardEvents(srv *xrpc.Server) {
 func Shutdown(ctx context.Context, a *App) { a.stop(ctx) }
 
 func (a *App) stop(ctx context.Context) {
+	a.stopBackups()
 	a.stopPublishing()
 	a.mu.Lock()
 	e, srv, hs := a.engine, a.server, a.httpSrv
