@@ -283,11 +283,12 @@ type BackupResult struct {
 	Duration string `json:"duration"`
 }
 
-// BackUpNow makes a backup at once: into the backup folder when one is
-// set (else to a file the user picks), with the given passphrase or, when
-// it is "", the one kept in the OS keyring. Progress goes out as
-// "progress" events (job "backup"). Returns nil when the user cancels.
-func (a *App) BackUpNow(passphrase string) (*BackupResult, error) {
+// BackUpNow makes a backup at once: into folderPath when given (a full
+// path), else the scheduled backups' folder when one is set, else to a
+// file the user picks; with the given passphrase or, when it is "", the
+// one kept in the OS keyring. Progress goes out as "progress" events (job
+// "backup"). Returns nil when the user cancels.
+func (a *App) BackUpNow(passphrase, folderPath string) (*BackupResult, error) {
 	dir := a.dir()
 	if dir == "" {
 		return nil, errNotRunning
@@ -303,13 +304,21 @@ func (a *App) BackUpNow(passphrase string) (*BackupResult, error) {
 	} else if len([]rune(passphrase)) < minPassphrase {
 		return nil, fmt.Errorf("choose a passphrase of %d characters or more", minPassphrase)
 	}
+	folderPath = strings.TrimSpace(folderPath)
+	if folderPath == "" {
+		folderPath = s.Folder
+	} else if !filepath.IsAbs(folderPath) {
+		return nil, fmt.Errorf("give the backup folder as a full path (%q is relative)", folderPath)
+	} else if err := os.MkdirAll(folderPath, folder.DirMode); err != nil {
+		return nil, fmt.Errorf("create the backup folder: %w", err)
+	}
 	var path string
-	if s.Folder == "" {
+	if folderPath == "" {
 		if path, err = a.savePath("Save a backup of your Hearth", backupName(time.Now())); err != nil || path == "" {
 			return nil, err
 		}
 	}
-	return a.runBackup(bg, dir, s.Folder, path, passphrase, s.Keep)
+	return a.runBackup(bg, dir, folderPath, path, passphrase, s.Keep)
 }
 
 func (a *App) storedPassphrase(s backupSettings) (string, error) {
@@ -483,7 +492,9 @@ func (a *App) RestoreBackup(path, passphrase string) (*AccountInfo, error) {
 	stamp := time.Now().UTC().Format("20060102T150405")
 	restored := dir + ".restored-" + stamp
 	_, err = backup.Restore(bg, f, backup.RestoreOptions{DataDir: restored, Passphrase: passphrase, KeyStore: a.cfg.KeyStore, Logger: a.log,
-		Progress: func(p backup.Progress) { a.emit("progress", Progress{Job: "restore", Phase: p.Phase, Done: p.Done, Total: p.Total}) }})
+		Progress: func(p backup.Progress) {
+			a.emit("progress", Progress{Job: "restore", Phase: p.Phase, Done: p.Done, Total: p.Total})
+		}})
 	if err != nil {
 		return nil, err
 	}

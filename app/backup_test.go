@@ -121,7 +121,7 @@ func TestBackUpNowAndSchedule(t *testing.T) {
 		}
 	}
 
-	res, err := a.BackUpNow("")
+	res, err := a.BackUpNow("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,13 +181,24 @@ func TestBackupWithoutKeyring(t *testing.T) {
 	if _, err := a.SetBackupSchedule(BackupSchedule{Enabled: true, Folder: t.TempDir()}); err == nil {
 		t.Fatal("scheduled without a passphrase")
 	}
-	if _, err := a.BackUpNow(""); err == nil || !strings.Contains(err.Error(), "type one") {
+	if _, err := a.BackUpNow("", ""); err == nil || !strings.Contains(err.Error(), "type one") {
 		t.Fatalf("back up now without a passphrase: %v", err)
 	}
 	ui.save = filepath.Join(t.TempDir(), "mine.age")
-	res, err := a.BackUpNow("typed passphrase 123")
+	res, err := a.BackUpNow("typed passphrase 123", "")
 	if err != nil || res.Path != ui.save {
 		t.Fatalf("back up now to a picked file: %+v %v", res, err)
+	}
+	// Or into a folder typed in the window.
+	typed := filepath.Join(t.TempDir(), "typed")
+	if res, err = a.BackUpNow("typed passphrase 123", typed); err != nil || filepath.Dir(res.Path) != typed {
+		t.Fatalf("back up now into a typed folder: %+v %v", res, err)
+	}
+	if _, err := a.BackUpNow("typed passphrase 123", "relative/folder"); err == nil {
+		t.Fatal("a relative folder was accepted")
+	}
+	if info, _ := a.BackupSettings(); info.LastGoodFile != res.Path || info.Enabled {
+		t.Fatalf("after backing up without a schedule: %+v", info)
 	}
 }
 
@@ -209,7 +220,7 @@ func TestRestoreBackupOnFirstRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	oui.save = filepath.Join(t.TempDir(), "laptop.age")
-	if _, err := old.BackUpNow("restore passphrase"); err != nil {
+	if _, err := old.BackUpNow("restore passphrase", ""); err != nil {
 		t.Fatal(err)
 	}
 

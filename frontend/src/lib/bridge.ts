@@ -4,6 +4,9 @@
 // without the generated wailsjs/ folder.
 import type {
   AccountInfo,
+  BackupInfo,
+  BackupResult,
+  BackupSchedule,
   BlobList,
   BlobRef,
   CARInfo,
@@ -65,6 +68,14 @@ export interface GoApp {
   AddRotationKey(didKey: string): Promise<void>
   HandleSetup(handle: string): Promise<HandleInstructions>
   SetHandle(handle: string): Promise<AccountInfo>
+  // Backups, restore and the portable export (app/backup.go)
+  BackupSettings(): Promise<BackupInfo>
+  SetBackupPassphrase(passphrase: string): Promise<BackupInfo>
+  SetBackupSchedule(s: BackupSchedule): Promise<BackupInfo>
+  ChooseBackupFolder(): Promise<string>
+  BackUpNow(passphrase: string, folder: string): Promise<BackupResult | null>
+  RestoreBackup(path: string, passphrase: string): Promise<AccountInfo | null>
+  ExportEverything(): Promise<string>
 }
 
 interface WailsRuntime {

@@ -47,4 +47,10 @@ describe('progress math', () => {
     expect(say({ job: 'x', phase: 'mystery', done: 0, total: 0 })).toBe('Mystery')
     expect(say(null)).toBe('')
   })
+
+  it('counts bytes while a backup copies or restores blobs', () => {
+    expect(say({ job: 'backup', phase: 'copying blobs', done: 1_200_000, total: 3_400_000 })).toBe('Copying blobs — 1.2 MB of 3.4 MB')
+    expect(say({ job: 'restore', phase: 'restoring blobs', done: 2_000, total: 4_000 })).toBe('Restoring blobs — 2 KB of 4 KB')
+    expect(say({ job: 'backup', phase: 'copying the database', done: 0, total: 0 })).toBe('Copying the database')
+  })
 })

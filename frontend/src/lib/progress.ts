@@ -19,7 +19,7 @@ const PHASES: Record<string, string> = {
 }
 
 // Phases whose counters are bytes; the others count items.
-const BYTE_PHASES = new Set(['read'])
+const BYTE_PHASES = new Set(['read', 'copying blobs', 'restoring blobs', 'restoring the database'])
 
 /** "Reading the file — 1.2 MB of 3.4 MB", "Writing records — 12 of 40". */
 export function describe(p: Progress | null | undefined): string {

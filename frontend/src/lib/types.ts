@@ -120,7 +120,7 @@ export interface BlobList {
 }
 
 export interface Progress {
-  job: string // "export", "import", "inspect", "open", "verify"
+  job: string // "export", "import", "inspect", "open", "verify", "backup", "restore", "exportAll"
   phase: string
   done: number
   total: number
@@ -217,4 +217,37 @@ export interface HandleInstructions {
   dnsValue: string
   wellKnownURL: string
   wellKnownBody: string
+}
+
+// app.BackupInfo (app/backup.go): the backup schedule and the last backup.
+export interface BackupInfo {
+  enabled: boolean
+  folder: string
+  everyHours: number
+  keep: number
+  hasPassphrase: boolean // kept in the OS keyring
+  lastGood: string // RFC 3339, "" for never
+  lastGoodFile: string
+  lastError: string
+  nextDue: string
+  running: boolean
+}
+
+// app.BackupSchedule: what the user sets.
+export interface BackupSchedule {
+  enabled: boolean
+  folder: string
+  everyHours: number
+  keep: number
+}
+
+// app.BackupResult: one finished backup.
+export interface BackupResult {
+  path: string
+  bytes: number
+  records: number
+  blobs: number
+  takenAt: string
+  removed: number
+  duration: string
 }
