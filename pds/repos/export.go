@@ -27,38 +27,65 @@ type ProgressEvent struct {
 // Progress receives progress events; it must not block for long.
 type Progress func(ProgressEvent)
 
-// snapshot holds the repo lock just long enough to run fn on the tree and
-// open a read transaction on the same state; records are then streamed from
-// that transaction without blocking writers. The caller rolls it back.
+// OpenExports reports how many exports, proofs and getBlocks reads hold a
+// streamed read transaction now (at most store.MaxLongReads).
+func (r *Repos) OpenExports() int { return r.db.LongReadsInUse() }
+
+// snapshot opens a streamed read transaction on did's repo and runs fn on
+// the warm tree in the same state; records are then read from that
+// transaction without blocking writers. The caller rolls it back.
+//
+// The account's write lock is never held while waiting: the transaction
+// (and its read connection) is taken first, outside the lock. Under the
+// lock the transaction's first read fixes its snapshot (no write of this
+// repo can be in flight then, as writes hold the lock until they commit),
+// so the tree and the snapshot agree; a cold tree is loaded from the
+// transaction itself rather than from another connection.
 func (r *Repos) snapshot(ctx context.Context, did syntax.DID, fn func(repo *actorrepo.Repo) error) (*store.Tx, actorrepo.Head, error) {
+	tx, err := r.db.StreamSnapshot(ctx)
+	if err != nil {
+		return nil, actorrepo.Head{}, err
+	}
+	head, err := r.underLock(tx, did, fn)
+	if err != nil {
+		_ = tx.Rollback() // read-only: nothing to undo; err is the one to report
+		return nil, actorrepo.Head{}, err
+	}
+	return tx, head, nil
+}
+
+// underLock is snapshot's short critical section.
+func (r *Repos) underLock(tx *store.Tx, did syntax.DID, fn func(repo *actorrepo.Repo) error) (actorrepo.Head, error) {
 	w := r.warm(did)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	repo, err := r.load(ctx, w, did)
+	var headBytes []byte
+	if err := tx.QueryRow(sqlHeadBytes, did.String()).Scan(&headBytes); err != nil {
+		if err == sql.ErrNoRows {
+			return actorrepo.Head{}, errs.RepoNotFound(did.String())
+		}
+		return actorrepo.Head{}, fmt.Errorf("read repo head: %w", err)
+	}
+	if w.repo == nil {
+		repo, err := loadIn(tx, did, headBytes)
+		if err != nil {
+			return actorrepo.Head{}, err
+		}
+		w.repo = repo
+	}
+	stored, err := actorrepo.ParseHead(headBytes)
 	if err != nil {
-		return nil, actorrepo.Head{}, err
+		return actorrepo.Head{}, err
 	}
-	tx, err := r.db.Snapshot(ctx)
-	if err != nil {
-		return nil, actorrepo.Head{}, err
-	}
-	fail := func(err error) (*store.Tx, actorrepo.Head, error) {
-		_ = tx.Rollback()
-		return nil, actorrepo.Head{}, err
-	}
-	var rev string
-	if err := tx.QueryRow("SELECT rev FROM repo_root WHERE did = ?", did.String()).Scan(&rev); err != nil {
-		return fail(fmt.Errorf("read head: %w", err))
-	}
-	head := *repo.Head()
-	if rev != head.Rev() {
+	head := *w.repo.Head()
+	if stored.Rev() != head.Rev() {
 		w.repo = nil
-		return fail(fmt.Errorf("repo %s changed underneath; try again", did))
+		return actorrepo.Head{}, fmt.Errorf("repo %s changed underneath; try again", did)
 	}
-	if err := fn(repo); err != nil {
-		return fail(err)
+	if err := fn(w.repo); err != nil {
+		return actorrepo.Head{}, err
 	}
-	return tx, head, nil
+	return head, nil
 }
 
 // ExportRepo writes did's whole repo (or, with since, the commit, every MST
