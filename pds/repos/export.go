@@ -27,8 +27,7 @@ type ProgressEvent struct {
 // Progress receives progress events; it must not block for long.
 type Progress func(ProgressEvent)
 
-// OpenExports reports how many exports, proofs and getBlocks reads hold a
-// streamed read transaction now (at most store.MaxLongReads).
+// OpenExports reports how many exports hold a streamed read transaction now (at most store.MaxLongReads).
 func (r *Repos) OpenExports() int { return r.db.LongReadsInUse() }
 
 // snapshot opens a streamed read transaction on did's repo and runs fn on
@@ -41,8 +40,16 @@ func (r *Repos) OpenExports() int { return r.db.LongReadsInUse() }
 // repo can be in flight then, as writes hold the lock until they commit),
 // so the tree and the snapshot agree; a cold tree is loaded from the
 // transaction itself rather than from another connection.
-func (r *Repos) snapshot(ctx context.Context, did syntax.DID, fn func(repo *actorrepo.Repo) error) (*store.Tx, actorrepo.Head, error) {
-	tx, err := r.db.StreamSnapshot(ctx)
+//
+// streamed says the caller writes to a client while it holds the
+// transaction (an export), so it takes one of the store's few streamed-read
+// slots; short reads (getBlocks, which buffers, and small proofs) do not.
+func (r *Repos) snapshot(ctx context.Context, did syntax.DID, streamed bool, fn func(repo *actorrepo.Repo) error) (*store.Tx, actorrepo.Head, error) {
+	open := r.db.Snapshot
+	if streamed {
+		open = r.db.StreamSnapshot
+	}
+	tx, err := open(ctx)
 	if err != nil {
 		return nil, actorrepo.Head{}, err
 	}
@@ -95,7 +102,7 @@ func (r *Repos) ExportRepo(ctx context.Context, did syntax.DID, since string, w 
 		return err
 	}
 	var nodes []actorrepo.Block
-	tx, head, err := r.snapshot(ctx, did, func(repo *actorrepo.Repo) error {
+	tx, head, err := r.snapshot(ctx, did, true, func(repo *actorrepo.Repo) error {
 		var err error
 		nodes, err = repo.Nodes()
 		return err
@@ -188,7 +195,7 @@ func (r *Repos) RecordProof(ctx context.Context, did syntax.DID, collection synt
 	var proof []actorrepo.Block
 	var recCID *cid.Cid
 	path := collection.String() + "/" + rkey.String()
-	tx, head, err := r.snapshot(ctx, did, func(repo *actorrepo.Repo) error {
+	tx, head, err := r.snapshot(ctx, did, false, func(repo *actorrepo.Repo) error {
 		var err error
 		if proof, err = repo.ProofNodes(path); err != nil {
 			return err
@@ -208,6 +215,7 @@ func (r *Repos) RecordProof(ctx context.Context, did syntax.DID, collection synt
 		}
 		blocks = append(blocks, actorrepo.Block{CID: *recCID, Data: b})
 	}
+	_ = tx.Rollback() // everything is read: a slow client holds no read connection
 	cw, err := actorrepo.NewCARWriter(w, head.CID)
 	if err != nil {
 		return err
@@ -229,7 +237,7 @@ func (r *Repos) GetBlocks(ctx context.Context, did syntax.DID, cids []cid.Cid, w
 	}
 	found := map[string]actorrepo.Block{}
 	paths := map[string]string{} // record CID -> a path holding it
-	tx, head, err := r.snapshot(ctx, did, func(repo *actorrepo.Repo) error {
+	tx, head, err := r.snapshot(ctx, did, false, func(repo *actorrepo.Repo) error {
 		nodes, err := repo.Nodes()
 		if err != nil {
 			return err
@@ -273,6 +281,7 @@ func (r *Repos) GetBlocks(ctx context.Context, did syntax.DID, cids []cid.Cid, w
 		}
 		found[s] = actorrepo.Block{CID: c, Data: b}
 	}
+	_ = tx.Rollback() // everything is read: a slow client holds no read connection
 	cw, err := actorrepo.NewCARWriter(w, head.CID)
 	if err != nil {
 		return err
