@@ -96,13 +96,27 @@ func (r *Repos) underLock(tx *store.Tx, did syntax.DID, fn func(repo *actorrepo.
 }
 
 // ExportRepo writes did's whole repo (or, with since, the commit, every MST
-// node and the records written after that rev) as a CAR to w.
+// node and the records written after that rev) as a CAR to w, a client
+// that may read slowly or stall: it holds one of the store's few
+// streamed-read slots (store.MaxLongReads) while it writes, and fails with
+// errs.ErrRateLimited when none frees up in time.
 func (r *Repos) ExportRepo(ctx context.Context, did syntax.DID, since string, w io.Writer, progress Progress) error {
+	return r.exportRepo(ctx, did, since, w, progress, true)
+}
+
+// ExportRepoLocal is ExportRepo for the owner's own export to a local file
+// (the desktop window): it never stalls, so it takes no streamed-read slot
+// and is not turned away when strangers' downloads hold them all.
+func (r *Repos) ExportRepoLocal(ctx context.Context, did syntax.DID, since string, w io.Writer, progress Progress) error {
+	return r.exportRepo(ctx, did, since, w, progress, false)
+}
+
+func (r *Repos) exportRepo(ctx context.Context, did syntax.DID, since string, w io.Writer, progress Progress, streamed bool) error {
 	if _, err := r.accounts.Get(ctx, did); err != nil {
 		return err
 	}
 	var nodes []actorrepo.Block
-	tx, head, err := r.snapshot(ctx, did, true, func(repo *actorrepo.Repo) error {
+	tx, head, err := r.snapshot(ctx, did, streamed, func(repo *actorrepo.Repo) error {
 		var err error
 		nodes, err = repo.Nodes()
 		return err

@@ -2,6 +2,7 @@ package repos_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -171,6 +172,13 @@ func TestStalledExportsDoNotBlockWrites(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || time.Since(start) > 2*time.Second {
 			t.Fatalf("%s during stalled exports: %d after %v", q, resp.StatusCode, time.Since(start))
 		}
+	}
+	// The owner's own export to a file takes no slot: it is not turned
+	// away while strangers' downloads hold them all.
+	lctx, lcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer lcancel()
+	if err := p.Engine.Repos.ExportRepoLocal(lctx, did, "", io.Discard, nil); err != nil {
+		t.Fatalf("local export during stalled downloads: %v", err)
 	}
 	// They were still open (each holding a streamed-read slot, never more
 	// than the store allows)...
