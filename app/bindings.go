@@ -761,7 +761,7 @@ func (a *App) ExportCAR() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	err = e.Repos.ExportRepo(bg, acc.DID, "", f, func(p repos.ProgressEvent) {
+	err = e.Repos.ExportRepoLocal(bg, acc.DID, "", f, func(p repos.ProgressEvent) {
 		a.emit("progress", Progress{Job: "export", Phase: p.Phase, Done: p.Done, Total: p.Total})
 	})
 	if err == nil {
