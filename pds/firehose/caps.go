@@ -1,13 +1,13 @@
 package firehose
 
 import (
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"sync"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/hearth-pds/hearth/pds/edge"
 )
 
 // Memory per connection: besides the frames it holds (SubscriberBytes at
@@ -27,25 +27,11 @@ func newUpgrader() *websocket.Upgrader {
 }
 
 // clientAddr is the address the per-address cap counts connections
-// against: the connection's remote IP, and for IPv6 its /64 (one host
-// usually has a whole /64). This is the one place to change when the
-// address a tunnel reports is to be used instead.
+// against: the address edge.ClientAddr finds (through the tunnel, the one
+// the tunnel reports; otherwise the TCP peer), and for IPv6 its /64 (one
+// host usually has a whole /64) — the same key the rate limits use.
 func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap()
-	if ip.Is6() {
-		if p, err := ip.Prefix(64); err == nil {
-			return p.String()
-		}
-	}
-	return ip.String()
+	return edge.ClientAddr(r).Key()
 }
 
 // refusal is why a connection was not admitted.
