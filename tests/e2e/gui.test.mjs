@@ -40,6 +40,7 @@ const HANDLE = 'alice.test'
 const TEXT1 = 'Hello from Hearth! Notes at https://example.com/hearth #localfirst'
 const ALT = 'A sunset over purple hills'
 const TEXT2 = 'Replying to myself, with Ctrl+Enter.'
+const TEXT3 = 'Written after the export, so not in the CAR.'
 
 let ctx, page, userDir
 let did = ''
@@ -342,6 +343,51 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.equal(await page.getByRole('article').count(), 2)
     await page.keyboard.press('Control+2')
     await page.locator(`[data-cid="${blobCID}"]`).getByText('In use').waitFor()
+  })
+
+  step('an older CAR: the dialog shows what would be lost, and only the danger button imports it', async () => {
+    // A post written after the export is not in the CAR.
+    await page.keyboard.press('Control+1')
+    await page.getByLabel('Post text').fill(TEXT3)
+    await submitButton().click()
+    await article(TEXT3).waitFor()
+
+    await page.keyboard.press('Control+4')
+    const choose = page.getByRole('button', { name: 'Choose a CAR file to import…' })
+    await choose.click()
+    const dialog = page.getByRole('dialog', { name: 'Import this repository?' })
+    await dialog.waitFor()
+    const loss = dialog.getByTestId('import-loss')
+    await loss.getByRole('heading', { name: 'You would lose 1 record' }).waitFor()
+    assert.match(await loss.textContent(), /older than your repository/)
+    const row = loss.getByRole('row', { name: /app\.bsky\.feed\.post/ })
+    assert.match(await row.textContent(), /app\.bsky\.feed\.post\s*1\s*0/)
+    await loss.getByRole('list', { name: 'Posts you would lose' }).getByText(TEXT3).waitFor()
+    // No one-click import here; Cancel (focused) keeps everything.
+    assert.equal(await dialog.getByRole('button', { name: /^Import \d+ records?$/ }).count(), 0)
+    const cancel = dialog.getByRole('button', { name: 'Cancel' })
+    assert.equal(await cancel.evaluate((el) => el === document.activeElement), true, 'Cancel has focus')
+    await cancel.click()
+    await dialog.waitFor({ state: 'hidden' })
+    await page.keyboard.press('Control+1')
+    await article(TEXT3).waitFor()
+
+    // The Go side refuses the loss without the confirmation, whatever the window does.
+    const refused = await page.evaluate((car) => window.go.app.App.ImportCAR(car, '').then(() => '', (e) => String(e)), CAR)
+    assert.match(refused, /would lose 1 record/)
+    await article(TEXT3).waitFor()
+
+    // Confirmed with the danger button: the repository is the CAR's again.
+    await page.keyboard.press('Control+4')
+    await choose.click()
+    await dialog.waitFor()
+    await dialog.getByRole('button', { name: 'Replace and lose 1 record' }).click()
+    await dialog.waitFor({ state: 'hidden' })
+    await page.getByText(/Imported 2 records \(revision/).first().waitFor()
+    await page.keyboard.press('Control+1')
+    await article(TEXT3).waitFor({ state: 'detached' })
+    await article('Hello from Hearth!').waitFor()
+    assert.equal(await page.getByRole('article').count(), 2)
   })
 
   step('the commit history shows the posts and the import', async () => {

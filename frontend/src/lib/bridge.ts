@@ -49,7 +49,7 @@ export interface GoApp {
   SaveBlob(cid: string): Promise<string>
   ExportCAR(): Promise<string>
   InspectCAR(): Promise<CARInfo | null>
-  ImportCAR(path: string): Promise<CARInfo>
+  ImportCAR(path: string, confirmLossAt: string): Promise<CARInfo>
   OpenCARReadOnly(): Promise<CARInfo | null>
   CARRecords(collection: string, cursor: string): Promise<Page>
   CARRecord(uri: string): Promise<RecordView>
