@@ -538,6 +538,35 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.equal(await text(page.getByTestId('check-summary').locator('.badge')), '3 of 4 pass')
   })
 
+  step('closing the window while publishing asks; "keep serving" hides it and the PDS stays online', async () => {
+    // Playwright drives wails dev's page in a browser and cannot press the
+    // native window's close button: the decision on close (app.BeforeClose:
+    // ask only while publishing, never on a deliberate quit) is tested in
+    // app/window_test.go. Here the event it sends the window opens the dialog.
+    const ask = () => page.evaluate((url) => window.runtime.EventsEmit('close-requested', { publicURL: url }), publicURL)
+    await ask()
+    const dialog = page.getByRole('dialog', { name: 'Keep your PDS online?' })
+    await dialog.waitFor()
+    await dialog.getByText(publicURL, { exact: true }).waitFor()
+    await dialog.getByText(/it goes offline/).waitFor()
+    await dialog.getByRole('button', { name: 'Stop and quit' }).waitFor()
+    const keep = dialog.getByRole('button', { name: 'Keep serving in the background' })
+    assert.equal(await keep.evaluate((el) => el === document.activeElement), true, 'keep serving is the default')
+    // Cancel leaves everything as it was.
+    await dialog.getByRole('button', { name: 'Cancel' }).click()
+    await dialog.waitFor({ state: 'hidden' })
+    await ask()
+    await dialog.waitFor()
+    await keep.click()
+    await dialog.waitFor({ state: 'hidden' })
+    // The native window is hidden; the PDS still serves and publishing is on.
+    assert.equal((await fetch(`${publicURL}/xrpc/_health`)).status, 200)
+    const st = await page.evaluate(() => window.go.app.App.PublishingStatus())
+    assert.equal(st.tunnel.state, 'online')
+    await page.getByTestId('sidebar-tunnel').getByText('Published', { exact: true }).waitFor()
+    await page.evaluate(() => window.runtime.WindowShow())
+  })
+
   step('publish: relay status (a local address is not sent to relays)', async () => {
     const relay = page.getByRole('list', { name: 'Relay crawl status' }).locator('[data-relay="https://bsky.network"]')
     await relay.getByTestId('relay-state').getByText('Not requested', { exact: true }).waitFor()

@@ -247,3 +247,8 @@ export interface HandleInstructions {
   wellKnownURL: string
   wellKnownBody: string
 }
+
+// The "close-requested" event (app/window.go CloseRequest).
+export interface CloseRequest {
+  publicURL: string // where the PDS is reachable now ('' while the tunnel connects)
+}
