@@ -89,6 +89,9 @@ type App struct {
 	// openErr is why the engine did not open (the folder is in use by
 	// another Hearth process, its data is damaged): the window shows it.
 	openErr error
+	// quitting is set by a deliberate quit (the app menu, "Stop and
+	// quit"): closing the window then never asks (BeforeClose).
+	quitting bool
 }
 
 // New returns an app; call Start to open the engine.
