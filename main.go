@@ -6,8 +6,11 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	goruntime "runtime"
 
 	"github.com/wailsapp/wails/v2"
+	"github.com/wailsapp/wails/v2/pkg/menu"
+	"github.com/wailsapp/wails/v2/pkg/menu/keys"
 	"github.com/wailsapp/wails/v2/pkg/options"
 	"github.com/wailsapp/wails/v2/pkg/options/assetserver"
 	"github.com/wailsapp/wails/v2/pkg/runtime"
@@ -30,6 +33,31 @@ func (w wailsUI) SaveFile(title, name string) (string, error) {
 		return p, nil
 	}
 	return runtime.SaveFileDialog(w.ctx, runtime.SaveDialogOptions{Title: title, DefaultFilename: name})
+}
+
+func (w wailsUI) HideWindow() { runtime.WindowHide(w.ctx) }
+
+func (w wailsUI) ShowWindow() {
+	runtime.WindowShow(w.ctx)
+	runtime.WindowUnminimise(w.ctx)
+}
+
+func (w wailsUI) Quit() { runtime.Quit(w.ctx) }
+
+// appMenu is the app menu: show the window, and a Quit that really quits
+// (it stops the PDS, also while publishing; closing the window asks
+// instead). On macOS it is the application menu, with the Edit menu so
+// copy and paste keep their shortcuts.
+func appMenu(a *app.App) *menu.Menu {
+	m := menu.NewMenu()
+	h := m.AddSubmenu("Hearth")
+	h.AddText("Show the window", nil, func(*menu.CallbackData) { app.ShowWindow(a) })
+	h.AddSeparator()
+	h.AddText("Quit Hearth (stops your PDS)", keys.CmdOrCtrl("q"), func(*menu.CallbackData) { app.Quit(a) })
+	if goruntime.GOOS == "darwin" {
+		m.Append(menu.EditMenu())
+	}
+	return m
 }
 
 func (w wailsUI) OpenFile(title, pattern string) (string, error) {
@@ -64,8 +92,18 @@ func main() {
 				logger.Error("could not start the PDS engine", "err", err)
 			}
 		},
-		OnShutdown: func(ctx context.Context) { app.Shutdown(ctx, a) },
-		Bind:       []interface{}{a},
+		// Closing the window while publishing asks first (keep serving in
+		// the background, or stop and quit): app.BeforeClose.
+		OnBeforeClose: func(ctx context.Context) bool { return app.BeforeClose(a) },
+		OnShutdown:    func(ctx context.Context) { app.Shutdown(ctx, a) },
+		Menu:          appMenu(a),
+		// Running hearth again on the same data folder shows this window
+		// (also when it is hidden while serving in the background).
+		SingleInstanceLock: &options.SingleInstanceLock{
+			UniqueId:               app.InstanceID(a),
+			OnSecondInstanceLaunch: func(options.SecondInstanceData) { app.ShowWindow(a) },
+		},
+		Bind: []interface{}{a},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -92,7 +92,10 @@ type App struct {
 	// openErr is why the engine did not open (the folder is in use by
 	// another Hearth process, its data is damaged): the window shows it.
 	openErr error
-	bk      backups // scheduled backups (backup.go)
+	// quitting is set by a deliberate quit (the app menu, "Stop and
+	// quit"): closing the window then never asks (BeforeClose).
+	quitting bool
+	bk       backups // scheduled backups (backup.go)
 }
 
 // New returns an app; call Start to open the engine.

@@ -238,13 +238,13 @@ func TestExportImportAndReadOnlyCAR(t *testing.T) {
 	if err := os.WriteFile(bad, car[:len(car)/2], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.ImportCAR(bad); err == nil {
+	if _, err := a.ImportCAR(bad, ""); err == nil {
 		t.Fatal("truncated CAR imported")
 	}
 	if tl, _ := a.Timeline(""); len(tl.Records) != 2 {
 		t.Fatal("failed import changed the repo")
 	}
-	if _, err := a.ImportCAR(path); err != nil {
+	if _, err := a.ImportCAR(path, ""); err != nil {
 		t.Fatal(err)
 	}
 	if tl, _ := a.Timeline(""); len(tl.Records) != 3 {

@@ -761,7 +761,7 @@ func (a *App) ExportCAR() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	err = e.Repos.ExportRepo(bg, acc.DID, "", f, func(p repos.ProgressEvent) {
+	err = e.Repos.ExportRepoLocal(bg, acc.DID, "", f, func(p repos.ProgressEvent) {
 		a.emit("progress", Progress{Job: "export", Phase: p.Phase, Done: p.Done, Total: p.Total})
 	})
 	if err == nil {
@@ -786,6 +786,55 @@ type CARInfo struct {
 	Blobs       int          `json:"blobs"`
 	Bytes       int64        `json:"bytes"`
 	ForThisAcct bool         `json:"forThisAccount"`
+	// Loss is what importing this CAR would lose (records your repository
+	// holds now that are absent or different in the file); nil when
+	// nothing would be lost or the CAR is not for this account.
+	Loss *LossInfo `json:"loss"`
+}
+
+// LossInfo is what an import would lose, shown before asking to confirm.
+type LossInfo struct {
+	// Head is the current head commit the loss was measured against:
+	// ImportCAR takes it back as the confirmation.
+	Head        string           `json:"head"`
+	Rev         string           `json:"rev"`   // the repository's current rev
+	Older       bool             `json:"older"` // the CAR's rev is lower than the current one
+	Records     int              `json:"records"`
+	Missing     int              `json:"missing"`
+	Changed     int              `json:"changed"`
+	Collections []LostCollection `json:"collections"`
+	Posts       []LostPost       `json:"posts"` // the newest posts that would be lost, at most repos.MaxLostPosts
+	PostsLost   int              `json:"postsLost"`
+}
+
+// LostCollection is one collection's share of a LossInfo.
+type LostCollection struct {
+	Name    string `json:"name"`
+	Missing int    `json:"missing"`
+	Changed int    `json:"changed"`
+}
+
+// LostPost is a post that exists now and not (or differently) in the CAR.
+type LostPost struct {
+	URI       string `json:"uri"`
+	Text      string `json:"text"`
+	CreatedAt string `json:"createdAt"`
+	Changed   bool   `json:"changed"`
+}
+
+func lossInfo(did string, l *repos.ImportLoss) *LossInfo {
+	if l == nil || l.Records() == 0 {
+		return nil
+	}
+	out := &LossInfo{Head: l.Head, Rev: l.Rev, Older: l.Older, Records: l.Records(), Missing: l.Missing, Changed: l.Changed,
+		Collections: []LostCollection{}, Posts: []LostPost{}, PostsLost: l.PostsLost}
+	for _, c := range l.Collections {
+		out.Collections = append(out.Collections, LostCollection{Name: c.Collection, Missing: c.Missing, Changed: c.Changed})
+	}
+	for _, p := range l.Posts {
+		out.Posts = append(out.Posts, LostPost{URI: "at://" + did + "/app.bsky.feed.post/" + p.RKey, Text: p.Text, CreatedAt: p.CreatedAt, Changed: p.Changed})
+	}
+	return out
 }
 
 func carInfo(path string, s repos.CARSummary, did string) *CARInfo {
@@ -809,11 +858,19 @@ func (a *App) InspectCAR() (_ *CARInfo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	did := ""
-	if _, acc, err := a.account(bg); err == nil {
-		did = acc.DID.String()
+	e, acc, err := a.account(bg)
+	if err != nil {
+		return carInfo(path, p.Summary, ""), nil // no account yet: nothing to lose
 	}
-	return carInfo(path, p.Summary, did), nil
+	info := carInfo(path, p.Summary, acc.DID.String())
+	if info.ForThisAcct {
+		loss, err := e.Repos.ImportLoss(bg, acc.DID, p)
+		if err != nil {
+			return nil, fmt.Errorf("compare the CAR with your repository: %w", err)
+		}
+		info.Loss = lossInfo(acc.DID.String(), loss)
+	}
+	return info, nil
 }
 
 func (a *App) parseCAR(path, job string) (*repos.ParsedCAR, error) {
@@ -832,8 +889,12 @@ func (a *App) parseCAR(path, job string) (*repos.ParsedCAR, error) {
 }
 
 // ImportCAR imports a CAR (chosen and confirmed after InspectCAR) into your
-// repo. On any error your repo is left as it was.
-func (a *App) ImportCAR(path string) (_ *CARInfo, err error) {
+// repo. On any error your repo is left as it was. An import that would lose
+// records your repo holds now (absent or different in the CAR) is refused
+// unless confirmLossAt is the head InspectCAR measured that loss against
+// (CARInfo.Loss.Head), i.e. the person saw what would be lost and confirmed
+// it, and nothing was written since.
+func (a *App) ImportCAR(path, confirmLossAt string) (_ *CARInfo, err error) {
 	defer a.guardJob("importing the CAR", &err)
 	e, acc, err := a.account(bg)
 	if err != nil {
@@ -848,9 +909,9 @@ func (a *App) ImportCAR(path string) (_ *CARInfo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sum, err := e.Repos.Import(bg, acc.DID, f, st.Size(), func(p repos.ProgressEvent) {
+	sum, err := e.Repos.ImportGuarded(bg, acc.DID, f, st.Size(), func(p repos.ProgressEvent) {
 		a.emit("progress", Progress{Job: "import", Phase: p.Phase, Done: p.Done, Total: p.Total})
-	})
+	}, confirmLossAt)
 	if err != nil {
 		return nil, err
 	}

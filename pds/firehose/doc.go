@@ -9,4 +9,12 @@
 // ring while live is cut with ConsumerTooSlow, so memory stays bounded
 // however slow a consumer is. Pruning the log never removes an event a
 // connected subscriber has not been sent yet.
+//
+// Caps (caps.go) bound what strangers can hold: connections in all and per
+// client address are counted before the websocket upgrade (refused 503 or
+// 429 with an XRPC error body); each subscriber reads the log or the ring in
+// pages of at most SubscriberBytes of frames, fetched only as its socket
+// drains, so a replay from cursor=0 never holds the history; each socket
+// has a fixed kernel send buffer; a stalled write ends the connection
+// after WriteTimeout.
 package firehose

@@ -443,7 +443,8 @@ func TestSlowConsumerIsCut(t *testing.T) {
 }
 
 func TestManySubscribers(t *testing.T) {
-	p := testpds.Start(t, nil)
+	// All from one loopback address: lift the per-address cap.
+	p := testpds.StartWithOptions(t, nil, xrpc.Options{Firehose: firehose.Config{MaxSubscribersPerAddr: 200}})
 	a := p.CreateAccount(t, "alice.test")
 	c := p.Login(t, a)
 	const n = 200

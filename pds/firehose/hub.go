@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/hearth-pds/hearth/pds/eventlog"
 )
 
@@ -31,6 +33,12 @@ type Config struct {
 	Retention    time.Duration // prune events older than this (default 72 h)
 	MaxEvents    int64         // and beyond this many (default 1,000,000)
 	PruneEvery   time.Duration // default 1 min
+
+	// Caps on what strangers can hold (see caps.go).
+	MaxSubscribers        int // concurrent connections in all (default 200)
+	MaxSubscribersPerAddr int // and from one client address (default 10)
+	SubscriberBytes       int // frames held for one subscriber at a time (default 256 KiB)
+	SocketBytes           int // each connection's kernel send buffer (default 256 KiB)
 }
 
 func (c *Config) defaults() {
@@ -61,6 +69,18 @@ func (c *Config) defaults() {
 	if c.PruneEvery <= 0 {
 		c.PruneEvery = time.Minute
 	}
+	if c.MaxSubscribers <= 0 {
+		c.MaxSubscribers = 200
+	}
+	if c.MaxSubscribersPerAddr <= 0 {
+		c.MaxSubscribersPerAddr = 10
+	}
+	if c.SubscriberBytes <= 0 {
+		c.SubscriberBytes = 256 << 10
+	}
+	if c.SocketBytes <= 0 {
+		c.SocketBytes = 256 << 10
+	}
 }
 
 // Hub follows the event log and serves subscribers.
@@ -81,6 +101,13 @@ type Hub struct {
 	recent  []eventlog.Event // newest events for the GUI (frames dropped)
 	watcher map[chan eventlog.Event]struct{}
 
+	conns   int            // admitted connections (upgrading or streaming)
+	perAddr map[string]int // admitted connections per client address
+	refused int64          // connections refused by a cap since start
+	peakBuf int64          // most bytes one subscriber held at once since start
+
+	upgrader *websocket.Upgrader
+
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -92,6 +119,10 @@ type subscriber struct {
 	// only once a whole batch is written). Read without h.mu by tests
 	// (export_test.go) to see whether the subscriber fell out of the ring.
 	queued atomic.Int64
+	// buffered is the bytes of frames fetched for this subscriber and not
+	// yet handed to its connection: at most Config.SubscriberBytes, or
+	// one frame when a single frame is larger.
+	buffered atomic.Int64
 }
 
 // New starts a hub on an event log.
@@ -103,7 +134,8 @@ func New(events Log, logger *slog.Logger, cfg Config) (*Hub, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{events: events, cfg: cfg, log: logger, head: head, wake: make(chan struct{}), subs: map[*subscriber]struct{}{},
-		watcher: map[chan eventlog.Event]struct{}{}, cancel: cancel, done: make(chan struct{})}
+		watcher: map[chan eventlog.Event]struct{}{}, perAddr: map[string]int{}, cancel: cancel, done: make(chan struct{}),
+		upgrader: newUpgrader()}
 	go h.tail(ctx)
 	return h, nil
 }
@@ -246,7 +278,8 @@ func (h *Hub) catchUp(ctx context.Context) {
 }
 
 // fetch returns events after pos: from the ring if it covers pos, else
-// from the log. wait is a channel closed when more events arrive.
+// from the log, at most BatchSize events and SubscriberBytes bytes of frames
+// (at least one event). wait is a channel closed when more events arrive.
 func (h *Hub) fetch(ctx context.Context, pos int64) (evs []eventlog.Event, fromRing bool, head int64, wait <-chan struct{}, err error) {
 	h.mu.Lock()
 	head, wait = h.head, h.wake
@@ -263,11 +296,24 @@ func (h *Hub) fetch(ctx context.Context, pos int64) (evs []eventlog.Event, fromR
 		j := min(len(h.ring), i+h.cfg.BatchSize)
 		evs = append([]eventlog.Event(nil), h.ring[i:j]...)
 		h.mu.Unlock()
-		return evs, true, head, wait, nil
+		return h.budget(evs), true, head, wait, nil
 	}
 	h.mu.Unlock()
-	evs, err = h.events.Range(ctx, pos, h.cfg.BatchSize, h.cfg.BatchBytes, "")
-	return evs, false, head, wait, err
+	evs, err = h.events.Range(ctx, pos, h.cfg.BatchSize, min(h.cfg.BatchBytes, h.cfg.SubscriberBytes), "")
+	return h.budget(evs), false, head, wait, err
+}
+
+// budget cuts a page to the first events whose frames fit in
+// SubscriberBytes (always keeping the first).
+func (h *Hub) budget(evs []eventlog.Event) []eventlog.Event {
+	size := 0
+	for i, ev := range evs {
+		if size += len(ev.Frame); size > h.cfg.SubscriberBytes && i > 0 {
+			clear(evs[i:]) // the frames cut off are not kept alive
+			return evs[:i]
+		}
+	}
+	return evs
 }
 
 // inRing reports whether pos can still be served from memory.
@@ -301,13 +347,32 @@ type Stats struct {
 	Subscribers int
 	Served      int64 // connections served since start
 	Cut         int64 // consumers cut (ConsumerTooSlow) since start
+
+	Connections int   // admitted connections (upgrading or streaming), at most MaxSubscribers
+	Lagging     int   // subscribers that have not been sent everything yet
+	Refused     int64 // connections refused by a cap since start
+	// Buffered is the bytes of frames fetched for subscribers and not yet
+	// handed to their connections, MaxBuffered the most one subscriber
+	// holds now and PeakBuffered the most one held at any time since
+	// start (each at most SubscriberBytes, or one larger frame).
+	Buffered, MaxBuffered, PeakBuffered int64
 }
 
 // Stats returns current numbers.
 func (h *Hub) Stats() Stats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return Stats{Seq: h.head, Subscribers: len(h.subs), Served: h.served, Cut: h.cut}
+	st := Stats{Seq: h.head, Subscribers: len(h.subs), Served: h.served, Cut: h.cut,
+		Connections: h.conns, Refused: h.refused, PeakBuffered: h.peakBuf}
+	for s := range h.subs {
+		if s.pos < h.head {
+			st.Lagging++
+		}
+		b := s.buffered.Load()
+		st.Buffered += b
+		st.MaxBuffered = max(st.MaxBuffered, b)
+	}
+	return st
 }
 
 // Recent returns the newest events (without frames), newest last.
@@ -348,6 +413,14 @@ func (h *Hub) noteCut() {
 func (h *Hub) remove(s *subscriber) {
 	h.mu.Lock()
 	delete(h.subs, s)
+	h.mu.Unlock()
+}
+
+// hold records that s now holds n bytes of frames.
+func (h *Hub) hold(s *subscriber, n int64) {
+	s.buffered.Store(n)
+	h.mu.Lock()
+	h.peakBuf = max(h.peakBuf, n)
 	h.mu.Unlock()
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -16,12 +17,6 @@ import (
 
 	"github.com/hearth-pds/hearth/pds/events"
 )
-
-var upgrader = websocket.Upgrader{
-	ReadBufferSize:  1024,
-	WriteBufferSize: 64 << 10,
-	CheckOrigin:     func(*http.Request) bool { return true },
-}
 
 func httpError(w http.ResponseWriter, status int, name, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -46,8 +41,15 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "InvalidRequest", "subscribeRepos is a websocket endpoint")
 		return
 	}
-	hw := &batchingHijacker{ResponseWriter: w}
-	conn, err := upgrader.Upgrade(hw, r, nil)
+	release, no := h.admit(clientAddr(r))
+	if no != nil {
+		w.Header().Set("Retry-After", "30")
+		httpError(w, no.status, no.name, no.msg)
+		return
+	}
+	defer release()
+	hw := &batchingHijacker{ResponseWriter: w, sockBytes: h.cfg.SocketBytes}
+	conn, err := h.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		return // the upgrader answered
 	}
@@ -126,7 +128,8 @@ func (c *batchConn) end() error {
 // batchingHijacker hands gorilla a batchConn when it hijacks the connection.
 type batchingHijacker struct {
 	http.ResponseWriter
-	conn *batchConn
+	conn      *batchConn
+	sockBytes int // the socket's send buffer (0: the system's)
 }
 
 func (w *batchingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -137,6 +140,14 @@ func (w *batchingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := hj.Hijack()
 	if err != nil {
 		return nil, nil, err
+	}
+	// A fixed send buffer: the kernel's autotuning would let each stalled
+	// socket hold up to net.ipv4.tcp_wmem's maximum (4 MiB by default).
+	if sb, ok := c.(interface{ SetWriteBuffer(int) error }); ok && w.sockBytes > 0 {
+		if err := sb.SetWriteBuffer(w.sockBytes); err != nil {
+			_ = c.Close() // the hijack fails with the SetWriteBuffer error
+			return nil, nil, fmt.Errorf("set the socket's send buffer: %w", err)
+		}
 	}
 	w.conn = &batchConn{Conn: c, bw: bufio.NewWriterSize(c, 128<<10)}
 	return w.conn, brw, nil
@@ -227,6 +238,11 @@ func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, batch *batchConn
 			return
 		}
 		sub.queued.Store(evs[len(evs)-1].Seq)
+		held := int64(0)
+		for _, ev := range evs {
+			held += int64(len(ev.Frame))
+		}
+		h.hold(sub, held)
 		batch.begin()
 		for i, ev := range evs {
 			if i == len(evs)-1 {
@@ -235,7 +251,11 @@ func (h *Hub) stream(ctx context.Context, conn *websocket.Conn, batch *batchConn
 				// meanwhile cannot shorten it).
 				batch.last()
 			}
-			if err := h.writeFrame(conn, ev.Frame); err != nil {
+			err := h.writeFrame(conn, ev.Frame)
+			held -= int64(len(ev.Frame))
+			sub.buffered.Store(held)
+			evs[i].Frame = nil // handed over: no longer held for this subscriber
+			if err != nil {
 				// The connection is broken: the stream ends either way.
 				if eerr := batch.end(); eerr != nil {
 					h.log.Debug("firehose: flush after a failed write", "remote", sub.remote, "err", eerr)

@@ -27,48 +27,96 @@ type ProgressEvent struct {
 // Progress receives progress events; it must not block for long.
 type Progress func(ProgressEvent)
 
-// snapshot holds the repo lock just long enough to run fn on the tree and
-// open a read transaction on the same state; records are then streamed from
-// that transaction without blocking writers. The caller rolls it back.
-func (r *Repos) snapshot(ctx context.Context, did syntax.DID, fn func(repo *actorrepo.Repo) error) (*store.Tx, actorrepo.Head, error) {
-	w := r.warm(did)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	repo, err := r.load(ctx, w, did)
+// OpenExports reports how many exports hold a streamed read transaction now (at most store.MaxLongReads).
+func (r *Repos) OpenExports() int { return r.db.LongReadsInUse() }
+
+// snapshot opens a streamed read transaction on did's repo and runs fn on
+// the warm tree in the same state; records are then read from that
+// transaction without blocking writers. The caller rolls it back.
+//
+// The account's write lock is never held while waiting: the transaction
+// (and its read connection) is taken first, outside the lock. Under the
+// lock the transaction's first read fixes its snapshot (no write of this
+// repo can be in flight then, as writes hold the lock until they commit),
+// so the tree and the snapshot agree; a cold tree is loaded from the
+// transaction itself rather than from another connection.
+//
+// streamed says the caller writes to a client while it holds the
+// transaction (an export), so it takes one of the store's few streamed-read
+// slots; short reads (getBlocks, which buffers, and small proofs) do not.
+func (r *Repos) snapshot(ctx context.Context, did syntax.DID, streamed bool, fn func(repo *actorrepo.Repo) error) (*store.Tx, actorrepo.Head, error) {
+	open := r.db.Snapshot
+	if streamed {
+		open = r.db.StreamSnapshot
+	}
+	tx, err := open(ctx)
 	if err != nil {
 		return nil, actorrepo.Head{}, err
 	}
-	tx, err := r.db.Snapshot(ctx)
+	head, err := r.underLock(tx, did, fn)
 	if err != nil {
+		_ = tx.Rollback() // read-only: nothing to undo; err is the one to report
 		return nil, actorrepo.Head{}, err
-	}
-	fail := func(err error) (*store.Tx, actorrepo.Head, error) {
-		_ = tx.Rollback()
-		return nil, actorrepo.Head{}, err
-	}
-	var rev string
-	if err := tx.QueryRow("SELECT rev FROM repo_root WHERE did = ?", did.String()).Scan(&rev); err != nil {
-		return fail(fmt.Errorf("read head: %w", err))
-	}
-	head := *repo.Head()
-	if rev != head.Rev() {
-		w.repo = nil
-		return fail(fmt.Errorf("repo %s changed underneath; try again", did))
-	}
-	if err := fn(repo); err != nil {
-		return fail(err)
 	}
 	return tx, head, nil
 }
 
+// underLock is snapshot's short critical section.
+func (r *Repos) underLock(tx *store.Tx, did syntax.DID, fn func(repo *actorrepo.Repo) error) (actorrepo.Head, error) {
+	w := r.warm(did)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var headBytes []byte
+	if err := tx.QueryRow(sqlHeadBytes, did.String()).Scan(&headBytes); err != nil {
+		if err == sql.ErrNoRows {
+			return actorrepo.Head{}, errs.RepoNotFound(did.String())
+		}
+		return actorrepo.Head{}, fmt.Errorf("read repo head: %w", err)
+	}
+	if w.repo == nil {
+		repo, err := loadIn(tx, did, headBytes)
+		if err != nil {
+			return actorrepo.Head{}, err
+		}
+		w.repo = repo
+	}
+	stored, err := actorrepo.ParseHead(headBytes)
+	if err != nil {
+		return actorrepo.Head{}, err
+	}
+	head := *w.repo.Head()
+	if stored.Rev() != head.Rev() {
+		w.repo = nil
+		return actorrepo.Head{}, fmt.Errorf("repo %s changed underneath; try again", did)
+	}
+	if err := fn(w.repo); err != nil {
+		return actorrepo.Head{}, err
+	}
+	return head, nil
+}
+
 // ExportRepo writes did's whole repo (or, with since, the commit, every MST
-// node and the records written after that rev) as a CAR to w.
+// node and the records written after that rev) as a CAR to w, a client
+// that may read slowly or stall: it holds one of the store's few
+// streamed-read slots (store.MaxLongReads) while it writes, and fails with
+// errs.ErrRateLimited when none frees up in time.
 func (r *Repos) ExportRepo(ctx context.Context, did syntax.DID, since string, w io.Writer, progress Progress) error {
+	return r.exportRepo(ctx, did, since, w, progress, true)
+}
+
+// ExportRepoLocal is ExportRepo for the owner's own export to a local file
+// (the desktop window): it never stalls, so it takes no streamed-read slot
+// and is not turned away when strangers' downloads hold them all.
+func (r *Repos) ExportRepoLocal(ctx context.Context, did syntax.DID, since string, w io.Writer, progress Progress) error {
+	return r.exportRepo(ctx, did, since, w, progress, false)
+}
+
+func (r *Repos) exportRepo(ctx context.Context, did syntax.DID, since string, w io.Writer, progress Progress, streamed bool) error {
 	if _, err := r.accounts.Get(ctx, did); err != nil {
 		return err
 	}
 	var nodes []actorrepo.Block
-	tx, head, err := r.snapshot(ctx, did, func(repo *actorrepo.Repo) error {
+	tx, head, err := r.snapshot(ctx, did, streamed, func(repo *actorrepo.Repo) error {
 		var err error
 		nodes, err = repo.Nodes()
 		return err
@@ -161,7 +209,7 @@ func (r *Repos) RecordProof(ctx context.Context, did syntax.DID, collection synt
 	var proof []actorrepo.Block
 	var recCID *cid.Cid
 	path := collection.String() + "/" + rkey.String()
-	tx, head, err := r.snapshot(ctx, did, func(repo *actorrepo.Repo) error {
+	tx, head, err := r.snapshot(ctx, did, false, func(repo *actorrepo.Repo) error {
 		var err error
 		if proof, err = repo.ProofNodes(path); err != nil {
 			return err
@@ -181,6 +229,7 @@ func (r *Repos) RecordProof(ctx context.Context, did syntax.DID, collection synt
 		}
 		blocks = append(blocks, actorrepo.Block{CID: *recCID, Data: b})
 	}
+	_ = tx.Rollback() // everything is read: a slow client holds no read connection
 	cw, err := actorrepo.NewCARWriter(w, head.CID)
 	if err != nil {
 		return err
@@ -202,7 +251,7 @@ func (r *Repos) GetBlocks(ctx context.Context, did syntax.DID, cids []cid.Cid, w
 	}
 	found := map[string]actorrepo.Block{}
 	paths := map[string]string{} // record CID -> a path holding it
-	tx, head, err := r.snapshot(ctx, did, func(repo *actorrepo.Repo) error {
+	tx, head, err := r.snapshot(ctx, did, false, func(repo *actorrepo.Repo) error {
 		nodes, err := repo.Nodes()
 		if err != nil {
 			return err
@@ -246,6 +295,7 @@ func (r *Repos) GetBlocks(ctx context.Context, did syntax.DID, cids []cid.Cid, w
 		}
 		found[s] = actorrepo.Block{CID: c, Data: b}
 	}
+	_ = tx.Rollback() // everything is read: a slow client holds no read connection
 	cw, err := actorrepo.NewCARWriter(w, head.CID)
 	if err != nil {
 		return err

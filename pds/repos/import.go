@@ -215,8 +215,25 @@ func parseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progres
 // Import replaces did's repo with the one in the CAR (which must be for
 // did), committed anew under did's signing key, and emits #sync (unless the
 // account is still moving in: it is announced when activated). On any error
-// the existing repo is left as it was.
+// the existing repo is left as it was. Records the repo holds and the CAR
+// does not are dropped, as com.atproto.repo.importRepo asks; a person's
+// import goes through ImportGuarded instead.
 func (r *Repos) Import(ctx context.Context, did syntax.DID, in io.Reader, size int64, progress Progress) (*CARSummary, error) {
+	return r.importRepo(ctx, did, in, size, progress, nil)
+}
+
+// ImportGuarded is Import that refuses to lose records: when the CAR lacks
+// records the repo holds now, or holds other content for them (an older
+// export, another copy), it fails with a *LossError saying what would be
+// lost, unless lossConfirmedAt is the current head's CID (ImportLoss.Head):
+// the head a person saw that loss against and accepted. A write made since
+// changes the head, so it is never dropped on an old confirmation. The
+// check runs under the account's writer lock, just before the import.
+func (r *Repos) ImportGuarded(ctx context.Context, did syntax.DID, in io.Reader, size int64, progress Progress, lossConfirmedAt string) (*CARSummary, error) {
+	return r.importRepo(ctx, did, in, size, progress, &lossConfirmedAt)
+}
+
+func (r *Repos) importRepo(ctx context.Context, did syntax.DID, in io.Reader, size int64, progress Progress, lossConfirmedAt *string) (*CARSummary, error) {
 	if progress == nil {
 		progress = func(ProgressEvent) {}
 	}
@@ -237,6 +254,15 @@ func (r *Repos) Import(ctx context.Context, did syntax.DID, in io.Reader, size i
 	w := r.warm(did)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if lossConfirmedAt != nil {
+		loss, err := r.ImportLoss(ctx, did, p)
+		if err != nil {
+			return nil, fmt.Errorf("compare the CAR with the repo: %w", err)
+		}
+		if loss.Records() > 0 && loss.Head != *lossConfirmedAt {
+			return nil, &LossError{Loss: loss}
+		}
+	}
 	prevRev := p.Commit.Rev
 	if cur, err := r.LatestCommit(ctx, did); err == nil && cur.Rev > prevRev {
 		prevRev = cur.Rev

@@ -158,11 +158,7 @@ func (r *Repos) load(ctx context.Context, w *warm, did syntax.DID) (*actorrepo.R
 			}
 			return fmt.Errorf("read repo root: %w", err)
 		}
-		m, err := recordIndex(tx, did)
-		if err != nil {
-			return err
-		}
-		repo, err := actorrepo.Load(did, m, head)
+		repo, err := loadIn(tx, did, head)
 		if err != nil {
 			return err
 		}
@@ -173,6 +169,15 @@ func (r *Repos) load(ctx context.Context, w *warm, did syntax.DID) (*actorrepo.R
 		return nil, err
 	}
 	return w.repo, nil
+}
+
+// loadIn builds did's tree from the record index in tx and its head.
+func loadIn(tx *store.Tx, did syntax.DID, head []byte) (*actorrepo.Repo, error) {
+	m, err := recordIndex(tx, did)
+	if err != nil {
+		return nil, err
+	}
+	return actorrepo.Load(did, m, head)
 }
 
 func recordIndex(tx *store.Tx, did syntax.DID) (map[string]cid.Cid, error) {

@@ -32,6 +32,7 @@ type Store struct {
 	stmts  map[string]*sql.Stmt
 
 	ckpt *checkpointer
+	long *longReads // slots for streamed read transactions
 }
 
 func dsnQuery() url.Values {
@@ -67,7 +68,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := w.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("open database %s: %w", path, err), w.Close())
 	}
-	s := &Store{W: w}
+	s := &Store{W: w, long: newLongReads(MaxLongReads, LongReadWait)}
 	if err := s.migrate(ctx); err != nil {
 		return nil, errors.Join(err, w.Close())
 	}
@@ -75,7 +76,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open database %s for reading: %w", path, err), w.Close())
 	}
-	r.SetMaxOpenConns(8)
+	r.SetMaxOpenConns(ReadConns)
 	r.SetMaxIdleConns(4)
 	s.R = r
 	if s.ckpt, err = startCheckpointer(path); err != nil {
@@ -160,6 +161,7 @@ type Tx struct {
 	ctx      context.Context
 	s        *Store
 	onCommit []func()
+	release  func() // gives back a StreamSnapshot's slot
 }
 
 // Context is the context the transaction runs under.
@@ -200,8 +202,14 @@ func (t *Tx) Query(query string, args ...any) (*sql.Rows, error) {
 // durable.
 func (t *Tx) OnCommit(fn func()) { t.onCommit = append(t.onCommit, fn) }
 
-// Rollback ends a read transaction that Snapshot opened.
-func (t *Tx) Rollback() error { return t.tx.Rollback() }
+// Rollback ends a read transaction that Snapshot or StreamSnapshot opened.
+func (t *Tx) Rollback() error {
+	err := t.tx.Rollback()
+	if t.release != nil {
+		t.release()
+	}
+	return err
+}
 
 // Write runs fn in one write transaction (BEGIN IMMEDIATE) and commits it.
 // The commit is durable (synchronous=FULL) when Write returns nil; the

@@ -315,6 +315,12 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		caller = c
 	}
 	if err := rt.fn(w, r, caller); err != nil {
+		if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
+			// The answer had begun (a streamed export cut short): the
+			// client sees the cut; an error body cannot follow.
+			s.log.Info("response cut short", "request_id", w.Header().Get("X-Request-Id"), "nsid", nsid, "status", sw.status, "err", err)
+			return
+		}
 		if _, _, ok := answer(err); !ok {
 			s.log.Error("request failed", "request_id", w.Header().Get("X-Request-Id"), "nsid", nsid, "err", err)
 		}

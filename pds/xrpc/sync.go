@@ -50,7 +50,7 @@ func (s *Server) getRepo(w http.ResponseWriter, r *http.Request, _ *accounts.Cal
 		return err
 	}
 	w.Header().Set("Content-Type", "application/vnd.ipld.car")
-	return s.e.Repos.ExportRepo(r.Context(), did, r.URL.Query().Get("since"), w, nil)
+	return s.e.Repos.ExportRepo(r.Context(), did, r.URL.Query().Get("since"), newIdleWriter(w, downloadIdle), nil)
 }
 
 func (s *Server) getLatestCommit(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {

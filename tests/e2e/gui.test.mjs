@@ -40,6 +40,7 @@ const HANDLE = 'alice.test'
 const TEXT1 = 'Hello from Hearth! Notes at https://example.com/hearth #localfirst'
 const ALT = 'A sunset over purple hills'
 const TEXT2 = 'Replying to myself, with Ctrl+Enter.'
+const TEXT3 = 'Written after the export, so not in the CAR.'
 
 let ctx, page, userDir
 let did = ''
@@ -387,6 +388,51 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     await page.locator(`[data-cid="${blobCID}"]`).getByText('In use').waitFor()
   })
 
+  step('an older CAR: the dialog shows what would be lost, and only the danger button imports it', async () => {
+    // A post written after the export is not in the CAR.
+    await page.keyboard.press('Control+1')
+    await page.getByLabel('Post text').fill(TEXT3)
+    await submitButton().click()
+    await article(TEXT3).waitFor()
+
+    await page.keyboard.press('Control+4')
+    const choose = page.getByRole('button', { name: 'Choose a CAR file to import…' })
+    await choose.click()
+    const dialog = page.getByRole('dialog', { name: 'Import this repository?' })
+    await dialog.waitFor()
+    const loss = dialog.getByTestId('import-loss')
+    await loss.getByRole('heading', { name: 'You would lose 1 record' }).waitFor()
+    assert.match(await loss.textContent(), /older than your repository/)
+    const row = loss.getByRole('row', { name: /app\.bsky\.feed\.post/ })
+    assert.match(await row.textContent(), /app\.bsky\.feed\.post\s*1\s*0/)
+    await loss.getByRole('list', { name: 'Posts you would lose' }).getByText(TEXT3).waitFor()
+    // No one-click import here; Cancel (focused) keeps everything.
+    assert.equal(await dialog.getByRole('button', { name: /^Import \d+ records?$/ }).count(), 0)
+    const cancel = dialog.getByRole('button', { name: 'Cancel' })
+    assert.equal(await cancel.evaluate((el) => el === document.activeElement), true, 'Cancel has focus')
+    await cancel.click()
+    await dialog.waitFor({ state: 'hidden' })
+    await page.keyboard.press('Control+1')
+    await article(TEXT3).waitFor()
+
+    // The Go side refuses the loss without the confirmation, whatever the window does.
+    const refused = await page.evaluate((car) => window.go.app.App.ImportCAR(car, '').then(() => '', (e) => String(e)), CAR)
+    assert.match(refused, /would lose 1 record/)
+    await article(TEXT3).waitFor()
+
+    // Confirmed with the danger button: the repository is the CAR's again.
+    await page.keyboard.press('Control+4')
+    await choose.click()
+    await dialog.waitFor()
+    await dialog.getByRole('button', { name: 'Replace and lose 1 record' }).click()
+    await dialog.waitFor({ state: 'hidden' })
+    await page.getByText(/Imported 2 records \(revision/).first().waitFor()
+    await page.keyboard.press('Control+1')
+    await article(TEXT3).waitFor({ state: 'detached' })
+    await article('Hello from Hearth!').waitFor()
+    assert.equal(await page.getByRole('article').count(), 2)
+  })
+
   step('the commit history shows the posts and the import', async () => {
     await page.keyboard.press('Control+3')
     await page.getByRole('button', { name: 'Commit history' }).click()
@@ -533,6 +579,35 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     await handle.getByText('Fail', { exact: true }).waitFor()
     await handle.getByText(`How to fix: Add a DNS TXT record _atproto.${HANDLE} with the value "did=${did}"`, { exact: false }).waitFor()
     assert.equal(await text(page.getByTestId('check-summary').locator('.badge')), '3 of 4 pass')
+  })
+
+  step('closing the window while publishing asks; "keep serving" hides it and the PDS stays online', async () => {
+    // Playwright drives wails dev's page in a browser and cannot press the
+    // native window's close button: the decision on close (app.BeforeClose:
+    // ask only while publishing, never on a deliberate quit) is tested in
+    // app/window_test.go. Here the event it sends the window opens the dialog.
+    const ask = () => page.evaluate((url) => window.runtime.EventsEmit('close-requested', { publicURL: url }), publicURL)
+    await ask()
+    const dialog = page.getByRole('dialog', { name: 'Keep your PDS online?' })
+    await dialog.waitFor()
+    await dialog.getByText(publicURL, { exact: true }).waitFor()
+    await dialog.getByText(/it goes offline/).waitFor()
+    await dialog.getByRole('button', { name: 'Stop and quit' }).waitFor()
+    const keep = dialog.getByRole('button', { name: 'Keep serving in the background' })
+    assert.equal(await keep.evaluate((el) => el === document.activeElement), true, 'keep serving is the default')
+    // Cancel leaves everything as it was.
+    await dialog.getByRole('button', { name: 'Cancel' }).click()
+    await dialog.waitFor({ state: 'hidden' })
+    await ask()
+    await dialog.waitFor()
+    await keep.click()
+    await dialog.waitFor({ state: 'hidden' })
+    // The native window is hidden; the PDS still serves and publishing is on.
+    assert.equal((await fetch(`${publicURL}/xrpc/_health`)).status, 200)
+    const st = await page.evaluate(() => window.go.app.App.PublishingStatus())
+    assert.equal(st.tunnel.state, 'online')
+    await page.getByTestId('sidebar-tunnel').getByText('Published', { exact: true }).waitFor()
+    await page.evaluate(() => window.runtime.WindowShow())
   })
 
   step('publish: relay status (a local address is not sent to relays)', async () => {

@@ -10,6 +10,7 @@ import type {
   BlobList,
   BlobRef,
   CARInfo,
+  CloseRequest,
   Collection,
   CommitInfo,
   EventInfo,
@@ -52,12 +53,15 @@ export interface GoApp {
   SaveBlob(cid: string): Promise<string>
   ExportCAR(): Promise<string>
   InspectCAR(): Promise<CARInfo | null>
-  ImportCAR(path: string): Promise<CARInfo>
+  ImportCAR(path: string, confirmLossAt: string): Promise<CARInfo>
   OpenCARReadOnly(): Promise<CARInfo | null>
   CARRecords(collection: string, cursor: string): Promise<Page>
   CARRecord(uri: string): Promise<RecordView>
   CloseCAR(): Promise<void>
   VerifyData(): Promise<VerifyReport>
+  // Closing the window while publishing (app/window.go)
+  KeepServingInBackground(): Promise<void>
+  StopAndQuit(): Promise<void>
   // Publishing (app/publish.go)
   StartPublishing(cfg: PublishConfig): Promise<PublishStatus>
   StopPublishing(): Promise<void>
@@ -133,6 +137,14 @@ export function onEvent(cb: (e: EventInfo) => void): () => void {
 /** The "tunnel" event: the tunnel's status, on every change. */
 export function onTunnel(cb: (t: TunnelStatus) => void): () => void {
   return on('tunnel', (t) => cb(t as TunnelStatus))
+}
+
+/**
+ * The "close-requested" event: the window was closed while publishing; the
+ * app keeps running until the person says to keep serving or to quit.
+ */
+export function onCloseRequested(cb: (r: CloseRequest) => void): () => void {
+  return on('close-requested', (r) => cb((r ?? { publicURL: '' }) as CloseRequest))
 }
 
 /**

@@ -152,6 +152,35 @@ export interface CARInfo {
   blobs: number
   bytes: number
   forThisAccount: boolean
+  // What importing it would lose (null: nothing); see app.LossInfo.
+  loss: LossInfo | null
+}
+
+// What an import would lose: records your repository holds now that are
+// absent or different in the CAR (app/bindings.go LossInfo).
+export interface LossInfo {
+  head: string // pass back to ImportCAR to confirm the loss
+  rev: string
+  older: boolean
+  records: number
+  missing: number
+  changed: number
+  collections: LostCollection[]
+  posts: LostPost[] // the newest lost posts (at most 10)
+  postsLost: number
+}
+
+export interface LostCollection {
+  name: string
+  missing: number
+  changed: number
+}
+
+export interface LostPost {
+  uri: string
+  text: string
+  createdAt: string
+  changed: boolean
 }
 
 // Publishing (app/publish.go).
@@ -217,6 +246,11 @@ export interface HandleInstructions {
   dnsValue: string
   wellKnownURL: string
   wellKnownBody: string
+}
+
+// The "close-requested" event (app/window.go CloseRequest).
+export interface CloseRequest {
+  publicURL: string // where the PDS is reachable now ('' while the tunnel connects)
 }
 
 // app.BackupInfo (app/backup.go): the backup schedule and the last backup.
