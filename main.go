@@ -23,7 +23,8 @@ var assets embed.FS
 
 // wailsUI gives the app the window's events and native dialogs. For
 // automated GUI tests (which cannot click native dialogs) the paths can be
-// preset with HEARTH_E2E_SAVE_PATH and HEARTH_E2E_OPEN_PATH.
+// preset with HEARTH_E2E_SAVE_PATH, HEARTH_E2E_OPEN_PATH and
+// HEARTH_E2E_DIR_PATH.
 type wailsUI struct{ ctx context.Context }
 
 func (w wailsUI) Emit(event string, data any) { runtime.EventsEmit(w.ctx, event, data) }
@@ -33,6 +34,14 @@ func (w wailsUI) SaveFile(title, name string) (string, error) {
 		return p, nil
 	}
 	return runtime.SaveFileDialog(w.ctx, runtime.SaveDialogOptions{Title: title, DefaultFilename: name})
+}
+
+// OpenDirectory asks for a folder (the backups' folder).
+func (w wailsUI) OpenDirectory(title string) (string, error) {
+	if p := os.Getenv("HEARTH_E2E_DIR_PATH"); p != "" {
+		return p, nil
+	}
+	return runtime.OpenDirectoryDialog(w.ctx, runtime.OpenDialogOptions{Title: title, CanCreateDirectories: true})
 }
 
 func (w wailsUI) HideWindow() { runtime.WindowHide(w.ctx) }
