@@ -22,6 +22,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/folder"
 	hid "github.com/hearth-pds/hearth/pds/identity"
 	"github.com/hearth-pds/hearth/pds/outbound"
+	"github.com/hearth-pds/hearth/pds/outbox"
 	"github.com/hearth-pds/hearth/pds/plc"
 	"github.com/hearth-pds/hearth/pds/repos"
 	"github.com/hearth-pds/hearth/pds/secrets"
@@ -72,6 +73,9 @@ type Config struct {
 	// min(CPUs, 4) at once, 32 waiting).
 	LoginThrottle auth.ThrottlePolicy
 	Hasher        *auth.Hasher
+	// OutboxNotify, when set, hears of every token written to the outbox
+	// (the desktop window shows a notification).
+	OutboxNotify func(outbox.Message)
 	// NoBackground opens the engine without its background jobs (blob
 	// GC, publishing pending PLC operations): for a short check of a
 	// folder, such as a restore verifying what it unpacked, that must not
@@ -132,6 +136,8 @@ type Engine struct {
 	Blobs    *blobs.Blobs
 	Events   *eventlog.Log
 	Identity *hid.Identity
+	// Outbox holds the tokens the reference PDS would email.
+	Outbox *outbox.Outbox
 
 	cfg  Config
 	log  *slog.Logger
@@ -214,6 +220,7 @@ func wire(ctx context.Context, db *store.Store, box *secrets.Box, pu *url.URL, c
 
 		AllowPrivateNetwork: cfg.AllowPrivateNetwork,
 	})
+	e.Outbox = outbox.New(db, cfg.OutboxNotify)
 	return e, nil
 }
 

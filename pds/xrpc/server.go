@@ -104,6 +104,7 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 		opts: opts, limiter: ratelimit.New(opts.RateLimitKeys, nil)}
 	s.registerServer()
 	s.registerIdentity()
+	s.registerMoveOut()
 	s.registerRepo()
 	s.registerSync()
 	s.registerProxy(opts)
