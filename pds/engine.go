@@ -21,6 +21,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/eventlog"
 	"github.com/hearth-pds/hearth/pds/folder"
 	hid "github.com/hearth-pds/hearth/pds/identity"
+	"github.com/hearth-pds/hearth/pds/oauth"
 	"github.com/hearth-pds/hearth/pds/outbound"
 	"github.com/hearth-pds/hearth/pds/plc"
 	"github.com/hearth-pds/hearth/pds/repos"
@@ -77,6 +78,10 @@ type Config struct {
 	// folder, such as a restore verifying what it unpacked, that must not
 	// talk to the PLC directory or change anything.
 	NoBackground bool
+	// OAuthFetch fetches OAuth client metadata documents (nil: the
+	// outbound policy's client); tests set one that trusts their TLS
+	// server.
+	OAuthFetch *http.Client
 }
 
 func (c *Config) setDefaults() {
@@ -132,6 +137,7 @@ type Engine struct {
 	Blobs    *blobs.Blobs
 	Events   *eventlog.Log
 	Identity *hid.Identity
+	OAuth    *oauth.Server
 
 	cfg  Config
 	log  *slog.Logger
@@ -214,6 +220,17 @@ func wire(ctx context.Context, db *store.Store, box *secrets.Box, pu *url.URL, c
 
 		AllowPrivateNetwork: cfg.AllowPrivateNetwork,
 	})
+	fetch := cfg.OAuthFetch
+	if fetch == nil {
+		pol := cfg.outbound()
+		pol.MaxBody, pol.Timeout = oauth.MetadataMaxBytes, oauth.MetadataTimeout
+		fetch = pol.Client()
+	}
+	if e.OAuth, err = oauth.Open(ctx, db, oauth.Config{
+		Issuer: e.Identity.PublicURL, Accounts: e.Accounts, Box: box, Fetch: fetch, Logger: cfg.Logger,
+	}); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -252,6 +269,9 @@ func (e *Engine) maintenance(ctx context.Context) {
 			}
 			if err := e.Accounts.PruneTokens(ctx); err != nil {
 				e.log.Warn("pruning sessions failed", "err", err)
+			}
+			if err := e.OAuth.Prune(ctx); err != nil {
+				e.log.Warn("pruning OAuth requests failed", "err", err)
 			}
 			if err := e.Accounts.PruneLoginFailures(ctx); err != nil {
 				e.log.Warn("pruning login failures failed", "err", err)
