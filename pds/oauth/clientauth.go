@@ -2,12 +2,11 @@ package oauth
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"net/url"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 const (
@@ -39,31 +38,37 @@ func (s *Server) authenticateClient(ctx context.Context, form url.Values, meta *
 		return "", err
 	}
 	var kid string
-	var claims jwt.RegisteredClaims
-	_, err = jwt.ParseWithClaims(assertion, &claims, func(t *jwt.Token) (any, error) {
-		kid, _ = t.Header["kid"].(string)
+	var claims assertionClaims
+	_, err = parseES256(assertion, &claims, func(h map[string]any) (*ecdsa.PublicKey, error) {
+		kid, _ = h["kid"].(string)
+		if kid == "" && len(keys) > 1 {
+			return nil, errors.New("the assertion names no kid and the client has several keys")
+		}
 		for _, k := range keys {
 			if kid == "" || k.Kid == kid {
-				if kid == "" && len(keys) > 1 {
-					return nil, errors.New("the assertion names no kid and the client has several keys")
-				}
 				return k.PublicKey()
 			}
 		}
 		return nil, errors.New("no key of the client's JWKS has the assertion's kid")
-	}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
-		jwt.WithIssuer(meta.ClientID), jwt.WithSubject(meta.ClientID), jwt.WithAudience(s.issuer()),
-		jwt.WithTimeFunc(s.cfg.Now), jwt.WithLeeway(30*time.Second))
+	})
 	if err != nil {
 		return "", invalidClient("the client assertion is not valid: %s", trimJWTError(err))
 	}
-	if claims.IssuedAt == nil || s.cfg.Now().Sub(claims.IssuedAt.Time) > assertionMaxAge {
-		return "", invalidClient("the client assertion is too old (iat)")
+	now := s.cfg.Now()
+	switch {
+	case claims.Iss != meta.ClientID || claims.Sub != meta.ClientID:
+		return "", invalidClient("the client assertion's iss and sub must be the client_id")
+	case !audienceHas(claims.Aud, s.issuer()):
+		return "", invalidClient("the client assertion's aud must be this server (%s)", s.issuer())
+	case claims.Exp == 0 || now.Unix() > claims.Exp+30:
+		return "", invalidClient("the client assertion has expired (or has no exp)")
+	case claims.Iat == 0 || now.Sub(time.Unix(claims.Iat, 0)) > assertionMaxAge || time.Unix(claims.Iat, 0).After(now.Add(30*time.Second)):
+		return "", invalidClient("the client assertion's iat is missing or outside the accepted window")
 	}
-	if claims.ID == "" {
+	if claims.JTI == "" {
 		return "", invalidClient("the client assertion has no jti")
 	}
-	fresh, err := s.assert.remember(meta.ClientID + "\x00" + claims.ID)
+	fresh, err := s.assert.remember(meta.ClientID + "\x00" + claims.JTI)
 	if err != nil || !fresh {
 		return "", invalidClient("the client assertion's jti was already used")
 	}
@@ -83,4 +88,23 @@ func (s *Server) clientKeys(ctx context.Context, meta *ClientMetadata) ([]ECJWK,
 		return nil, invalidClient("the client's JWKS is not valid JSON")
 	}
 	return set.Keys, nil
+}
+
+type assertionClaims struct {
+	Iss string          `json:"iss"`
+	Sub string          `json:"sub"`
+	Aud json.RawMessage `json:"aud"`
+	Exp int64           `json:"exp"`
+	Iat int64           `json:"iat"`
+	JTI string          `json:"jti"`
+}
+
+// audienceHas reads aud as a string or a list of strings.
+func audienceHas(raw json.RawMessage, want string) bool {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return one == want
+	}
+	var list []string
+	return json.Unmarshal(raw, &list) == nil && contains(list, want)
 }

@@ -283,4 +283,3 @@ func sameHost(origin, host string) bool {
 	u, err := url.Parse(origin)
 	return err == nil && u.Host == host
 }
-

@@ -131,3 +131,7 @@ func asResourceError(err error) (*oauth.ResourceError, bool) {
 	return re, ok
 }
 
+func isResourceError(err error) bool {
+	_, ok := asResourceError(err)
+	return ok
+}

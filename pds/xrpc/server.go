@@ -329,7 +329,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 			s.log.Info("response cut short", "request_id", w.Header().Get("X-Request-Id"), "nsid", nsid, "status", sw.status, "err", err)
 			return
 		}
-		if _, _, ok := answer(err); !ok {
+		if _, _, ok := answer(err); !ok && !isResourceError(err) {
 			s.log.Error("request failed", "request_id", w.Header().Get("X-Request-Id"), "nsid", nsid, "err", err)
 		}
 		writeError(w, err)
