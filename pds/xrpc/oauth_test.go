@@ -45,7 +45,7 @@ func newDPoPClient(t *testing.T, base, scope string) *dpopClient {
 	jar, _ := cookiejar.New(nil)
 	return &dpopClient{t: t, base: base, key: key, redirect: redirect,
 		clientID: "http://localhost?" + url.Values{"redirect_uri": {redirect}, "scope": {scope}}.Encode(),
-		http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+		http:     &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 func jwkOf(k *ecdsa.PublicKey) map[string]string {
@@ -245,7 +245,7 @@ func TestOAuthMetadata(t *testing.T) {
 		"authorization_response_iss_parameter_supported": "true", "code_challenge_methods_supported": `["S256"]`,
 		"response_types_supported": `["code"]`, "grant_types_supported": `["authorization_code","refresh_token"]`,
 		"token_endpoint_auth_methods_supported": `["none","private_key_jwt"]`, "dpop_signing_alg_values_supported": `["ES256"]`,
-		"scopes_supported": `["atproto","transition:generic","transition:chat.bsky","transition:email"]`,
+		"scopes_supported":                      `["atproto","transition:generic","transition:chat.bsky","transition:email"]`,
 		"pushed_authorization_request_endpoint": `"` + p.URL + `/oauth/par"`,
 	} {
 		got, _ := json.Marshal(as[k])
