@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
@@ -11,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/url"
 	"strings"
 	"sync"
@@ -58,12 +56,13 @@ func (k ECJWK) PublicKey() (*ecdsa.PublicKey, error) {
 	if err1 != nil || err2 != nil || len(xb) != 32 || len(yb) != 32 {
 		return nil, errors.New("malformed EC coordinates")
 	}
-	// Uncompressed point encoding, checked on the curve by ecdh.
+	// Uncompressed point encoding, checked on the curve.
 	pt := append([]byte{4}, append(xb, yb...)...)
-	if _, err := ecdh.P256().NewPublicKey(pt); err != nil {
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pt)
+	if err != nil {
 		return nil, errors.New("the point is not on P-256")
 	}
-	return &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(xb), Y: new(big.Int).SetBytes(yb)}, nil
+	return pub, nil
 }
 
 // Thumbprint is the key's RFC 7638 SHA-256 thumbprint, base64url.

@@ -218,7 +218,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 	}
 	acc, err := s.cfg.Accounts.SignIn(r.Context(), strings.TrimPrefix(strings.TrimSpace(r.PostFormValue("identifier")), "@"), r.PostFormValue("password"), edge.ClientAddr(r).Key())
 	if err != nil {
-		msg := "Wrong handle or password."
+		var msg string
 		var e *errs.Error
 		if errors.As(err, &e) && e.Message != "" {
 			msg = e.Message

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -149,5 +148,3 @@ func (s *Server) Prune(ctx context.Context) error {
 		return nil
 	})
 }
-
-func nullString(n sql.NullString) string { return n.String }
