@@ -21,6 +21,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/eventlog"
 	"github.com/hearth-pds/hearth/pds/folder"
 	hid "github.com/hearth-pds/hearth/pds/identity"
+	"github.com/hearth-pds/hearth/pds/oauth"
 	"github.com/hearth-pds/hearth/pds/outbound"
 	"github.com/hearth-pds/hearth/pds/outbox"
 	"github.com/hearth-pds/hearth/pds/plc"
@@ -81,6 +82,10 @@ type Config struct {
 	// folder, such as a restore verifying what it unpacked, that must not
 	// talk to the PLC directory or change anything.
 	NoBackground bool
+	// OAuthFetch fetches OAuth client metadata documents (nil: the
+	// outbound policy's client); tests set one that trusts their TLS
+	// server.
+	OAuthFetch *http.Client
 }
 
 func (c *Config) setDefaults() {
@@ -138,6 +143,7 @@ type Engine struct {
 	Identity *hid.Identity
 	// Outbox holds the tokens the reference PDS would email.
 	Outbox *outbox.Outbox
+	OAuth  *oauth.Server
 
 	cfg  Config
 	log  *slog.Logger
@@ -221,6 +227,17 @@ func wire(ctx context.Context, db *store.Store, box *secrets.Box, pu *url.URL, c
 		AllowPrivateNetwork: cfg.AllowPrivateNetwork,
 	})
 	e.Outbox = outbox.New(db, cfg.OutboxNotify)
+	fetch := cfg.OAuthFetch
+	if fetch == nil {
+		pol := cfg.outbound()
+		pol.MaxBody, pol.Timeout = oauth.MetadataMaxBytes, oauth.MetadataTimeout
+		fetch = pol.Client()
+	}
+	if e.OAuth, err = oauth.Open(ctx, db, oauth.Config{
+		Issuer: e.Identity.PublicURL, Accounts: e.Accounts, Box: box, Fetch: fetch, Logger: cfg.Logger,
+	}); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -259,6 +276,9 @@ func (e *Engine) maintenance(ctx context.Context) {
 			}
 			if err := e.Accounts.PruneTokens(ctx); err != nil {
 				e.log.Warn("pruning sessions failed", "err", err)
+			}
+			if err := e.OAuth.Prune(ctx); err != nil {
+				e.log.Warn("pruning OAuth requests failed", "err", err)
 			}
 			if err := e.Accounts.PruneLoginFailures(ctx); err != nil {
 				e.log.Warn("pruning login failures failed", "err", err)
