@@ -132,7 +132,7 @@ for attempt in 1 2 3; do
 	URL="http://localhost:$PORT"
 	DATA="$WORK/data-$attempt"
 	mkdir -p "$DATA"
-	DID="$("$HEARTHD" account create --data-dir "$DATA" --handle "$HANDLE" --password "$PASSWORD" \
+	DID="$("$HEARTHD" account create --data-dir "$DATA" --handle "$HANDLE" --email "alice@example.com" --password "$PASSWORD" \
 		--public-url "$URL" --plc-url "$PLC_URL" 2>>"$SERVER_LOG")"
 	log "created $HANDLE = $DID"
 	# No --allow-private-network: loopback clients need no metadata fetch.

@@ -154,6 +154,26 @@ func (s Scopes) AllowsBlob(mime string) error {
 	return fmt.Errorf("uploading %s blobs is not within the permissions granted to this app", mime)
 }
 
+// AllowsAccount reports whether the grant may act on an account attribute
+// (email, repo, status) with action (read or manage): transition:email
+// reads the email; account:<attr> permissions name their actions, and
+// manage includes read.
+func (s Scopes) AllowsAccount(attr, action string) bool {
+	if attr == "email" && action == "read" && s.Has(ScopeEmail) {
+		return true
+	}
+	for _, raw := range s {
+		p, err := parsePermission(raw)
+		if err != nil || p == nil || p.resource != "account" || p.attr != attr {
+			continue
+		}
+		if contains(p.actions, action) || (action == "read" && contains(p.actions, "manage")) {
+			return true
+		}
+	}
+	return false
+}
+
 // Describe is the scope set in plain language, for the consent page and
 // the desktop's Connected apps.
 func (s Scopes) Describe() []string {

@@ -83,6 +83,19 @@ func (s *Server) oauthBearerMisuse(tok string) error {
 	return nil
 }
 
+// hideEmail drops the email fields of a session answer for an app whose
+// grant may not read the email (transition:email or account:email), as
+// the reference PDS's getSession does.
+func hideEmail(ctx context.Context, out map[string]any) {
+	g := grantOf(ctx)
+	if g == nil || g.Scopes.AllowsAccount("email", "read") {
+		return
+	}
+	delete(out, "email")
+	delete(out, "emailConfirmed")
+	delete(out, "emailAuthFactor")
+}
+
 // checkWrite refuses a repo write outside an OAuth grant's permissions.
 func checkWrite(ctx context.Context, collection, action string) error {
 	g := grantOf(ctx)

@@ -91,6 +91,7 @@ func (s *Server) sessionJSON(r *http.Request, sess *accounts.Session, withTokens
 		out["accessJwt"] = sess.AccessJwt
 		out["refreshJwt"] = sess.RefreshJwt
 	}
+	hideEmail(r.Context(), out)
 	return out, nil
 }
 
