@@ -13,6 +13,7 @@ import type {
   CloseRequest,
   Collection,
   CommitInfo,
+  ConnectedApp,
   EventInfo,
   HandleInstructions,
   HistoryEntry,
@@ -80,6 +81,9 @@ export interface GoApp {
   BackUpNow(passphrase: string, folder: string): Promise<BackupResult | null>
   RestoreBackup(path: string, passphrase: string): Promise<AccountInfo | null>
   ExportEverything(): Promise<string>
+  // Apps signed in with OAuth (app/oauth.go)
+  ConnectedApps(): Promise<ConnectedApp[] | null>
+  RevokeConnectedApp(id: string): Promise<ConnectedApp[] | null>
 }
 
 interface WailsRuntime {

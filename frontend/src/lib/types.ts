@@ -285,3 +285,17 @@ export interface BackupResult {
   removed: number
   duration: string
 }
+
+// app.ConnectedApp: an app signed in to the account with OAuth (app/oauth.go).
+export interface ConnectedApp {
+  id: string
+  name: string // the app's name (client_name), its host, or "An app on this computer"
+  clientId: string
+  site: string // the client_id's origin; "" for loopback (development) apps
+  loopback: boolean
+  permissions: string[] // in plain language
+  scope: string
+  signedInAt: string // RFC 3339
+  lastUsedAt: string
+  expiresAt: string // when it has to sign in again
+}
