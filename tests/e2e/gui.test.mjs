@@ -12,6 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { chromium } from 'playwright-core'
 import { png, sunset } from './png.mjs'
+import { LoopbackApp } from './oauth.mjs'
 
 const URL = process.env.HEARTH_GUI_URL ?? 'http://localhost:34115/'
 const CAR = process.env.HEARTH_E2E_CAR
@@ -481,6 +482,41 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.equal(ev.did, did)
     await page.waitForFunction((s) => Number(document.querySelector('[data-testid=seq]').textContent) > s, seq, { timeout: T })
     await page.getByRole('region', { name: /^Recent events/ }).getByRole('cell', { name: String(ev.seq), exact: true }).waitFor()
+  })
+
+  step('connected apps: an app signs in with OAuth, is listed with what it may do, and Revoke signs it out', async () => {
+    await page.keyboard.press('Control+7')
+    await page.getByRole('heading', { name: 'Connected apps', level: 1 }).waitFor()
+    await page.getByTestId('no-apps').waitFor()
+    // A loopback app pushes its request over HTTP; its sign-in page opens in
+    // another tab, where the person signs in and allows it.
+    const oapp = new LoopbackApp(localURL, 'atproto transition:generic')
+    const consent = await ctx.newPage()
+    try {
+      const callback = consent.waitForRequest((r) => r.url().startsWith(oapp.redirect), { timeout: T })
+      await consent.goto(await oapp.authorizeURL())
+      await consent.fill('#identifier', HANDLE)
+      await consent.fill('#password', 'correct horse battery staple')
+      await consent.click('#approve')
+      await oapp.finish((await callback).url())
+    } finally {
+      await consent.close()
+    }
+    assert.equal((await oapp.xrpc('GET', 'com.atproto.server.getSession')).status, 200, 'the app is signed in')
+
+    await page.getByRole('button', { name: 'Refresh connected apps' }).click()
+    const card = page.getByTestId('connected-app')
+    await card.getByRole('heading', { name: 'An app on this computer' }).waitFor()
+    await card.getByText(/like an app password/).waitFor()
+    await card.getByText(/^Last used today/).waitFor()
+    await card.getByRole('button', { name: 'Revoke An app on this computer' }).click()
+    const dialog = page.getByRole('dialog', { name: 'Revoke An app on this computer?' })
+    await dialog.waitFor()
+    await dialog.getByRole('button', { name: 'Revoke' }).click()
+    await card.waitFor({ state: 'detached' })
+    await page.getByTestId('no-apps').waitFor()
+    const after = await oapp.xrpc('GET', 'com.atproto.server.getSession')
+    assert.equal(after.status, 401, 'the revoked app is signed out')
   })
 
   step('publish: off, the test tunnel hidden, and mistakes explained before anything is sent', async () => {
