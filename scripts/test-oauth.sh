@@ -10,7 +10,8 @@
 #
 # Idempotent like scripts/test-ts.sh: Node 22 is fetched once into .cache/,
 # `npm ci` runs only when node_modules is missing or the lock changed.
-# HEARTH_OAUTH_KEEP=1 keeps the temporary data dir and logs.
+# HEARTH_OAUTH_KEEP=1 keeps the temporary data dir and logs;
+# HEARTH_OAUTH_SCREENSHOTS=DIR saves the sign-in page as DIR/oauth-sign-in.png.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -163,9 +164,14 @@ fi
 log "hearthd (pid $SERVER_PID) ready on $URL"
 
 # --- the client test -------------------------------------------------------
+SHOTS=""
+if [ -n "${HEARTH_OAUTH_SCREENSHOTS:-}" ]; then
+	mkdir -p "$HEARTH_OAUTH_SCREENSHOTS"
+	SHOTS="$(cd "$HEARTH_OAUTH_SCREENSHOTS" && pwd)"
+fi
 set +e
 (cd "$CLIENT" && HEARTH_URL="$URL" HEARTH_HANDLE="$HANDLE" HEARTH_PASSWORD="$PASSWORD" HEARTH_DID="$DID" \
-	HEARTH_PLC_URL="$PLC_URL" CHROMIUM="$CHROMIUM" \
+	HEARTH_PLC_URL="$PLC_URL" CHROMIUM="$CHROMIUM" HEARTH_OAUTH_SCREENSHOTS="$SHOTS" \
 	timeout 300 node --test --test-reporter=spec --test-timeout=120000 oauth.test.mjs)
 status=$?
 set -e

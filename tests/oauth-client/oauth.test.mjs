@@ -121,6 +121,7 @@ describe('OAuth sign-in with @atproto/oauth-client-node', { concurrency: false }
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
         '--disable-component-update', '--disable-sync', '--no-first-run'],
+      viewport: { width: 720, height: 900 },
     })
     page = ctx.pages()[0] ?? (await ctx.newPage())
     page.setDefaultTimeout(T)
@@ -145,6 +146,10 @@ describe('OAuth sign-in with @atproto/oauth-client-node', { concurrency: false }
     assert.match(body, /Hearth OAuth e2e|localhost/, 'the page names the app')
     await page.fill('#identifier', HANDLE)
     await page.fill('#password', PASSWORD)
+    // HEARTH_OAUTH_SCREENSHOTS=DIR keeps a picture of the sign-in page (the README's).
+    if (process.env.HEARTH_OAUTH_SCREENSHOTS) {
+      await page.screenshot({ path: path.join(process.env.HEARTH_OAUTH_SCREENSHOTS, 'oauth-sign-in.png'), fullPage: true })
+    }
     await page.click('#approve')
     const params = await cb
     assert.equal(params.get('iss'), HEARTH_URL, 'iss in the authorization response')
