@@ -107,6 +107,7 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 	s.registerRepo()
 	s.registerSync()
 	s.registerProxy(opts)
+	s.registerJetstream()
 	s.page("/xrpc/{nsid}", "routed", s.dispatch)
 	s.page("GET /xrpc/_health", "none", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"version": Version})
