@@ -54,6 +54,9 @@ else
 	cp -r "$dir/." "$src/"
 	chmod -R u+w "$src"
 	(cd "$src" && CGO_ENABLED=1 GOFLAGS=-mod=mod GOWORK=off "$GO" build -o "$JS_BIN" ./cmd/jetstream)
+	chmod -R u+w "$dl" "$src" 2>/dev/null || true
+	rm -rf "$dl" "$src"
+	trap - EXIT
 	echo "$want_stamp" >"$STAMP"
 	log "jetstream built in $((SECONDS - t0))s"
 fi

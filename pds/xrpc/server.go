@@ -60,6 +60,11 @@ type Options struct {
 	BodyTimeout, BlobBodyTimeout, ImportBodyTimeout time.Duration
 	// RateLimitKeys caps the rate limiter's counters (DefaultRateLimitKeys).
 	RateLimitKeys int
+	// OpenSignupDomains lets createAccount make accounts without an invite
+	// code when the handle ends with one of these suffixes (".test"): the
+	// offline developer network's open sign-up (hearthd devnet). describeServer
+	// lists them as availableUserDomains. Empty: an invite is always needed.
+	OpenSignupDomains []string
 }
 
 func (o *Options) setDefaults() {

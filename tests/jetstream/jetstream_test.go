@@ -164,7 +164,7 @@ func TestRealJetstreamMatchesSubscribe(t *testing.T) {
 	ours := collect(t, "hearth", "ws://"+host+"/subscribe", marker)
 	time.Sleep(time.Second) // both subscribers registered before the first event
 
-	workload(t, p, marker)
+	alice := workload(t, p, marker)
 
 	for _, c := range []*collector{theirs, ours} {
 		select {
@@ -177,7 +177,7 @@ func TestRealJetstreamMatchesSubscribe(t *testing.T) {
 		}
 	}
 	t.Logf("jetstream sent %d messages, hearth %d", len(theirs.msgs), len(ours.msgs))
-	if len(ours.msgs) < 30 {
+	if len(ours.msgs) < 28 { // what the workload makes (see workload)
 		t.Fatalf("only %d messages: the workload did not run", len(ours.msgs))
 	}
 	kinds := map[string]int{}
@@ -221,6 +221,41 @@ func TestRealJetstreamMatchesSubscribe(t *testing.T) {
 		}
 	}
 	t.Logf("identical: %v", kinds)
+
+	// Replay with filters, from the start and from the 10th message (each
+	// side's own time_us for it): the same messages again.
+	usOf := func(msg []byte) string { return timeUS.FindStringSubmatch(string(msg))[2] }
+	for _, q := range []string{
+		"wantedCollections=app.bsky.feed.*",
+		"wantedCollections=app.bsky.feed.post&wantedDids=" + alice,
+		"wantedCollections=com.example.*&wantedCollections=app.bsky.feed.post&maxMessageSizeBytes=400",
+	} {
+		for _, k := range []int{0, 10} {
+			theirQ, ourQ := q+"&cursor="+usOf(theirs.msgs[k]), q+"&cursor="+usOf(ours.msgs[k])
+			if k == 0 {
+				theirQ, ourQ = q+"&cursor=0", q+"&cursor=0"
+			}
+			th := collect(t, "jetstream replay", jsURL+"?"+theirQ, marker)
+			o := collect(t, "hearth replay", "ws://"+host+"/subscribe?"+ourQ, marker)
+			for _, c := range []*collector{th, o} {
+				select {
+				case <-c.done:
+				case <-time.After(30 * time.Second):
+					t.Fatalf("%s %s: no marker after 30 s (%d messages)", c.name, q, len(c.msgs))
+				}
+			}
+			if len(th.msgs) != len(o.msgs) {
+				t.Fatalf("%s from message %d: jetstream replayed %d messages, hearth %d", q, k, len(th.msgs), len(o.msgs))
+			}
+			for i := range th.msgs {
+				a, b := timeUS.ReplaceAllString(string(th.msgs[i]), "${1}0${3}"), timeUS.ReplaceAllString(string(o.msgs[i]), "${1}0${3}")
+				if a != b {
+					t.Fatalf("%s from message %d, message %d differs:\n jetstream %s\n hearth    %s", q, k, i, a, b)
+				}
+			}
+			t.Logf("replay %s from message %d: %d identical messages", q, k, len(o.msgs))
+		}
+	}
 }
 
 func mustPost(t *testing.T, c *atclient.APIClient, method string, in, out any) {
@@ -235,7 +270,9 @@ type created struct {
 	CID string `json:"cid"`
 }
 
-func workload(t *testing.T, p *testpds.PDS, marker string) {
+// workload runs the mixed workload, ending with alice's post of marker,
+// and returns alice's DID.
+func workload(t *testing.T, p *testpds.PDS, marker string) string {
 	t.Helper()
 	alice := p.CreateAccount(t, "alice.test")
 	bob := p.CreateAccount(t, "bob.test")
@@ -271,14 +308,14 @@ func workload(t *testing.T, p *testpds.PDS, marker string) {
 
 	var writes []any
 	for i := range 5 {
-		writes = append(writes, map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "app.bsky.feed.post", "rkey": fmt.Sprintf("batch%d", i),
-			"value": map[string]any{"$type": "app.bsky.feed.post", "text": fmt.Sprint("batch ", i), "createdAt": now}})
+		writes = append(writes, map[string]any{"$type": "com.atproto.repo.applyWrites#create", "collection": "com.example.batch", "rkey": fmt.Sprintf("batch%d", i),
+			"value": map[string]any{"$type": "com.example.batch", "text": fmt.Sprint("batch ", i), "createdAt": now}})
 	}
 	mustPost(t, ac, "com.atproto.repo.applyWrites", map[string]any{"repo": alice.DID, "writes": writes}, nil)
 	mustPost(t, ac, "com.atproto.repo.applyWrites", map[string]any{"repo": alice.DID, "writes": []any{
-		map[string]any{"$type": "com.atproto.repo.applyWrites#update", "collection": "app.bsky.feed.post", "rkey": "batch0",
-			"value": map[string]any{"$type": "app.bsky.feed.post", "text": "batch 0 edited", "createdAt": now}},
-		map[string]any{"$type": "com.atproto.repo.applyWrites#delete", "collection": "app.bsky.feed.post", "rkey": "batch1"},
+		map[string]any{"$type": "com.atproto.repo.applyWrites#update", "collection": "com.example.batch", "rkey": "batch0",
+			"value": map[string]any{"$type": "com.example.batch", "text": "batch 0 edited", "createdAt": now}},
+		map[string]any{"$type": "com.atproto.repo.applyWrites#delete", "collection": "com.example.batch", "rkey": "batch1"},
 	}}, nil)
 
 	mustPost(t, ac, "com.atproto.identity.updateHandle", map[string]any{"handle": "alice2.test"}, nil)
@@ -286,6 +323,7 @@ func workload(t *testing.T, p *testpds.PDS, marker string) {
 	mustPost(t, bc, "com.atproto.server.activateAccount", nil, nil)
 	mk(bc, bob.DID, "app.bsky.feed.post", map[string]any{"text": "back", "createdAt": now})
 	mk(ac, alice.DID, "app.bsky.feed.post", map[string]any{"text": marker, "createdAt": now})
+	return alice.DID
 }
 
 // pngBytes starts like a PNG (the upload sniffs the type).
