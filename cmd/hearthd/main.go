@@ -45,6 +45,9 @@ const usage = `usage:
   hearthd backup create --data-dir DIR --out FILE --passphrase-file PASSFILE
   hearthd backup restore --in FILE --data-dir NEWDIR --passphrase-file PASSFILE [--key-store auto|keyring|file]
   hearthd export --data-dir DIR --out PATH   (a folder, or a .zip)
+  hearthd devnet --data-dir DIR [--listen 127.0.0.1:PORT] [--plc-listen ADDR] [--seed N]
+      an offline developer network: PLC directory + PDS (open sign-up for *.test) + /subscribe;
+      prints {"pds","plc","jetstream",…} as one JSON line on stdout, then logs on stderr
 Every flag may also be set as HEARTH_<NAME> (e.g. HEARTH_DATA_DIR).
 One process at a time owns a data folder: while hearthd serve (or the desktop
 app) runs on DIR, other commands on DIR stop with "in use by ... (pid N)";
@@ -66,6 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return backupRestore(ctx, args[2:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "export":
 		return exportCmd(ctx, args[1:], stdout, stderr)
+	case len(args) >= 1 && args[0] == "devnet":
+		return devnet(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "verify":
 		return verify(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
