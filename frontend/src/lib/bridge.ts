@@ -13,6 +13,7 @@ import type {
   CloseRequest,
   Collection,
   CommitInfo,
+  DeveloperInfo,
   EventInfo,
   HandleInstructions,
   HistoryEntry,
@@ -37,6 +38,7 @@ export interface GoApp {
   CreateInviteCode(uses: number): Promise<string>
   OpenDataDir(dir: string): Promise<string>
   Status(): Promise<StatusInfo>
+  DeveloperInfo(): Promise<DeveloperInfo>
   StartError(): Promise<string>
   UploadBlob(mimeType: string, dataBase64: string): Promise<BlobRef>
   Post(input: PostInput): Promise<WriteResult>

@@ -4,7 +4,7 @@
 import type { AccountInfo, CARInfo, EventInfo, Progress, TunnelStatus } from './types'
 import { mergeTunnel } from './publish'
 
-export type Screen = 'home' | 'blobs' | 'repo' | 'backup' | 'status' | 'publish'
+export type Screen = 'home' | 'blobs' | 'repo' | 'backup' | 'status' | 'publish' | 'developer'
 
 export const SCREENS: { id: Screen; label: string; key: string }[] = [
   { id: 'home', label: 'Posts', key: '1' },
@@ -13,6 +13,7 @@ export const SCREENS: { id: Screen; label: string; key: string }[] = [
   { id: 'backup', label: 'Export & import', key: '4' },
   { id: 'status', label: 'Status', key: '5' },
   { id: 'publish', label: 'Publish', key: '6' },
+  { id: 'developer', label: 'Developer', key: '7' },
 ]
 
 export function screenFromHash(hash: string): Screen | null {
