@@ -185,7 +185,8 @@ func (c *subscriber) read(cancel context.CancelFunc) {
 		}
 		f, ok, err := ParseUpdate(msg)
 		if err != nil {
-			c.close(websocket.ClosePolicyViolation, err.Error())
+			// Jetstream closes normally, giving the reason.
+			c.close(websocket.CloseNormalClosure, err.Error())
 			return
 		}
 		if ok {
