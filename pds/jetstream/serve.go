@@ -86,11 +86,18 @@ func (c *subscriber) run(opts Options) {
 	defer cancel()
 	c.conn.SetReadLimit(maxSubscriberMessage)
 	go c.read(cancel)
-	if opts.RequireHello {
+	ping := time.NewTicker(c.cfg.PingInterval)
+	defer ping.Stop()
+	for waiting := opts.RequireHello; waiting; {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.hello:
+			waiting = false
+		case <-ping.C: // a peer that vanished while we wait is found out
+			if c.control(websocket.PingMessage, nil) != nil {
+				return
+			}
 		}
 	}
 	var after *int64
@@ -105,8 +112,6 @@ func (c *subscriber) run(opts Options) {
 	}
 	f := c.s.hub.Follow(c.remote, after)
 	defer f.Close()
-	ping := time.NewTicker(c.cfg.PingInterval)
-	defer ping.Stop()
 	for {
 		evs, wait, err := f.Next(ctx)
 		switch {
