@@ -61,12 +61,21 @@ else
 	log "jetstream built in $((SECONDS - t0))s"
 fi
 
+# Jetstream's zstd dictionary, from the module (Hearth does not ship it).
+JS_DIR="$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod GOWORK=off "$GO" mod download -json "$JS_MODULE@$JS_VERSION" |
+	sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+JS_DICT="$JS_DIR/pkg/models/zstd_dictionary"
+if [ ! -f "$JS_DICT" ]; then
+	log "Jetstream's zstd dictionary is not at $JS_DICT"
+	exit 1
+fi
+
 log "running tests/jetstream with JETSTREAM_BIN=$JS_BIN"
 t0=$SECONDS
 cd "$ROOT"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
-if ! JETSTREAM_BIN="$JS_BIN" JETSTREAM_REQUIRED=1 "$GO" test -count=1 -v -timeout 10m ./tests/jetstream/ 2>&1 | tee "$out"; then
+if ! JETSTREAM_BIN="$JS_BIN" JETSTREAM_ZSTD_DICT="$JS_DICT" JETSTREAM_REQUIRED=1 "$GO" test -count=1 -v -timeout 10m ./tests/jetstream/ 2>&1 | tee "$out"; then
 	log "tests/jetstream FAILED after $((SECONDS - t0))s"
 	exit 1
 fi

@@ -64,7 +64,12 @@ func devnet(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	plcListen := fs.String("plc-listen", "", "address of the PLC directory (default: the PDS's host, port+1)")
 	seed := fs.Int("seed", 0, "create this many demo accounts (alice.test, bob.test, …) with posts, follows and likes; existing ones are kept")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	zstdDict := fs.String("jetstream-zstd-dictionary", "", "Jetstream's zstd dictionary file: /subscribe then compresses for subscribers that ask")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	dict, err := readOptionalFile(*zstdDict)
+	if err != nil {
 		return err
 	}
 	if *dataDir == "" {
@@ -113,7 +118,7 @@ func devnet(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		return err
 	}
 	defer closeInto(&err, "engine", e)
-	h, err := xrpc.New(e, xrpc.Options{OpenSignupDomains: devnetDomains})
+	h, err := xrpc.New(e, xrpc.Options{OpenSignupDomains: devnetDomains, JetstreamZstdDictionary: dict})
 	if err != nil {
 		return err
 	}
@@ -149,6 +154,18 @@ func devnet(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		log.Warn("shutdown", "err", err)
 	}
 	return nil
+}
+
+// readOptionalFile reads path, or returns nil for "".
+func readOptionalFile(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, nil
 }
 
 // nextPort is addr's host with the next port (or any free port when addr's

@@ -168,6 +168,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	relays := fs.String("relays", strings.Join(crawl.DefaultRelays, ","), "comma-separated relays to ask for a crawl (empty: none); the default ones only when the public URL is not local, relays given here always")
 	retention := fs.Duration("event-retention", 72*time.Hour, "how long firehose events are kept for replay")
 	maxEvents := fs.Int64("event-max", 1_000_000, "how many firehose events are kept at most")
+	zstdDict := fs.String("jetstream-zstd-dictionary", "", "Jetstream's zstd dictionary file (pkg/models/zstd_dictionary in github.com/bluesky-social/jetstream): /subscribe then compresses for subscribers that ask")
 	cpuProfile := fs.String("cpu-profile", "", "write a Go CPU profile of the whole run to this file; {pid} in the name becomes the process id (for performance work)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -201,7 +202,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	h, err := xrpc.New(e, xrpc.Options{Firehose: firehose.Config{Retention: *retention, MaxEvents: *maxEvents}})
+	dict, err := readOptionalFile(*zstdDict)
+	if err != nil {
+		return err
+	}
+	h, err := xrpc.New(e, xrpc.Options{Firehose: firehose.Config{Retention: *retention, MaxEvents: *maxEvents}, JetstreamZstdDictionary: dict})
 	if err != nil {
 		return err
 	}

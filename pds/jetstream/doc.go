@@ -14,10 +14,13 @@
 // sent. #sync frames, and commits marked tooBig, are not sent, as
 // Jetstream does not send them.
 //
-// Differences from Jetstream, on purpose: zstd compression (compress=true or
-// a Socket-Encoding: zstd header) is refused with 400 rather than answered
-// with uncompressed frames, as Jetstream's compression needs its own
-// dictionary; a consumer too slow for the live stream is cut when it falls
+// zstd compression (compress=true or a Socket-Encoding: zstd header) works
+// as in Jetstream — each message compressed on its own with Jetstream's
+// dictionary, sent as a binary frame — when the operator supplies that
+// dictionary (Hearth does not ship it); without it such a subscriber is
+// refused with 400 rather than sent frames it cannot read.
+//
+// Differences from Jetstream, on purpose: a consumer too slow for the live stream is cut when it falls
 // out of the hub's ring (Jetstream cuts it when its 50,000-message queue
 // fills); maxMessageSizeBytes in an options_update takes effect (Jetstream
 // documents it but applies only the filters).

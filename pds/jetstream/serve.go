@@ -25,12 +25,23 @@ type Server struct {
 	events *eventlog.Log
 	log    *slog.Logger
 	now    func() time.Time
+	zstd   *compressor // nil: compression is refused
 }
 
 // New returns the /subscribe handler over a firehose hub and the event log
-// it follows (for turning cursors into seqs).
-func New(hub *firehose.Hub, events *eventlog.Log, logger *slog.Logger) *Server {
-	return &Server{hub: hub, events: events, log: logger, now: time.Now}
+// it follows (for turning cursors into seqs). zstdDict is Jetstream's zstd
+// dictionary, for subscribers that ask for compression (nil: they are
+// refused).
+func New(hub *firehose.Hub, events *eventlog.Log, logger *slog.Logger, zstdDict []byte) (*Server, error) {
+	s := &Server{hub: hub, events: events, log: logger, now: time.Now}
+	if len(zstdDict) > 0 {
+		c, err := newCompressor(zstdDict)
+		if err != nil {
+			return nil, err
+		}
+		s.zstd = c
+	}
+	return s, nil
 }
 
 func plainError(w http.ResponseWriter, status int, msg string) {
@@ -46,8 +57,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plainError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if opts.Compress {
-		plainError(w, http.StatusBadRequest, "zstd compression is not offered by this server: connect without compress=true and without a Socket-Encoding: zstd header")
+	if opts.Compress && s.zstd == nil {
+		plainError(w, http.StatusBadRequest, "zstd compression is not offered by this server (it has no Jetstream dictionary): connect without compress=true and without a Socket-Encoding: zstd header")
 		return
 	}
 	if !websocket.IsWebSocketUpgrade(r) {
@@ -64,7 +75,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader answered
 	}
 	defer func() { _ = conn.Close() }() // closing a broken connection has nothing to report
-	c := &subscriber{s: s, conn: conn, remote: r.RemoteAddr, hello: make(chan struct{}), cfg: s.hub.Settings()}
+	c := &subscriber{s: s, conn: conn, remote: r.RemoteAddr, hello: make(chan struct{}), cfg: s.hub.Settings(), compress: opts.Compress}
 	c.filter.Store(&opts.Filter)
 	c.run(opts)
 }
@@ -75,6 +86,8 @@ type subscriber struct {
 	remote string
 	cfg    firehose.Config
 	filter atomic.Pointer[Filter]
+	// compress: messages go out zstd-compressed, as binary frames
+	compress bool
 
 	hello     chan struct{}
 	helloOnce sync.Once
@@ -159,13 +172,20 @@ func (c *subscriber) send(ev eventlog.Event, cursor *int64) error {
 		if cursor != nil && m.TimeUS < *cursor {
 			continue
 		}
-		if !flt.Wants(m.DID, m.Collection) || (flt.MaxSize > 0 && len(m.JSON) > flt.MaxSize) {
+		if !flt.Wants(m.DID, m.Collection) {
+			continue
+		}
+		typ, b := websocket.TextMessage, m.JSON
+		if c.compress {
+			typ, b = websocket.BinaryMessage, c.s.zstd.compress(m.JSON)
+		}
+		if flt.MaxSize > 0 && len(b) > flt.MaxSize { // as in Jetstream: the size sent
 			continue
 		}
 		c.writeMu.Lock()
 		err := c.conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
 		if err == nil {
-			err = c.conn.WriteMessage(websocket.TextMessage, m.JSON)
+			err = c.conn.WriteMessage(typ, b)
 		}
 		c.writeMu.Unlock()
 		if err != nil {

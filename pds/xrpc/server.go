@@ -65,6 +65,11 @@ type Options struct {
 	// offline developer network's open sign-up (hearthd devnet). describeServer
 	// lists them as availableUserDomains. Empty: an invite is always needed.
 	OpenSignupDomains []string
+	// JetstreamZstdDictionary is Jetstream's zstd dictionary (its
+	// pkg/models/zstd_dictionary, which its clients embed): with it,
+	// /subscribe compresses for subscribers that ask; without, they are
+	// refused.
+	JetstreamZstdDictionary []byte
 }
 
 func (o *Options) setDefaults() {
@@ -112,7 +117,10 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 	s.registerRepo()
 	s.registerSync()
 	s.registerProxy(opts)
-	s.registerJetstream()
+	if err := s.registerJetstream(); err != nil {
+		hub.Close()
+		return nil, err
+	}
 	s.page("/xrpc/{nsid}", "routed", s.dispatch)
 	s.page("GET /xrpc/_health", "none", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"version": Version})

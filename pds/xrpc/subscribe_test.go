@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	zstddict "github.com/klauspost/compress/dict"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/hearth-pds/hearth/internal/testpds"
 	"github.com/hearth-pds/hearth/pds/firehose"
@@ -322,5 +324,52 @@ func TestJetstreamStalledClientIsBounded(t *testing.T) {
 	}
 	if st.PeakBuffered > int64(cfg.SubscriberBytes)+64<<10 {
 		t.Fatalf("a stalled subscriber held %d bytes (limit %d + one frame)", st.PeakBuffered, cfg.SubscriberBytes)
+	}
+}
+
+// With a zstd dictionary configured, compress=true (or Socket-Encoding:
+// zstd) gets each message as a binary frame compressed with it, which
+// decompresses to exactly the uncompressed stream's message.
+func TestJetstreamZstd(t *testing.T) {
+	var samples [][]byte
+	for i := range 200 {
+		samples = append(samples, []byte(fmt.Sprintf(`{"did":"did:plc:sample%d","time_us":%d,"kind":"commit","commit":{"rev":"3l%d","operation":"create","collection":"app.bsky.feed.post","rkey":"3k%d","record":{"$type":"app.bsky.feed.post","createdAt":"2024-01-01T00:00:00.000Z","text":"sample %d"},"cid":"bafyrei%d"}}`, i, 1700000000000000+i, i, i, i, i)))
+	}
+	dict, err := zstddict.BuildZstdDict(samples, zstddict.Options{MaxDictSize: 4096, HashBytes: 6, ZstdDictID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testpds.StartWithOptions(t, nil, xrpc.Options{JetstreamZstdDictionary: dict})
+	a := p.CreateAccount(t, "alice.test")
+	create(t, p.Login(t, a), a.DID, "app.bsky.feed.post", post("squeeze me"))
+	plain := jsRead(t, jsDial(t, p, "cursor=0&wantedCollections=app.bsky.feed.post"), 3)
+
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderDicts(dict))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	u := strings.Replace(p.URL, "http://", "ws://", 1) + "/subscribe?cursor=0&wantedCollections=app.bsky.feed.post"
+	for _, h := range []http.Header{{}, {"Socket-Encoding": {"zstd"}}} {
+		q := u
+		if len(h) == 0 {
+			q += "&compress=true"
+		}
+		ws, _, err := websocket.DefaultDialer.Dial(q, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range plain {
+			_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			typ, msg, err := ws.ReadMessage()
+			if err != nil || typ != websocket.BinaryMessage {
+				t.Fatalf("message %d: type %d, %v", i, typ, err)
+			}
+			got, err := dec.DecodeAll(msg, nil)
+			if err != nil || string(got) != string(plain[i].raw) {
+				t.Fatalf("message %d decompressed to %q (%v), want %s", i, got, err, plain[i].raw)
+			}
+		}
+		_ = ws.Close()
 	}
 }

@@ -41,8 +41,10 @@ import (
 	"github.com/bluesky-social/indigo/atproto/atclient"
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/gorilla/websocket"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/hearth-pds/hearth/internal/testpds"
+	"github.com/hearth-pds/hearth/pds/xrpc"
 )
 
 var ctx = context.Background()
@@ -155,7 +157,18 @@ func TestRealJetstreamMatchesSubscribe(t *testing.T) {
 		}
 		t.Skip("JETSTREAM_BIN is not set: this test runs the real Jetstream; use `make test-jetstream` (scripts/test-jetstream.sh)")
 	}
-	p := testpds.Start(t, nil)
+	// Jetstream's zstd dictionary (scripts/test-jetstream.sh finds it in the
+	// module): Hearth compresses with it as Jetstream does.
+	var dict []byte
+	if path := os.Getenv("JETSTREAM_ZSTD_DICT"); path != "" {
+		var err error
+		if dict, err = os.ReadFile(path); err != nil {
+			t.Fatal(err)
+		}
+	} else if os.Getenv("JETSTREAM_REQUIRED") != "" {
+		t.Fatal("JETSTREAM_REQUIRED is set but JETSTREAM_ZSTD_DICT is not")
+	}
+	p := testpds.StartWithOptions(t, nil, xrpc.Options{JetstreamZstdDictionary: dict})
 	host := strings.TrimPrefix(p.URL, "http://")
 	jsURL := startJetstream(t, bin, "ws://"+host+"/xrpc/com.atproto.sync.subscribeRepos")
 
@@ -256,6 +269,52 @@ func TestRealJetstreamMatchesSubscribe(t *testing.T) {
 			t.Logf("replay %s from message %d: %d identical messages", q, k, len(o.msgs))
 		}
 	}
+	if dict == nil {
+		return
+	}
+
+	// Compressed (compress=true): binary frames that Jetstream's dictionary
+	// decompresses to the same messages on both sides.
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderDicts(dict))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	th := collectZstd(t, dec, jsURL+"?compress=true&cursor=0", len(theirs.msgs))
+	o := collectZstd(t, dec, "ws://"+host+"/subscribe?compress=true&cursor=0", len(ours.msgs))
+	for i := range th {
+		a, b := timeUS.ReplaceAllString(th[i], "${1}0${3}"), timeUS.ReplaceAllString(o[i], "${1}0${3}")
+		if a != b {
+			t.Fatalf("compressed message %d differs:\n jetstream %s\n hearth    %s", i, a, b)
+		}
+	}
+	t.Logf("compressed with Jetstream's dictionary: %d identical messages", len(o))
+}
+
+// collectZstd reads n binary messages from u and decompresses them.
+func collectZstd(t *testing.T, dec *zstd.Decoder, u string, n int) []string {
+	t.Helper()
+	ws, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v (%v)", u, err, resp)
+	}
+	defer func() { _ = ws.Close() }()
+	var out []string
+	for len(out) < n {
+		if err := ws.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		typ, msg, err := ws.ReadMessage()
+		if err != nil || typ != websocket.BinaryMessage {
+			t.Fatalf("%s: message %d: type %d, %v", u, len(out), typ, err)
+		}
+		b, err := dec.DecodeAll(msg, nil)
+		if err != nil {
+			t.Fatalf("%s: message %d does not decompress: %v", u, len(out), err)
+		}
+		out = append(out, string(b))
+	}
+	return out
 }
 
 func mustPost(t *testing.T, c *atclient.APIClient, method string, in, out any) {
