@@ -47,6 +47,9 @@ const usage = `usage:
   hearthd backup create --data-dir DIR --out FILE --passphrase-file PASSFILE
   hearthd backup restore --in FILE --data-dir NEWDIR --passphrase-file PASSFILE [--key-store auto|keyring|file]
   hearthd export --data-dir DIR --out PATH   (a folder, or a .zip)
+  hearthd devnet --data-dir DIR [--listen 127.0.0.1:PORT] [--plc-listen ADDR] [--seed N]
+      an offline developer network: PLC directory + PDS (open sign-up for *.test) + /subscribe;
+      prints {"pds","plc","jetstream",…} as one JSON line on stdout, then logs on stderr
 Every flag may also be set as HEARTH_<NAME> (e.g. HEARTH_DATA_DIR).
 One process at a time owns a data folder: while hearthd serve (or the desktop
 app) runs on DIR, other commands on DIR stop with "in use by ... (pid N)";
@@ -73,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return backupRestore(ctx, args[2:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "export":
 		return exportCmd(ctx, args[1:], stdout, stderr)
+	case len(args) >= 1 && args[0] == "devnet":
+		return devnet(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "verify":
 		return verify(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
@@ -170,6 +175,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	relays := fs.String("relays", strings.Join(crawl.DefaultRelays, ","), "comma-separated relays to ask for a crawl (empty: none); the default ones only when the public URL is not local, relays given here always")
 	retention := fs.Duration("event-retention", 72*time.Hour, "how long firehose events are kept for replay")
 	maxEvents := fs.Int64("event-max", 1_000_000, "how many firehose events are kept at most")
+	zstdDict := fs.String("jetstream-zstd-dictionary", "", "Jetstream's zstd dictionary file (pkg/models/zstd_dictionary in github.com/bluesky-social/jetstream): /subscribe then compresses for subscribers that ask")
 	cpuProfile := fs.String("cpu-profile", "", "write a Go CPU profile of the whole run to this file; {pid} in the name becomes the process id (for performance work)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -203,7 +209,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	h, err := xrpc.New(e, xrpc.Options{Firehose: firehose.Config{Retention: *retention, MaxEvents: *maxEvents}})
+	dict, err := readOptionalFile(*zstdDict)
+	if err != nil {
+		return err
+	}
+	h, err := xrpc.New(e, xrpc.Options{Firehose: firehose.Config{Retention: *retention, MaxEvents: *maxEvents}, JetstreamZstdDictionary: dict})
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,16 @@ type Options struct {
 	BodyTimeout, BlobBodyTimeout, ImportBodyTimeout time.Duration
 	// RateLimitKeys caps the rate limiter's counters (DefaultRateLimitKeys).
 	RateLimitKeys int
+	// OpenSignupDomains lets createAccount make accounts without an invite
+	// code when the handle ends with one of these suffixes (".test"): the
+	// offline developer network's open sign-up (hearthd devnet). describeServer
+	// lists them as availableUserDomains. Empty: an invite is always needed.
+	OpenSignupDomains []string
+	// JetstreamZstdDictionary is Jetstream's zstd dictionary (its
+	// pkg/models/zstd_dictionary, which its clients embed): with it,
+	// /subscribe compresses for subscribers that ask; without, they are
+	// refused.
+	JetstreamZstdDictionary []byte
 }
 
 func (o *Options) setDefaults() {
@@ -110,6 +120,10 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 	s.registerSync()
 	s.registerProxy(opts)
 	s.registerOAuth()
+	if err := s.registerJetstream(); err != nil {
+		hub.Close()
+		return nil, err
+	}
 	s.page("/xrpc/{nsid}", "routed", s.dispatch)
 	s.page("GET /xrpc/_health", "none", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"version": Version})

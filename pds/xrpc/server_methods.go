@@ -55,8 +55,8 @@ func (s *Server) registerServer() {
 func (s *Server) describeServer(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"did":                       s.e.Identity.ServiceDID(),
-		"availableUserDomains":      []string{},
-		"inviteCodeRequired":        true,
+		"availableUserDomains":      append([]string{}, s.opts.OpenSignupDomains...),
+		"inviteCodeRequired":        len(s.opts.OpenSignupDomains) == 0,
 		"phoneVerificationRequired": false,
 		"links":                     map[string]any{},
 		"contact":                   map[string]any{},
@@ -132,7 +132,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, _ *accoun
 		}
 		moving = did
 	}
-	acc, err := s.e.CreateAccount(r.Context(), pds.NewAccount{Handle: in.Handle, Email: in.Email, Password: in.Password, InviteCode: in.InviteCode, RequireInvite: true, MigratingDID: moving})
+	acc, err := s.e.CreateAccount(r.Context(), pds.NewAccount{Handle: in.Handle, Email: in.Email, Password: in.Password, InviteCode: in.InviteCode, RequireInvite: !s.openSignup(in.Handle), MigratingDID: moving})
 	if err != nil {
 		return err
 	}

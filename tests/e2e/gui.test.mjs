@@ -519,6 +519,31 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.equal(after.status, 401, 'the revoked app is signed out')
   })
 
+  step('developer: the local XRPC and Jetstream URLs, and a live, filtered view of /subscribe', async () => {
+    await page.keyboard.press('Control+8')
+    await page.getByRole('heading', { name: 'Developer', level: 1 }).waitFor()
+    await page.waitForFunction((u) => document.querySelector('[data-testid=dev-xrpc-url]')?.textContent === u, localURL, { timeout: T })
+    assert.equal(await text(page.getByTestId('dev-jetstream-url')), localURL.replace(/^http/, 'ws') + '/subscribe')
+    // Replay from cursor 0, posts only: the posts made earlier arrive as Jetstream JSON.
+    await page.getByTestId('dev-collections').fill('app.bsky.feed.post')
+    await page.getByTestId('dev-cursor').fill('0')
+    assert.match(await text(page.getByTestId('dev-stream-url')), /\/subscribe\?wantedCollections=app.bsky.feed.post&cursor=0$/)
+    await page.getByTestId('dev-stream-start').click()
+    await page.waitForFunction(() => document.querySelector('[data-testid=dev-stream-state]')?.textContent === 'live', null, { timeout: T })
+    const lines = page.getByTestId('dev-stream-lines')
+    await lines.locator('tr[title*="live event"]').waitFor({ timeout: T })
+    // Live: a new post shows up while the view is open.
+    await page.evaluate(() => window.go.app.App.Post({ text: 'for the developer view', facets: null, images: [], replyTo: '', langs: [] }))
+    await lines.locator('tr[title*="for the developer view"]').waitFor({ timeout: T })
+    assert.match(await text(lines.locator('tr[title*="for the developer view"] td').nth(2)), /^create app\.bsky\.feed\.post\//)
+    // Another filter: follows only, so no post comes through.
+    await page.getByTestId('dev-collections').fill('app.bsky.graph.follow')
+    await page.getByTestId('dev-stream-start').click()
+    await page.waitForFunction(() => document.querySelector('[data-testid=dev-stream-state]')?.textContent === 'live', null, { timeout: T })
+    await page.waitForTimeout(1000)
+    assert.equal(await page.locator('[data-testid=dev-stream-lines] tr[title*="app.bsky.feed.post"]').count(), 0)
+  })
+
   step('publish: off, the test tunnel hidden, and mistakes explained before anything is sent', async () => {
     await page.keyboard.press('Control+6')
     await page.getByRole('heading', { name: 'Publish', level: 1 }).waitFor()

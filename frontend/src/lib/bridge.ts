@@ -14,6 +14,7 @@ import type {
   Collection,
   CommitInfo,
   ConnectedApp,
+  DeveloperInfo,
   EventInfo,
   HandleInstructions,
   HistoryEntry,
@@ -38,6 +39,7 @@ export interface GoApp {
   CreateInviteCode(uses: number): Promise<string>
   OpenDataDir(dir: string): Promise<string>
   Status(): Promise<StatusInfo>
+  DeveloperInfo(): Promise<DeveloperInfo>
   StartError(): Promise<string>
   UploadBlob(mimeType: string, dataBase64: string): Promise<BlobRef>
   Post(input: PostInput): Promise<WriteResult>

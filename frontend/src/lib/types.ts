@@ -18,6 +18,15 @@ export interface EventInfo {
   time: string
 }
 
+/** app/developer.go DeveloperInfo: where an app connects. */
+export interface DeveloperInfo {
+  xrpcUrl: string
+  jetstreamUrl: string
+  publicXrpcUrl: string
+  publicJetstreamUrl: string
+  plcUrl: string
+}
+
 export interface StatusInfo {
   dataDir: string
   localURL: string
