@@ -92,13 +92,24 @@ func (s *Server) registerServer() {
 }
 
 func (s *Server) describeServer(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
+	links, email := s.e.Identity.ServerLinks()
+	linkMap, contact := map[string]any{}, map[string]any{}
+	if links.PrivacyPolicy != "" {
+		linkMap["privacyPolicy"] = links.PrivacyPolicy
+	}
+	if links.TermsOfService != "" {
+		linkMap["termsOfService"] = links.TermsOfService
+	}
+	if email != "" {
+		contact["email"] = email
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"did":                       s.e.Identity.ServiceDID(),
-		"availableUserDomains":      []string{},
+		"availableUserDomains":      s.e.Identity.UserDomains(),
 		"inviteCodeRequired":        true,
 		"phoneVerificationRequired": false,
-		"links":                     map[string]any{},
-		"contact":                   map[string]any{},
+		"links":                     linkMap,
+		"contact":                   contact,
 	})
 	return nil
 }
