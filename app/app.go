@@ -52,6 +52,9 @@ type Config struct {
 	AllowPrivateNetwork bool
 	// Keyring keeps the backup passphrase (default: the OS keyring).
 	Keyring secrets.Keyring
+	// UserDomains are the handle domains this PDS offers (pds.Config;
+	// main.go reads HEARTH_USER_DOMAINS, comma-separated, e.g. ".test").
+	UserDomains []string
 }
 
 // EnvFlag reads a boolean environment variable ("1", "true", …); unset or
@@ -246,7 +249,7 @@ func (a *App) open(ctx context.Context, dir string) error {
 		a.log.Warn("outbound fetches may reach loopback and private addresses (HEARTH_ALLOW_PRIVATE_NETWORK)")
 	}
 	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: hr,
-		AllowPrivateNetwork: a.cfg.AllowPrivateNetwork, KeyStore: a.cfg.KeyStore})
+		AllowPrivateNetwork: a.cfg.AllowPrivateNetwork, KeyStore: a.cfg.KeyStore, UserDomains: a.cfg.UserDomains})
 	if err != nil {
 		return errors.Join(fmt.Errorf("open the engine: %w", err), closeErr("loopback listener", ln.Close()))
 	}
