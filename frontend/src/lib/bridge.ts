@@ -4,6 +4,10 @@
 // without the generated wailsjs/ folder.
 import type {
   AccountInfo,
+  AccountSettings,
+  ImageUpload,
+  NewAppPassword,
+  ProfileInput,
   BackupInfo,
   BackupResult,
   BackupSchedule,
@@ -80,6 +84,18 @@ export interface GoApp {
   BackUpNow(passphrase: string, folder: string): Promise<BackupResult | null>
   RestoreBackup(path: string, passphrase: string): Promise<AccountInfo | null>
   ExportEverything(): Promise<string>
+  // Pictures readied like the Bluesky app does (app/images.go)
+  UploadImage(dataBase64: string, purpose: 'post' | 'avatar' | 'banner'): Promise<ImageUpload>
+  // Account settings (app/settings.go)
+  GetAccountSettings(): Promise<AccountSettings>
+  SaveProfile(input: ProfileInput): Promise<WriteResult>
+  ChangeHandle(handle: string): Promise<AccountInfo>
+  ChangePassword(current: string, next: string): Promise<void>
+  CreateAppPassword(name: string, privileged: boolean): Promise<NewAppPassword>
+  RevokeAppPassword(name: string): Promise<void>
+  SetEmail(email: string): Promise<void>
+  SetAccountActive(active: boolean): Promise<void>
+  DeleteAccount(confirm: string, password: string): Promise<void>
 }
 
 interface WailsRuntime {

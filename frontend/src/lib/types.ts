@@ -285,3 +285,55 @@ export interface BackupResult {
   removed: number
   duration: string
 }
+
+// Account settings (app/settings.go)
+export interface Profile {
+  displayName: string
+  description: string
+  avatar: BlobRef | null
+  banner: BlobRef | null
+  avatarUrl: string
+  bannerUrl: string
+  cid: string
+}
+
+export interface ProfileInput {
+  displayName: string
+  description: string
+  avatar: BlobRef | null
+  banner: BlobRef | null
+  baseCid: string
+}
+
+export interface AppPasswordInfo {
+  name: string
+  createdAt: string
+  privileged: boolean
+}
+
+export interface NewAppPassword extends AppPasswordInfo {
+  password: string
+}
+
+export interface AccountSettings {
+  did: string
+  handle: string
+  email: string
+  emailNote: string
+  active: boolean
+  status: string
+  userDomains: string[] | null
+  appPasswords: AppPasswordInfo[] | null
+  profile: Profile
+  blueskyUrl: string
+}
+
+/** A picture readied and stored by App.UploadImage (app/images.go). */
+export interface ImageUpload extends BlobRef {
+  width: number
+  height: number
+  originalSize: number
+  resized: boolean
+  reencoded: boolean
+  stripped: boolean
+}
