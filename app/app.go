@@ -78,8 +78,9 @@ func DefaultDataDir() string {
 
 // App is bound to the frontend.
 type App struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	logs *LogRing // recent log records, for the log viewer
 
 	mu      sync.Mutex
 	ui      UI
@@ -109,7 +110,11 @@ func New(cfg Config) *App {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &App{cfg: cfg, log: cfg.Logger}
+	// Everything logged goes on as before and is also kept for the log
+	// viewer (app/logring.go).
+	logs := NewLogRing(DefaultLogLines)
+	cfg.Logger = slog.New(logs.Handler(cfg.Logger.Handler()))
+	return &App{cfg: cfg, log: cfg.Logger, logs: logs}
 }
 
 func (a *App) emit(event string, data any) {
