@@ -824,9 +824,37 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.equal((await (await fetch(`${localURL}/xrpc/com.atproto.sync.getRepoStatus?did=${did}`)).json()).active, true)
   })
 
+  step('settings: data folder, AppView, start at login, and the logs with a bug report to copy', async () => {
+    await page.keyboard.press('Control+8')
+    await page.getByRole('heading', { name: 'Settings & logs', level: 1 }).waitFor()
+    assert.equal(await text(page.getByTestId('settings-data-dir')), DATA_DIR)
+    assert.match(await text(page.getByTestId('settings-appview')), /^https:\/\/api\.bsky\.app \(did:web:api\.bsky\.app\)$/)
+    // Start at login writes an XDG autostart entry (test-gui.sh points XDG_CONFIG_HOME at its own folder).
+    const entry = path.join(path.dirname(DATA_DIR), 'config', 'autostart', 'hearth.desktop')
+    await page.getByTestId('start-at-login').check()
+    await page.getByText(entry).waitFor()
+    assert.match(fs.readFileSync(entry, 'utf8'), /^\[Desktop Entry\]\n[\s\S]*\nExec=/)
+    await page.getByTestId('start-at-login').uncheck()
+    await page.waitForFunction(() => !document.querySelector('[data-testid=start-at-login]').checked)
+    assert.equal(fs.existsSync(entry), false)
+    // The log viewer shows what the engine and the tunnel said (publishing ran earlier).
+    await page.getByTestId('log-lines').locator('li').first().waitFor()
+    await page.getByRole('button', { name: 'Tunnel', exact: true }).click()
+    await page.getByTestId('log-lines').locator('li').first().waitFor()
+    await page.getByRole('button', { name: 'All', exact: true }).click()
+    await page.getByTestId('copy-bug-report').click()
+    await page.getByText(/^(Copied: paste it into your bug report\.|The clipboard is not available here\.)$/).waitFor()
+    const report = await page.evaluate(() => window.go.app.App.BugReport())
+    assert.match(report, /^Hearth bug report, /)
+    assert.match(report, /recent logs \(oldest first\):\n.+/)
+    assert.ok(!report.includes('a brand new horse staple') && !report.includes('correct horse battery staple'), 'no passwords in the report')
+    await page.keyboard.press('Control+7')
+    await page.getByRole('heading', { name: 'Account', level: 1 }).waitFor()
+  })
+
   step('account: delete behind the typed handle; the window returns to the first screen', async () => {
     await page.getByLabel(/^Type your handle/).fill(HANDLE) // the old handle does not count
-    await page.getByLabel('Password', { exact: true }).fill('a brand new horse staple')
+    await page.getByLabel('Your password').fill('a brand new horse staple')
     assert.equal(await page.getByTestId('delete-account').isDisabled(), true)
     await page.getByLabel(/^Type your handle/).fill('alice2.test')
     await page.getByTestId('delete-account').click()

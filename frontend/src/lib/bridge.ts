@@ -5,6 +5,8 @@
 import type {
   AccountInfo,
   AccountSettings,
+  AppSettings,
+  LogEntry,
   ImageUpload,
   NewAppPassword,
   ProfileInput,
@@ -96,6 +98,11 @@ export interface GoApp {
   SetEmail(email: string): Promise<void>
   SetAccountActive(active: boolean): Promise<void>
   DeleteAccount(confirm: string, password: string): Promise<void>
+  // Settings and logs (app/general_settings.go)
+  GetAppSettings(): Promise<AppSettings>
+  SetStartAtLogin(on: boolean): Promise<void>
+  Logs(): Promise<LogEntry[] | null>
+  BugReport(): Promise<string>
 }
 
 interface WailsRuntime {

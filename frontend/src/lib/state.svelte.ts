@@ -4,7 +4,7 @@
 import type { AccountInfo, BlobRef, CARInfo, EventInfo, Progress, TunnelStatus } from './types'
 import { mergeTunnel } from './publish'
 
-export type Screen = 'home' | 'blobs' | 'repo' | 'backup' | 'status' | 'publish' | 'account'
+export type Screen = 'home' | 'blobs' | 'repo' | 'backup' | 'status' | 'publish' | 'account' | 'settings'
 
 export const SCREENS: { id: Screen; label: string; key: string }[] = [
   { id: 'home', label: 'Posts', key: '1' },
@@ -14,6 +14,7 @@ export const SCREENS: { id: Screen; label: string; key: string }[] = [
   { id: 'status', label: 'Status', key: '5' },
   { id: 'publish', label: 'Publish', key: '6' },
   { id: 'account', label: 'Account', key: '7' },
+  { id: 'settings', label: 'Settings & logs', key: '8' },
 ]
 
 export function screenFromHash(hash: string): Screen | null {

@@ -337,3 +337,23 @@ export interface ImageUpload extends BlobRef {
   reencoded: boolean
   stripped: boolean
 }
+
+// The Settings screen and the log viewer (app/general_settings.go, app/logring.go)
+export interface AppSettings {
+  dataDir: string
+  localURL: string
+  relays: string[] | null
+  relayNote: string
+  appView: { url: string; did: string }
+  plcURL: string
+  startAtLogin: { supported: boolean; on: boolean; path: string }
+  developer: { allowPrivateNetwork: boolean; userDomains: string[] | null; keyStore: string }
+}
+
+export interface LogEntry {
+  time: string
+  level: string
+  message: string
+  attrs: string
+  source: 'engine' | 'tunnel'
+}
