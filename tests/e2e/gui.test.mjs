@@ -852,13 +852,15 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     await page.getByRole('heading', { name: 'Account', level: 1 }).waitFor()
   })
 
-  step('account: delete behind the typed handle; the window returns to the first screen', async () => {
+  step('account: delete behind the typed handle; the window moves on to the folder\'s other account', async () => {
     await page.getByLabel(/^Type your handle/).fill(HANDLE) // the old handle does not count
     await page.getByLabel('Your password').fill('a brand new horse staple')
     assert.equal(await page.getByTestId('delete-account').isDisabled(), true)
     await page.getByLabel(/^Type your handle/).fill('alice2.test')
     await page.getByTestId('delete-account').click()
-    await page.getByRole('heading', { name: 'Welcome to Hearth' }).waitFor()
+    // bob.test signed up over XRPC with the invite code: the folder still holds an account.
+    await page.getByText('Your account and its data were deleted.').waitFor()
+    await page.locator('.sidebar .handle').getByText('@bob.test', { exact: true }).waitFor()
     assert.equal((await fetch(`${localURL}/xrpc/com.atproto.repo.describeRepo?repo=${did}`)).status, 400)
   })
 
