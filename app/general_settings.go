@@ -111,7 +111,7 @@ func (a *App) SetStartAtLogin(on bool) error {
 		return fmt.Errorf("find Hearth's program file: %w", err)
 	}
 	if strings.ContainsAny(exe, "\n\r") {
-		return fmt.Errorf("Hearth's path %q cannot go in an autostart entry", exe)
+		return fmt.Errorf("the program path %q cannot go in an autostart entry", exe)
 	}
 	entry := "[Desktop Entry]\nType=Application\nName=Hearth\nComment=Your own AT Protocol PDS\nExec=" + desktopQuote(exe) + "\nX-GNOME-Autostart-enabled=true\nTerminal=false\n"
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
