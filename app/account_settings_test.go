@@ -196,15 +196,53 @@ func TestAccountSettingsCredentials(t *testing.T) {
 		t.Fatalf("revoked app password logs in: %d", st)
 	}
 
-	// Email (kept, never sent).
-	if err := a.SetEmail("not-an-email"); err == nil {
+	// Email: set, confirmed and changed through the outbox, as over XRPC.
+	if _, err := a.SetEmail("not-an-email", ""); err == nil {
 		t.Fatal("bad email accepted")
 	}
-	if err := a.SetEmail("Me@Example.com"); err != nil {
-		t.Fatal(err)
+	if needs, err := a.SetEmail("Me@Example.com", ""); err != nil || needs {
+		t.Fatalf("set email: %v %v", needs, err)
 	}
 	if st, out := xrpcCall(t, a, "GET", "com.atproto.server.getSession", tok, nil); st != 200 || out["email"] != "me@example.com" || out["emailConfirmed"] != false {
 		t.Fatalf("getSession: %d %v", st, out)
+	}
+	code := func(purpose string) string {
+		t.Helper()
+		s, err := a.GetAccountSettings()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range s.Outbox {
+			if m.Purpose == purpose && !m.Expired {
+				return m.Token
+			}
+		}
+		t.Fatalf("no %s code in the outbox: %+v", purpose, s.Outbox)
+		return ""
+	}
+	if err := a.RequestEmailConfirmation(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ConfirmEmail("WRONG-CODE"); err == nil {
+		t.Fatal("a wrong code confirmed the email")
+	}
+	if err := a.ConfirmEmail(code("confirm_email")); err != nil {
+		t.Fatal(err)
+	}
+	if st, out := xrpcCall(t, a, "GET", "com.atproto.server.getSession", tok, nil); st != 200 || out["emailConfirmed"] != true {
+		t.Fatalf("getSession after confirming: %d %v", st, out)
+	}
+	if needs, err := a.SetEmail("new@example.com", ""); err != nil || !needs {
+		t.Fatalf("changing a confirmed email must ask for a code: %v %v", needs, err)
+	}
+	if _, err := a.SetEmail("new@example.com", "WRONG-CODE"); err == nil {
+		t.Fatal("changed with a wrong code")
+	}
+	if _, err := a.SetEmail("new@example.com", code("update_email")); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := a.GetAccountSettings(); s.Email != "new@example.com" || s.EmailConfirmed {
+		t.Fatalf("after the change: %s confirmed=%v", s.Email, s.EmailConfirmed)
 	}
 
 	// Deactivate and reactivate.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	cidpkg "github.com/ipfs/go-cid"
@@ -27,7 +28,7 @@ const (
 	// in the login throttle.
 	guiFrom = "window"
 	// EmailNote explains what Hearth does with an email address.
-	EmailNote = "Hearth sends no mail: the address is kept with your account and shown to apps that ask (as not confirmed). Password resets and confirmation codes are not sent anywhere."
+	EmailNote = "Hearth sends no mail. The codes another PDS would email you (to confirm an address, change it, reset the password or delete the account) go to the outbox below (and hearthd outbox list); apps see whether your address is confirmed."
 )
 
 // Profile is the account's app.bsky.actor.profile record, as the settings
@@ -58,15 +59,17 @@ type NewAppPassword struct {
 
 // AccountSettings is what the account settings screen shows.
 type AccountSettings struct {
-	DID          string            `json:"did"`
-	Handle       string            `json:"handle"`
-	Email        string            `json:"email"`
-	EmailNote    string            `json:"emailNote"`
-	Active       bool              `json:"active"`
-	Status       string            `json:"status"`
-	UserDomains  []string          `json:"userDomains"`
-	AppPasswords []AppPasswordInfo `json:"appPasswords"`
-	Profile      Profile           `json:"profile"`
+	DID            string            `json:"did"`
+	Handle         string            `json:"handle"`
+	Email          string            `json:"email"`
+	EmailConfirmed bool              `json:"emailConfirmed"`
+	EmailNote      string            `json:"emailNote"`
+	Outbox         []OutboxMessage   `json:"outbox"`
+	Active         bool              `json:"active"`
+	Status         string            `json:"status"`
+	UserDomains    []string          `json:"userDomains"`
+	AppPasswords   []AppPasswordInfo `json:"appPasswords"`
+	Profile        Profile           `json:"profile"`
 	// BlueskyURL is the profile on bsky.app while the PDS is published
 	// (online through the tunnel); "" otherwise.
 	BlueskyURL string `json:"blueskyUrl"`
@@ -90,6 +93,18 @@ func (a *App) GetAccountSettings() (*AccountSettings, error) {
 		Active: acc.Active(), Status: acc.Status, UserDomains: e.Identity.UserDomains(), Profile: *prof, AppPasswords: []AppPasswordInfo{}}
 	for _, p := range aps {
 		out.AppPasswords = append(out.AppPasswords, AppPasswordInfo{Name: p.Name, CreatedAt: p.CreatedAt, Privileged: p.Privileged})
+	}
+	if out.EmailConfirmed, err = e.Accounts.EmailConfirmed(bg, acc.DID); err != nil {
+		return nil, err
+	}
+	msgs, err := e.Outbox.List(bg, acc.DID)
+	if err != nil {
+		return nil, err
+	}
+	out.Outbox = []OutboxMessage{}
+	now := time.Now()
+	for _, m := range msgs {
+		out.Outbox = append(out.Outbox, OutboxMessage{Purpose: string(m.Purpose), Token: m.Token, Email: m.Email, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt, Expired: m.Expired(now)})
 	}
 	out.BlueskyURL = a.blueskyURL(acc)
 	return out, nil
@@ -296,14 +311,58 @@ func (a *App) RevokeAppPassword(name string) error {
 	return e.Accounts.RevokeAppPassword(bg, acc.DID, name)
 }
 
-// SetEmail keeps an email address with the account ("" removes it). See
-// EmailNote: nothing is sent.
-func (a *App) SetEmail(email string) error {
+// OutboxMessage is one message of the outbox: what the reference PDS
+// would have emailed.
+type OutboxMessage struct {
+	Purpose   string `json:"purpose"`
+	Token     string `json:"token"`
+	Email     string `json:"email"`
+	CreatedAt string `json:"createdAt"`
+	ExpiresAt string `json:"expiresAt"`
+	Expired   bool   `json:"expired"`
+}
+
+// SetEmail changes the account's email address through the same flow as
+// com.atproto.server.updateEmail. Once the current address is confirmed,
+// a change needs the update_email code: called without one, SetEmail puts
+// a code in the outbox and reports needsCode; call again with it.
+func (a *App) SetEmail(email, code string) (needsCode bool, err error) {
+	e, acc, err := a.account(bg)
+	if err != nil {
+		return false, err
+	}
+	if strings.TrimSpace(code) == "" {
+		confirmed, err := e.Accounts.EmailConfirmed(bg, acc.DID)
+		if err != nil {
+			return false, err
+		}
+		if confirmed {
+			if _, err := e.RequestEmailUpdate(bg, acc.DID); err != nil {
+				return false, err
+			}
+			return true, nil
+		}
+	}
+	return false, e.UpdateEmail(bg, acc.DID, email, code)
+}
+
+// RequestEmailConfirmation puts a confirm_email code in the outbox.
+func (a *App) RequestEmailConfirmation() error {
 	e, acc, err := a.account(bg)
 	if err != nil {
 		return err
 	}
-	return e.Accounts.SetEmail(bg, acc.DID, email)
+	return e.RequestEmailConfirmation(bg, acc.DID)
+}
+
+// ConfirmEmail confirms the account's current address with the code from
+// the outbox.
+func (a *App) ConfirmEmail(code string) error {
+	e, acc, err := a.account(bg)
+	if err != nil {
+		return err
+	}
+	return e.ConfirmEmail(bg, acc.DID, acc.Email, code)
 }
 
 // SetAccountActive deactivates (false) or reactivates (true) the account.

@@ -813,6 +813,26 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.equal(await text(page.locator('.sidebar .handle')), '@alice2.test')
   })
 
+  step('account: email confirmed and changed with codes from the outbox', async () => {
+    assert.equal(await page.getByLabel('Email address').inputValue(), 'alice@example.com')
+    assert.equal(await text(page.getByTestId('email-state')), 'not confirmed')
+    await page.getByTestId('send-confirmation').click()
+    const confirmCode = page.getByTestId('outbox').locator('[data-purpose=confirm_email]').first()
+    await confirmCode.waitFor()
+    await page.getByLabel('Confirmation code').fill(await text(confirmCode))
+    await page.getByTestId('confirm-email').click()
+    await page.getByTestId('email-state').getByText('confirmed', { exact: true }).waitFor()
+    // A confirmed address changes only with the update code.
+    await page.getByLabel('Email address').fill('alice@elsewhere.example')
+    await page.getByTestId('save-email').click()
+    const updateCode = page.getByTestId('outbox').locator('[data-purpose=update_email]').first()
+    await updateCode.waitFor()
+    await page.getByLabel('Code to change it (from the outbox)').fill(await text(updateCode))
+    await page.getByTestId('save-email').click()
+    await page.getByText('Email saved.').waitFor()
+    await page.getByTestId('email-state').getByText('not confirmed', { exact: true }).waitFor()
+  })
+
   step('account: deactivate, then reactivate', async () => {
     await page.getByTestId('deactivate').click()
     await page.getByRole('dialog').getByRole('button', { name: 'Deactivate', exact: true }).click()

@@ -95,7 +95,9 @@ export interface GoApp {
   ChangePassword(current: string, next: string): Promise<void>
   CreateAppPassword(name: string, privileged: boolean): Promise<NewAppPassword>
   RevokeAppPassword(name: string): Promise<void>
-  SetEmail(email: string): Promise<void>
+  SetEmail(email: string, code: string): Promise<boolean>
+  RequestEmailConfirmation(): Promise<void>
+  ConfirmEmail(code: string): Promise<void>
   SetAccountActive(active: boolean): Promise<void>
   DeleteAccount(confirm: string, password: string): Promise<void>
   // Settings and logs (app/general_settings.go)

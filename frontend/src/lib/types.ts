@@ -305,6 +305,16 @@ export interface ProfileInput {
   baseCid: string
 }
 
+/** What the reference PDS would have emailed (the outbox). */
+export interface OutboxMessage {
+  purpose: string
+  token: string
+  email: string
+  createdAt: string
+  expiresAt: string
+  expired: boolean
+}
+
 export interface AppPasswordInfo {
   name: string
   createdAt: string
@@ -319,7 +329,9 @@ export interface AccountSettings {
   did: string
   handle: string
   email: string
+  emailConfirmed: boolean
   emailNote: string
+  outbox: OutboxMessage[] | null
   active: boolean
   status: string
   userDomains: string[] | null
