@@ -82,6 +82,14 @@ type Config struct {
 	// folder, such as a restore verifying what it unpacked, that must not
 	// talk to the PLC directory or change anything.
 	NoBackground bool
+	// UserDomains are the handle domains this server offers
+	// (describeServer's availableUserDomains, e.g. ".test" on a development
+	// network); empty: "."+the public hostname. A handle under one of them
+	// needs no outside resolution to be taken.
+	UserDomains []string
+	// PrivacyPolicyURL, TermsOfServiceURL and ContactEmail are reported by
+	// describeServer (links, contact) when set.
+	PrivacyPolicyURL, TermsOfServiceURL, ContactEmail string
 	// OAuthFetch fetches OAuth client metadata documents (nil: the
 	// outbound policy's client); tests set one that trusts their TLS
 	// server.
@@ -225,6 +233,9 @@ func wire(ctx context.Context, db *store.Store, box *secrets.Box, pu *url.URL, c
 		Logger:     cfg.Logger,
 
 		AllowPrivateNetwork: cfg.AllowPrivateNetwork,
+		UserDomains:         cfg.UserDomains,
+		Links:               hid.Links{PrivacyPolicy: cfg.PrivacyPolicyURL, TermsOfService: cfg.TermsOfServiceURL},
+		ContactEmail:        cfg.ContactEmail,
 	})
 	e.Outbox = outbox.New(db, cfg.OutboxNotify)
 	fetch := cfg.OAuthFetch

@@ -161,6 +161,10 @@ log "starting wails dev under Xvfb (data in $WORK/data)"
 	export HEARTH_DATA_DIR="$WORK/data"
 	export HEARTH_PLC_URL="$PLC_URL" # unreachable until the test starts it
 	export HEARTH_E2E_SAVE_PATH="$CAR" HEARTH_E2E_OPEN_PATH="$CAR"
+	# Handles under .test are this PDS's to give (the Account screen's handle change).
+	export HEARTH_USER_DOMAINS=.test
+	# "Start at login" writes its autostart entry here, not in your ~/.config.
+	export XDG_CONFIG_HOME="$WORK/config"
 	# No ngrok account here: an ngrok tunnel must fail for want of a token.
 	unset NGROK_AUTHTOKEN
 	# -s: Vite serves the frontend (no production build needed); -skipbindings:

@@ -140,6 +140,8 @@ type engineFlags struct {
 	dataDir, publicURL, plcURL, logLevel string
 	appViewURL, appViewDID               string
 	keyStore                             string
+	userDomains, privacyPolicy           string
+	termsOfService, contactEmail         string
 	blobLimit                            int64
 	allowPrivateNetwork                  bool
 }
@@ -153,6 +155,10 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.appViewURL, "appview-url", identity.DefaultAppViewURL, "AppView that app.bsky.* calls are proxied to")
 	fs.StringVar(&f.keyStore, "key-store", secrets.StoreAuto, "where a new data folder's data key (which encrypts the private keys) is kept: auto (the OS keyring if one answers, else DIR/keys/data.key), keyring, or file (DIR/keys/data.key, for headless servers)")
 	fs.StringVar(&f.appViewDID, "appview-did", identity.DefaultAppViewDID, "the AppView's service DID, bare (did:web:api.bsky.app) or with its #id (the audience of service auth)")
+	fs.StringVar(&f.userDomains, "user-domains", "", "comma-separated handle domains this server offers, e.g. .test (default: the public hostname); a handle under one needs no DNS record")
+	fs.StringVar(&f.privacyPolicy, "privacy-policy-url", "", "privacy policy link reported by describeServer")
+	fs.StringVar(&f.termsOfService, "terms-of-service-url", "", "terms of service link reported by describeServer")
+	fs.StringVar(&f.contactEmail, "contact-email", "", "contact email reported by describeServer")
 	fs.BoolVar(&f.allowPrivateNetwork, "allow-private-network", false, "let fetches of URLs from outside (DID documents, handles, proxy targets) reach loopback and private addresses; only for offline development networks")
 }
 
@@ -164,6 +170,7 @@ func (f *engineFlags) open(ctx context.Context, log *slog.Logger) (*pds.Engine, 
 		DataDir: f.dataDir, PublicURL: f.publicURL, PLCURL: f.plcURL, BlobLimit: f.blobLimit,
 		Logger: log, HandleResolver: identity.NewNetworkHandleResolver(outbound.Policy{AllowPrivateNetwork: f.allowPrivateNetwork}),
 		AppViewURL: f.appViewURL, AppViewDID: f.appViewDID, AllowPrivateNetwork: f.allowPrivateNetwork, KeyStore: f.keyStore,
+		UserDomains: splitList(f.userDomains), PrivacyPolicyURL: f.privacyPolicy, TermsOfServiceURL: f.termsOfService, ContactEmail: f.contactEmail,
 	})
 }
 

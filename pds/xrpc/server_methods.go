@@ -7,6 +7,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/edge"
 	"github.com/hearth-pds/hearth/pds/errs"
 	"net/http"
+	"slices"
 
 	"github.com/hearth-pds/hearth/pds"
 )
@@ -53,13 +54,24 @@ func (s *Server) registerServer() {
 }
 
 func (s *Server) describeServer(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
+	links, email := s.e.Identity.ServerLinks()
+	linkMap, contact := map[string]any{}, map[string]any{}
+	if links.PrivacyPolicy != "" {
+		linkMap["privacyPolicy"] = links.PrivacyPolicy
+	}
+	if links.TermsOfService != "" {
+		linkMap["termsOfService"] = links.TermsOfService
+	}
+	if email != "" {
+		contact["email"] = email
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"did":                       s.e.Identity.ServiceDID(),
-		"availableUserDomains":      append([]string{}, s.opts.OpenSignupDomains...),
+		"availableUserDomains":      s.availableUserDomains(),
 		"inviteCodeRequired":        len(s.opts.OpenSignupDomains) == 0,
 		"phoneVerificationRequired": false,
-		"links":                     map[string]any{},
-		"contact":                   map[string]any{},
+		"links":                     linkMap,
+		"contact":                   contact,
 	})
 	return nil
 }
@@ -269,4 +281,16 @@ func (s *Server) checkAccountStatus(w http.ResponseWriter, r *http.Request, c *a
 		"expectedBlobs": refd + len(missing), "importedBlobs": refd,
 	})
 	return nil
+}
+
+// availableUserDomains lists the handle domains accounts here may take:
+// the configured user domains and, on a devnet, the open sign-up ones.
+func (s *Server) availableUserDomains() []string {
+	out := append([]string{}, s.e.Identity.UserDomains()...)
+	for _, d := range s.opts.OpenSignupDomains {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }

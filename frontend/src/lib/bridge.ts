@@ -4,6 +4,12 @@
 // without the generated wailsjs/ folder.
 import type {
   AccountInfo,
+  AccountSettings,
+  AppSettings,
+  LogEntry,
+  ImageUpload,
+  NewAppPassword,
+  ProfileInput,
   BackupInfo,
   BackupResult,
   BackupSchedule,
@@ -86,6 +92,25 @@ export interface GoApp {
   // Apps signed in with OAuth (app/oauth.go)
   ConnectedApps(): Promise<ConnectedApp[] | null>
   RevokeConnectedApp(id: string): Promise<ConnectedApp[] | null>
+  // Pictures readied like the Bluesky app does (app/images.go)
+  UploadImage(dataBase64: string, purpose: 'post' | 'avatar' | 'banner'): Promise<ImageUpload>
+  // Account settings (app/settings.go)
+  GetAccountSettings(): Promise<AccountSettings>
+  SaveProfile(input: ProfileInput): Promise<WriteResult>
+  ChangeHandle(handle: string): Promise<AccountInfo>
+  ChangePassword(current: string, next: string): Promise<void>
+  CreateAppPassword(name: string, privileged: boolean): Promise<NewAppPassword>
+  RevokeAppPassword(name: string): Promise<void>
+  SetEmail(email: string, code: string): Promise<boolean>
+  RequestEmailConfirmation(): Promise<void>
+  ConfirmEmail(code: string): Promise<void>
+  SetAccountActive(active: boolean): Promise<void>
+  DeleteAccount(confirm: string, password: string): Promise<void>
+  // Settings and logs (app/general_settings.go)
+  GetAppSettings(): Promise<AppSettings>
+  SetStartAtLogin(on: boolean): Promise<void>
+  Logs(): Promise<LogEntry[] | null>
+  BugReport(): Promise<string>
 }
 
 interface WailsRuntime {

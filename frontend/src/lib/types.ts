@@ -308,3 +308,87 @@ export interface ConnectedApp {
   lastUsedAt: string
   expiresAt: string // when it has to sign in again
 }
+
+// Account settings (app/settings.go)
+export interface Profile {
+  displayName: string
+  description: string
+  avatar: BlobRef | null
+  banner: BlobRef | null
+  avatarUrl: string
+  bannerUrl: string
+  cid: string
+}
+
+export interface ProfileInput {
+  displayName: string
+  description: string
+  avatar: BlobRef | null
+  banner: BlobRef | null
+  baseCid: string
+}
+
+/** What the reference PDS would have emailed (the outbox). */
+export interface OutboxMessage {
+  purpose: string
+  token: string
+  email: string
+  createdAt: string
+  expiresAt: string
+  expired: boolean
+}
+
+export interface AppPasswordInfo {
+  name: string
+  createdAt: string
+  privileged: boolean
+}
+
+export interface NewAppPassword extends AppPasswordInfo {
+  password: string
+}
+
+export interface AccountSettings {
+  did: string
+  handle: string
+  email: string
+  emailConfirmed: boolean
+  emailNote: string
+  outbox: OutboxMessage[] | null
+  active: boolean
+  status: string
+  userDomains: string[] | null
+  appPasswords: AppPasswordInfo[] | null
+  profile: Profile
+  blueskyUrl: string
+}
+
+/** A picture readied and stored by App.UploadImage (app/images.go). */
+export interface ImageUpload extends BlobRef {
+  width: number
+  height: number
+  originalSize: number
+  resized: boolean
+  reencoded: boolean
+  stripped: boolean
+}
+
+// The Settings screen and the log viewer (app/general_settings.go, app/logring.go)
+export interface AppSettings {
+  dataDir: string
+  localURL: string
+  relays: string[] | null
+  relayNote: string
+  appView: { url: string; did: string }
+  plcURL: string
+  startAtLogin: { supported: boolean; on: boolean; path: string }
+  developer: { allowPrivateNetwork: boolean; userDomains: string[] | null; keyStore: string }
+}
+
+export interface LogEntry {
+  time: string
+  level: string
+  message: string
+  attrs: string
+  source: 'engine' | 'tunnel'
+}
