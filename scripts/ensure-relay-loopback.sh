@@ -9,7 +9,8 @@
 # addresses. The tests need Hearth's reachability supervisor to announce
 # itself exactly as it does to a real relay (the public requestCrawl, then
 # getHostStatus), so this build changes two lines and nothing else:
-#   1. handlers.go: the public endpoint no longer rejects "localhost:" hosts;
+#   1. handlers.go: the public endpoint no longer rejects "localhost:PORT" hosts
+#      (the admin path, which skips the domain-ban check for them, is taken);
 #   2. relay/host_checker.go: the describeServer check before subscribing
 #      uses a plain transport instead of the public-only (SSRF) one.
 # The relay is then run with --allow-insecure-hosts (http for localhost).
@@ -26,7 +27,7 @@ STAMP="$BIN_DIR/relay-loopback.stamp"
 log() { echo "ensure-relay-loopback: $*" >&2; }
 
 INDIGO_VERSION="$(awk '$1 == "github.com/bluesky-social/indigo" { print $2; exit }' "$ROOT/go.mod")"
-want_stamp="indigo $INDIGO_VERSION $("$GO" env GOVERSION) patch 1"
+want_stamp="indigo $INDIGO_VERSION $("$GO" env GOVERSION) patch 2"
 if [ -x "$BIN" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_stamp" ]; then
 	log "already built ($want_stamp)"
 	exit 0
@@ -45,7 +46,8 @@ h="$WORK/cmd/relay/handlers.go"
 c="$WORK/cmd/relay/relay/host_checker.go"
 grep -q 'if strings.HasPrefix(hostname, "localhost:") {' "$h" || { log "handlers.go changed upstream: update this patch"; exit 1; }
 grep -q 'Transport: ssrf.PublicOnlyTransport(),' "$c" || { log "host_checker.go changed upstream: update this patch"; exit 1; }
-sed -i 's|if strings.HasPrefix(hostname, "localhost:") {|if strings.HasPrefix(hostname, "localhost:") \&\& false { // hearth test-only patch|' "$h"
+perl -0pi -e 's|(if strings.HasPrefix\(hostname, "localhost:"\) \{\n\t\tif !admin)( \{)|$1 \&\& false$2 // hearth test-only patch|' "$h"
+grep -q 'if !admin && false { // hearth test-only patch' "$h" || { log "patching handlers.go failed"; exit 1; }
 sed -i 's|Transport: ssrf.PublicOnlyTransport(),|Transport: loopbackOK(ssrf.PublicOnlyTransport()), // hearth test-only patch|' "$c"
 cat >"$WORK/cmd/relay/relay/hearth_test_patch.go" <<'GO'
 package relay

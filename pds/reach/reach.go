@@ -456,7 +456,7 @@ func (s *Supervisor) check(ctx context.Context, relay, host string) checkResult 
 		if out.Status != nil {
 			r.hostStatus = *out.Status
 		}
-		if out.Seq != nil {
+		if out.Seq != nil && *out.Seq >= 0 { // indigo says -1 before the first event
 			r.seq, r.hasSeq = *out.Seq, true
 		}
 		if r.hostStatus == "active" || r.hostStatus == "" {
