@@ -52,6 +52,9 @@ type Config struct {
 	AllowPrivateNetwork bool
 	// Keyring keeps the backup passphrase (default: the OS keyring).
 	Keyring secrets.Keyring
+	// OutsideCheckEvery is how often the outside check runs while
+	// publishing (default 5 minutes; it also runs after every change).
+	OutsideCheckEvery time.Duration
 }
 
 // EnvFlag reads a boolean environment variable ("1", "true", …); unset or

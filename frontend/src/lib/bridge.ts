@@ -26,6 +26,7 @@ import type {
   SelfCheckResult,
   StatusInfo,
   TunnelStatus,
+  OutsideCheck,
   VerifyReport,
   WriteResult,
 } from './types'
@@ -135,6 +136,10 @@ export function onEvent(cb: (e: EventInfo) => void): () => void {
 }
 
 /** The "tunnel" event: the tunnel's status, on every change. */
+export function onOutsideCheck(cb: (c: OutsideCheck) => void): () => void {
+  return on('outside-check', (c) => cb(c as OutsideCheck))
+}
+
 export function onTunnel(cb: (t: TunnelStatus) => void): () => void {
   return on('tunnel', (t) => cb(t as TunnelStatus))
 }
