@@ -99,6 +99,9 @@ type App struct {
 	// quit"): closing the window then never asks (BeforeClose).
 	quitting bool
 	bk       backups // scheduled backups (backup.go)
+	// ngrokOK is the last ngrok authtoken CheckNgrokToken accepted
+	// (StartPublishing does not check it a second time).
+	ngrokOK string
 }
 
 // New returns an app; call Start to open the engine.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"fmt"
 	"github.com/bluesky-social/indigo/atproto/syntax"
@@ -73,6 +74,12 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	}
 	if cfg.Kind == "ngrok" && cfg.Authtoken == "" {
 		cfg.Authtoken = saved.NgrokAuthtoken
+	}
+	if cfg.Kind == "ngrok" && strings.TrimSpace(cfg.Authtoken) != "" && strings.TrimSpace(cfg.Authtoken) != saved.NgrokAuthtoken {
+		// A newly entered token is checked once, before it is saved.
+		if c := a.CheckNgrokToken(cfg.Authtoken); !c.OK {
+			return nil, errors.New(c.Sentence)
+		}
 	}
 	var prov tunnel.Provider
 	switch cfg.Kind {

@@ -170,3 +170,37 @@ func (a *App) outsideChecks(ctx context.Context, publicURL string) ([]tunnel.Che
 		},
 	}), nil
 }
+
+// NgrokTokenCheck is the answer to "is this ngrok authtoken good?".
+type NgrokTokenCheck struct {
+	OK       bool   `json:"ok"`
+	Kind     string `json:"kind"`     // tunnel.Problem kinds: invalid-token, account-limit, no-network, …
+	Sentence string `json:"sentence"` // one plain sentence
+	Detail   string `json:"detail"`   // the raw error, for a fold-out
+}
+
+// CheckNgrokToken connects to ngrok once with token (nothing is published)
+// and says in one sentence whether ngrok accepts it.
+func (a *App) CheckNgrokToken(token string) *NgrokTokenCheck {
+	token = strings.TrimSpace(token)
+	a.mu.Lock()
+	known := token != "" && token == a.ngrokOK
+	a.mu.Unlock()
+	if known {
+		return &NgrokTokenCheck{OK: true, Sentence: "ngrok accepts this authtoken."}
+	}
+	err := tunnel.CheckNgrokToken(bg, token)
+	if err == nil {
+		a.mu.Lock()
+		a.ngrokOK = token
+		a.mu.Unlock()
+		return &NgrokTokenCheck{OK: true, Sentence: "ngrok accepts this authtoken."}
+	}
+	p := tunnel.ExplainNgrok(err)
+	c := &NgrokTokenCheck{Kind: p.Kind, Sentence: p.Sentence, Detail: p.Detail}
+	if p.Kind == tunnel.ProblemNoNetwork {
+		c.Sentence = "Hearth could not reach ngrok to check this authtoken: check that this computer is online, then try again."
+	}
+	a.log.Info("ngrok authtoken not accepted", "kind", p.Kind, "detail", p.Detail)
+	return c
+}

@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hearth-pds/hearth/internal/plcdir"
 	"github.com/hearth-pds/hearth/pds/reach"
+	"github.com/hearth-pds/hearth/tunnel"
 )
 
 // syncDNS stands in for DNS TXT records: a test changes them while the
@@ -120,5 +123,38 @@ func TestOutsideCheckIsHonest(t *testing.T) {
 	}
 	if st, err := a.PublishingStatus(); err != nil || st.Outside.State != CheckOff {
 		t.Fatalf("after stopping: %+v %v", st.Outside, err)
+	}
+}
+
+// TestNgrokTokenCheckedBeforeSaving: a newly entered ngrok token is checked
+// once; a token ngrok does not accept (here ngrok may also be out of reach:
+// both answers are fine) is refused in one plain sentence and not saved.
+func TestNgrokTokenCheckedBeforeSaving(t *testing.T) {
+	a, _ := startApp(t)
+	if _, err := a.CreateAccount("me.test", "password123", ""); err != nil {
+		t.Fatal(err)
+	}
+	const bogus = "2bogusHEARTHtestTOKEN_0123456789abcdef"
+	c := a.CheckNgrokToken(bogus)
+	if c.OK || (c.Kind != tunnel.ProblemInvalidToken && c.Kind != tunnel.ProblemNoNetwork) || c.Detail == "" || strings.Contains(c.Sentence, "\n") {
+		t.Fatalf("check of a bogus token: %+v", c)
+	}
+	t.Logf("bogus token: %s (%s)", c.Sentence, c.Kind)
+	_, err := a.StartPublishing(PublishConfig{Kind: "ngrok", Authtoken: bogus})
+	if err == nil || err.Error() != c.Sentence {
+		t.Fatalf("StartPublishing with a bogus token: %v (want %q)", err, c.Sentence)
+	}
+	b, err := os.ReadFile(filepath.Join(a.dir(), settingsFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), bogus) {
+		t.Fatal("a token ngrok did not accept was saved")
+	}
+	if st, err := a.PublishingStatus(); err != nil || st.Tunnel.State != tunnel.Stopped {
+		t.Fatalf("publishing after a refused token: %+v %v", st, err)
+	}
+	if c := a.CheckNgrokToken(""); c.OK {
+		t.Fatal("an empty token passed")
 	}
 }

@@ -27,6 +27,7 @@ import type {
   StatusInfo,
   TunnelStatus,
   OutsideCheck,
+  NgrokTokenCheck,
   VerifyReport,
   WriteResult,
 } from './types'
@@ -68,6 +69,7 @@ export interface GoApp {
   StopPublishing(): Promise<void>
   PublishingStatus(): Promise<PublishStatus>
   SelfCheck(): Promise<SelfCheckResult[] | null>
+  CheckNgrokToken(token: string): Promise<NgrokTokenCheck>
   ExportRecoveryKey(): Promise<RecoveryKeyExport>
   CreateRecoveryKey(): Promise<RecoveryKeyExport>
   AddRotationKey(didKey: string): Promise<void>

@@ -38,6 +38,8 @@ const tunnel = (state: TunnelStatus['state'], since: string, extra: Partial<Tunn
   state,
   url: '',
   reason: '',
+  detail: '',
+  stuck: false,
   since,
   ...extra,
 })
@@ -95,6 +97,8 @@ describe('tunnel status in words and colours (honest)', () => {
     const v = tunnelView(tunnel('offline', ZERO, { reason: 'the tunnel connection was lost: EOF' }))
     expect(v.text).toBe('The tunnel connection was lost: EOF. Hearth keeps trying to reconnect.')
     expect(tunnelView(tunnel('offline', ZERO)).text).toMatch(/^The tunnel is down\./)
+    const stuck = tunnelView(tunnel('offline', ZERO, { stuck: true, reason: 'ngrok did not accept this authtoken: copy it again.' }))
+    expect(stuck.text).toBe('Ngrok did not accept this authtoken: copy it again. Hearth does not retry this on its own: fix it, then start publishing again.')
   })
 
   it('marks a local test address as such', () => {

@@ -79,7 +79,9 @@ export function tunnelView(t: TunnelStatus | null | undefined, outside?: Outside
       return {
         label: 'Offline',
         tone: 'danger',
-        text: `${sentence(t.reason) || 'The tunnel is down.'} Hearth keeps trying to reconnect.`,
+        text: t.stuck
+          ? `${sentence(t.reason)} Hearth does not retry this on its own: fix it, then start publishing again.`
+          : `${sentence(t.reason) || 'The tunnel is down.'} Hearth keeps trying to reconnect.`,
       }
     case 'stopped':
     case undefined:

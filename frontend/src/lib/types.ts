@@ -195,7 +195,9 @@ export interface TunnelStatus {
   kind: string
   state: TunnelState
   url: string // the public URL while online (and the last one after)
-  reason: string // why offline
+  reason: string // why offline, one plain sentence
+  detail: string // the raw error behind it (folds out)
+  stuck: boolean // retrying cannot help (a wrong token): Hearth waits for new settings
   since: string // RFC 3339 with nanoseconds; year 1 when publishing never started
 }
 
@@ -214,6 +216,14 @@ export interface RelayStatus {
   hasSeq: boolean
   nextRetry: string // RFC 3339; year 1 when none
   lastCheck: string
+}
+
+/** CheckNgrokToken's answer: one plain sentence, the raw error to fold out. */
+export interface NgrokTokenCheck {
+  ok: boolean
+  kind: '' | 'invalid-token' | 'account-limit' | 'domain' | 'no-network' | 'other'
+  sentence: string
+  detail: string
 }
 
 /** The honest publishing status: the outside check (app/reach.go). */
