@@ -91,6 +91,17 @@ func (a *App) runOutside(p *publisher) {
 	}
 	t := time.NewTimer(every)
 	defer t.Stop()
+	// A check in flight ends when publishing stops (StopPublishing waits
+	// for this loop).
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	go func() {
+		select {
+		case <-o.stop:
+			cancelBase()
+		case <-base.Done():
+		}
+	}()
 	for {
 		select {
 		case <-o.stop:
@@ -107,7 +118,7 @@ func (a *App) runOutside(p *publisher) {
 				o.set(OutsideCheck{State: CheckChecking, URL: ts.URL, Checks: []tunnel.Check{}})
 				a.emit("outside-check", o.get())
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+			ctx, cancel := context.WithTimeout(base, 45*time.Second)
 			checks, err := a.outsideChecks(ctx, ts.URL)
 			cancel()
 			c := OutsideCheck{URL: ts.URL, CheckedAt: time.Now(), Checks: checks}
