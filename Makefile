@@ -86,10 +86,12 @@ frontend: frontend-deps
 	cd frontend && $(N22) npm run build
 
 # build/bin/hearth: wails build of the Go app with the frontend embedded (-s:
-# built just above; -m: no `go mod tidy`; the frontend needs no wailsjs/).
-app: deps frontend
-	WAILS="$$(bash scripts/ensure-wails.sh)" && $(N22) "$$WAILS" build -s -m -nosyncgomod -skipbindings
-	@echo "built $(CURDIR)/build/bin/hearth"
+# built before it; -m: no `go mod tidy`; the frontend needs no wailsjs/).
+# scripts/build-app.sh builds the Wails CLI and downloads Go modules in the
+# background while apt-deps and the frontend run, then builds once, saying
+# how long each step takes.
+app:
+	MAKE="$(MAKE)" GO="$(GO)" bash scripts/build-app.sh
 
 # Unit tests of the window's logic (Vitest) and a type check of the Svelte code.
 test-ui: frontend-deps

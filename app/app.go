@@ -55,6 +55,9 @@ type Config struct {
 	// UserDomains are the handle domains this PDS offers (pds.Config;
 	// main.go reads HEARTH_USER_DOMAINS, comma-separated, e.g. ".test").
 	UserDomains []string
+	// OutsideCheckEvery is how often the outside check runs while
+	// publishing (default 5 minutes; it also runs after every change).
+	OutsideCheckEvery time.Duration
 }
 
 // EnvFlag reads a boolean environment variable ("1", "true", …); unset or
@@ -100,6 +103,9 @@ type App struct {
 	// quit"): closing the window then never asks (BeforeClose).
 	quitting bool
 	bk       backups // scheduled backups (backup.go)
+	// ngrokOK is the last ngrok authtoken CheckNgrokToken accepted
+	// (StartPublishing does not check it a second time).
+	ngrokOK string
 }
 
 // New returns an app; call Start to open the engine.

@@ -51,11 +51,14 @@ WAILS="$(bash "$ROOT/scripts/ensure-wails.sh")"
 # dev on this machine).
 PORT="$("${N22[@]}" node -e '
 	const net = require("net")
-	const tryPort = (p) => new Promise((ok) => {
-		const s = net.createServer().once("error", () => ok(0))
-		s.listen(p, "127.0.0.1", () => { const a = s.address().port; s.close(() => ok(a)) })
+	const tryPort = (p, host) => new Promise((ok) => {
+		const s = net.createServer().once("error", (e) => ok(host === "::1" && e.code === "EADDRNOTAVAIL" ? p : 0))
+		s.listen(p, host, () => { const a = s.address().port; s.close(() => ok(a)) })
 	})
-	;(async () => console.log((await tryPort(34115)) || (await tryPort(0))))()')"
+	// free on IPv4 AND IPv6 loopback: "localhost" may resolve to either, and
+	// another wails dev on ::1 would otherwise answer this test
+	const both = async (p) => { const a = await tryPort(p, "127.0.0.1"); return a && (await tryPort(a, "::1")) ? a : 0 }
+	;(async () => { let p = await both(34115); for (let i = 0; !p && i < 20; i++) p = await both(0); console.log(p) })()')"
 DEV_URL="http://localhost:$PORT"
 # The local PLC directory's port (free now; the directory starts later).
 PLC_PORT="$("${N22[@]}" node -e '

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -25,6 +24,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/firehose"
 	"github.com/hearth-pds/hearth/pds/identity"
 	"github.com/hearth-pds/hearth/pds/outbound"
+	"github.com/hearth-pds/hearth/pds/reach"
 	"github.com/hearth-pds/hearth/pds/secrets"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
@@ -229,9 +229,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("hearthd ready", "listen", ln.Addr().String(), "public_url", e.Identity.PublicURL(), "data_dir", ef.dataDir)
-	crawler := crawl.New(strings.Split(*relays, ","), nil, log)
-	defer crawler.Close()
-	requestCrawl(crawler, e.Identity.PublicURL(), given(fs, "relays"), log)
+	// The reachability supervisor: announces to the relays now, again
+	// after a wake or a network change, and whenever a relay is found not
+	// subscribed (backoff capped at 60 s).
+	sup := reach.New(reach.Config{Relays: relayList(*relays, given(fs, "relays")), Log: log,
+		Subscribers: func() int { return h.Firehose().Stats().Subscribers }})
+	defer sup.Close()
+	announce(sup, e.Identity.PublicURL(), log)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -246,22 +250,37 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	return nil
 }
 
-// requestCrawl asks the relays to crawl the PDS at publicURL (its host,
-// with the port when there is one), under crawl.ShouldAsk: the default
-// relays only when the host is public, relays the operator named (explicit:
-// --relays or HEARTH_RELAYS was set) always. It returns whether it asked.
-func requestCrawl(crawler *crawl.Requester, publicURL string, explicit bool, log *slog.Logger) bool {
-	u, err := url.Parse(publicURL)
-	if err != nil || u.Host == "" {
-		log.Warn("not asking relays to crawl: no host in the public URL", "public_url", publicURL)
+// relayList turns --relays into the supervisor's relays: explicit (asked
+// even for a local or private public URL) when the operator set --relays or
+// HEARTH_RELAYS, else the defaults, which crawl.ShouldAsk keeps to public
+// hosts.
+func relayList(relays string, explicit bool) []reach.Relay {
+	var out []reach.Relay
+	for _, r := range strings.Split(relays, ",") {
+		if strings.TrimSpace(r) != "" {
+			out = append(out, reach.Relay{URL: r, Explicit: explicit})
+		}
+	}
+	return out
+}
+
+// announce hands the public URL to the supervisor (the hostname is its host
+// with the port when there is one) and logs which relays it will not ask.
+// It returns whether any relay is asked.
+func announce(sup *reach.Supervisor, publicURL string, log *slog.Logger) bool {
+	if err := sup.SetHost(publicURL); err != nil {
+		log.Warn("not asking relays to crawl: no host in the public URL", "public_url", publicURL, "err", err)
 		return false
 	}
-	if !crawl.ShouldAsk(u.Host, explicit) {
-		log.Info("public URL is local: not asking the default relays to crawl (name relays with --relays to ask them anyway)", "hostname", u.Host)
-		return false
+	asked := false
+	for _, st := range sup.Status() {
+		if st.State == reach.StateIdle {
+			log.Info("public URL is local: not asking the default relays to crawl (name relays with --relays to ask them anyway)", "relay", st.Relay, "hostname", st.Hostname)
+		} else {
+			asked = true
+		}
 	}
-	crawler.Request(u.Host)
-	return true
+	return asked
 }
 
 func accountCreate(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import fs from 'node:fs'
+import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { chromium } from 'playwright-core'
@@ -611,11 +612,18 @@ describe('Hearth desktop window', { concurrency: false }, () => {
       window.runtime.EventsOn('tunnel', (t) => window.__tunnel.push(t.state))
     })
     await publishToggle().click()
-    await tunnelState().getByText('Online', { exact: true }).waitFor()
+    // Honest status: the tunnel is up, but alice.test resolves nowhere, so
+    // the outside check fails and the panel names the step and the fix
+    // instead of saying "Online".
+    await tunnelState().getByText('Not reachable', { exact: true }).waitFor()
     publicURL = await text(page.getByTestId('public-url'))
     assert.match(publicURL, /^http:\/\/localhost:\d+$/)
     assert.notEqual(publicURL, localURL)
-    await page.getByTestId('tunnel-text').getByText(/only this computer can reach it/).waitFor()
+    await page.getByTestId('tunnel-text').getByText(/the outside check fails at “Your handle resolves to your DID”\. Add a DNS TXT record _atproto\.alice\.test/).waitFor()
+    const details = page.getByTestId('outside-details')
+    await details.getByText('Details of the outside check (3 of 4 pass)').click()
+    await details.locator('li[data-ok="false"]').getByText('✗ Your handle resolves to your DID').waitFor()
+    assert.equal(await details.locator('li[data-ok="true"]').count(), 3)
     assert.equal(await text(publishToggle()), 'Stop publishing')
     assert.equal(await page.getByLabel('Public URL', { exact: true }).count(), 0) // the byo field is gone: loopback is chosen
     assert.equal(await loopback.isDisabled(), true, 'the settings are locked while publishing')
@@ -632,7 +640,8 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.deepEqual(data.alsoKnownAs, [`at://${HANDLE}`])
     // The PDS answers there, and the sidebar says it is published.
     assert.equal((await fetch(`${publicURL}/xrpc/_health`)).status, 200)
-    await page.getByTestId('sidebar-tunnel').getByText('Published', { exact: true }).waitFor()
+    // The sidebar does not claim "Published" while the outside check fails.
+    await page.getByTestId('sidebar-tunnel').getByText('Not reachable', { exact: true }).waitFor()
   })
 
   step('publish: the self-check passes for the server, the DID document and the firehose', async () => {
@@ -684,14 +693,15 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.equal((await fetch(`${publicURL}/xrpc/_health`)).status, 200)
     const st = await page.evaluate(() => window.go.app.App.PublishingStatus())
     assert.equal(st.tunnel.state, 'online')
-    await page.getByTestId('sidebar-tunnel').getByText('Published', { exact: true }).waitFor()
+    assert.equal(st.outside.state, 'failing')
+    await page.getByTestId('sidebar-tunnel').getByText('Not reachable', { exact: true }).waitFor()
     await page.evaluate(() => window.runtime.WindowShow())
   })
 
-  step('publish: relay status (a local address is not sent to relays)', async () => {
+  step('publish: relay status (a local address is not sent to default relays)', async () => {
     const relay = page.getByRole('list', { name: 'Relay crawl status' }).locator('[data-relay="https://bsky.network"]')
-    await relay.getByTestId('relay-state').getByText('Not requested', { exact: true }).waitFor()
-    await relay.getByText(/local address, which no relay can reach/).waitFor()
+    await relay.getByTestId('relay-state').getByText('Not asked', { exact: true }).waitFor()
+    await relay.getByText(/The public address is local or private, so this default relay on the internet could not reach it/).waitFor()
   })
 
   step('publish: a domain handle shows its DNS record, and one that does not resolve is refused in words', async () => {
@@ -777,9 +787,10 @@ describe('Hearth desktop window', { concurrency: false }, () => {
   step('status: the public URL and the relay crawl', async () => {
     await page.keyboard.press('Control+5')
     assert.equal(await text(page.getByTestId('status-public-url')), publicURL)
-    assert.equal(await text(page.getByTestId('status-tunnel')), 'Online')
-    await page.getByTestId('relay-crawl').getByText('Not requested', { exact: true }).waitFor()
-    await page.getByTestId('explanation').getByText(`Your identity is published in the PLC directory, and your PDS is on the internet at ${publicURL}.`).waitFor()
+    assert.equal(await text(page.getByTestId('status-tunnel')), 'Not reachable')
+    await page.getByTestId('status-unverified').waitFor()
+    await page.getByTestId('status-outside').getByText(/^Fails at “Your handle resolves to your DID”\. Add a DNS TXT record/).waitFor()
+    await page.getByTestId('relay-crawl').getByText('Not asked', { exact: true }).waitFor()
   })
 
   step('publish: stop, then your own URL: relay crawl retried with the error shown', async () => {
@@ -800,13 +811,15 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     await page.getByText('Relays to ask to crawl your PDS').click()
     await page.getByLabel('Relays, one per line').fill('http://127.0.0.1:9')
     await publishToggle().click()
-    await tunnelState().getByText('Online', { exact: true }).waitFor()
+    // Nothing answers at pds.invalid: the first step of the outside check fails.
+    await tunnelState().getByText('Not reachable', { exact: true }).waitFor()
+    await page.getByTestId('tunnel-text').getByText(/fails at “Server answers at the public URL”/).waitFor()
     assert.equal(await text(page.getByTestId('public-url')), 'https://pds.invalid')
     const relay = page.locator('[data-relay="http://127.0.0.1:9"]')
-    await relay.getByTestId('relay-state').getByText('Retrying', { exact: true }).waitFor()
-    await relay.getByText(/failed: Request crawl from http:\/\/127\.0\.0\.1:9: .*connection refused/).waitFor()
+    await relay.getByTestId('relay-state').getByText('Not subscribed', { exact: true }).waitFor()
+    await relay.getByTestId('relay-text').getByText(/^Relay unreachable: .*connection refused\. Hearth asks again (in \d+ s|now)\.$/).waitFor()
     await page.keyboard.press('Control+5')
-    await page.getByTestId('relay-crawl').getByText('Trying', { exact: true }).waitFor()
+    await page.getByTestId('relay-crawl').getByText('Not subscribed', { exact: true }).waitFor()
   })
 
   step('publish: switch it off', async () => {
@@ -817,6 +830,71 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.equal(await page.getByLabel('Public URL', { exact: true }).isEnabled(), true, 'the settings can change again')
     await page.keyboard.press('Control+5')
     await page.getByText('Not published', { exact: true }).waitFor()
+  })
+
+  step('publish: a relay that follows the PDS shows Subscribed with the last event it has seen', async () => {
+    // A minimal relay on loopback: it accepts requestCrawl and then reports
+    // the host active at seq 42 through getHostStatus, as indigo's does.
+    const asked = []
+    const srv = http.createServer((req, res) => {
+      const u = new globalThis.URL(req.url, 'http://x')
+      res.setHeader('content-type', 'application/json')
+      if (u.pathname === '/xrpc/com.atproto.sync.requestCrawl') {
+        let body = ''
+        req.on('data', (c) => (body += c))
+        req.on('end', () => {
+          asked.push(JSON.parse(body).hostname)
+          res.end('{}')
+        })
+      } else if (u.pathname === '/xrpc/com.atproto.sync.getHostStatus' && asked.includes(u.searchParams.get('hostname'))) {
+        res.end(JSON.stringify({ hostname: u.searchParams.get('hostname'), seq: 42, status: 'active' }))
+      } else {
+        res.statusCode = 404
+        res.end(JSON.stringify({ error: 'HostNotFound', message: 'host not found' }))
+      }
+    })
+    await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+    const relayURL = `http://127.0.0.1:${srv.address().port}`
+    try {
+      await page.keyboard.press('Control+6')
+      await kinds().getByRole('radio', { name: /Loopback/ }).check()
+      if (!(await page.getByLabel('Relays, one per line').isVisible())) await page.getByText('Relays to ask to crawl your PDS').click()
+      await page.getByLabel('Relays, one per line').fill(relayURL)
+      await publishToggle().click()
+      const relay = page.locator(`[data-relay="${relayURL}"]`)
+      await relay.getByTestId('relay-state').getByText('Subscribed', { exact: true }).waitFor()
+      const url = await text(page.getByTestId('public-url'))
+      await relay.getByTestId('relay-text').getByText(`The relay follows ${url.replace('http://', '')}; it has seen up to event #42.`).waitFor()
+      assert.deepEqual([...new Set(asked)], [url.replace('http://', '')], 'the hostname carries the port')
+      await page.keyboard.press('Control+5')
+      await page.getByTestId('relay-crawl').getByText('Subscribed', { exact: true }).waitFor()
+      await page.keyboard.press('Control+6')
+      await publishToggle().click()
+      await tunnelState().getByText('Off', { exact: true }).waitFor()
+    } finally {
+      srv.close()
+    }
+  })
+
+  step('publish: a new ngrok authtoken is checked once, in one sentence, with the details folded', async () => {
+    await kinds().getByRole('radio', { name: /ngrok/ }).check()
+    const token = page.getByLabel('Authtoken', { exact: true })
+    await token.fill('2bogusHEARTHe2eTOKEN_0123456789abcdefABCDEF')
+    await token.press('Tab') // "change": checked when entered
+    const check = page.getByTestId('token-check')
+    await check.waitFor()
+    assert.equal(await check.getAttribute('data-ok'), 'false')
+    // Here ngrok is out of reach (no internet) or refuses the token: one plain sentence either way.
+    const sentence = await text(check.locator('span').first())
+    assert.match(sentence, /^(ngrok did not accept this authtoken|Hearth could not reach ngrok to check this authtoken)/)
+    assert.ok(!sentence.includes('\n') && !/dial tcp|ERR_NGROK/.test(sentence), sentence)
+    await check.getByText('Details').click()
+    await check.locator('details .mono').waitFor()
+    // Starting with it is refused in the same sentence; nothing is saved.
+    await publishToggle().click()
+    await page.getByTestId('publish-error').getByText(`Publishing did not start. ${sentence}`).waitFor()
+    await tunnelState().getByText('Off', { exact: true }).waitFor()
+    await kinds().getByRole('radio', { name: /My own URL/ }).check()
   })
 
   const login = (identifier, password) =>

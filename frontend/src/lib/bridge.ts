@@ -34,6 +34,8 @@ import type {
   SelfCheckResult,
   StatusInfo,
   TunnelStatus,
+  OutsideCheck,
+  NgrokTokenCheck,
   VerifyReport,
   WriteResult,
 } from './types'
@@ -76,6 +78,7 @@ export interface GoApp {
   StopPublishing(): Promise<void>
   PublishingStatus(): Promise<PublishStatus>
   SelfCheck(): Promise<SelfCheckResult[] | null>
+  CheckNgrokToken(token: string): Promise<NgrokTokenCheck>
   ExportRecoveryKey(): Promise<RecoveryKeyExport>
   CreateRecoveryKey(): Promise<RecoveryKeyExport>
   AddRotationKey(didKey: string): Promise<void>
@@ -166,6 +169,10 @@ export function onEvent(cb: (e: EventInfo) => void): () => void {
 }
 
 /** The "tunnel" event: the tunnel's status, on every change. */
+export function onOutsideCheck(cb: (c: OutsideCheck) => void): () => void {
+  return on('outside-check', (c) => cb(c as OutsideCheck))
+}
+
 export function onTunnel(cb: (t: TunnelStatus) => void): () => void {
   return on('tunnel', (t) => cb(t as TunnelStatus))
 }

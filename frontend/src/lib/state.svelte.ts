@@ -1,7 +1,7 @@
 // The window's shared state (Svelte 5 runes): which screen is showing, the
 // account, progress of long jobs, live events, notices and the one modal
 // confirmation dialog.
-import type { AccountInfo, BlobRef, CARInfo, EventInfo, Progress, TunnelStatus } from './types'
+import type { AccountInfo, BlobRef, CARInfo, EventInfo, OutsideCheck, Progress, TunnelStatus } from './types'
 import { mergeTunnel } from './publish'
 
 export type Screen = 'home' | 'blobs' | 'repo' | 'backup' | 'status' | 'publish' | 'account' | 'settings' | 'apps' | 'developer'
@@ -70,6 +70,8 @@ class AppState {
   attach = $state<BlobRef[]>([])
   /** The publishing tunnel (from "tunnel" events and the Publish panel's polls). */
   tunnel = $state<TunnelStatus | null>(null)
+  /** The outside check ("outside-check" events and the Publish panel's polls): "Online" only while verified. */
+  outside = $state<OutsideCheck | null>(null)
 
   go(screen: Screen) {
     this.screen = screen

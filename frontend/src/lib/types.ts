@@ -204,18 +204,49 @@ export interface TunnelStatus {
   kind: string
   state: TunnelState
   url: string // the public URL while online (and the last one after)
-  reason: string // why offline
+  reason: string // why offline, one plain sentence
+  detail: string // the raw error behind it (folds out)
+  stuck: boolean // retrying cannot help (a wrong token): Hearth waits for new settings
   since: string // RFC 3339 with nanoseconds; year 1 when publishing never started
 }
 
-export type RelayState = 'pending' | 'ok' | 'refused' | 'idle'
+/** A relay under the reachability supervisor (pds/reach). */
+export type RelayState = 'idle' | 'announcing' | 'subscribed' | 'not-subscribed'
 
 export interface RelayStatus {
   relay: string
   state: RelayState
-  attempts: number
-  lastError: string
+  attempts: number // crawl requests sent for this hostname
+  lastError: string // why not subscribed, or why not asked
   hostname: string
+  explicit: boolean // named by the user: asked even for a local URL
+  hostStatus: string // the relay's own word (active, idle, offline, throttled, banned)
+  seq: number // the last seq of ours the relay reports having seen
+  hasSeq: boolean
+  nextRetry: string // RFC 3339; year 1 when none
+  lastCheck: string
+}
+
+/** CheckNgrokToken's answer: one plain sentence, the raw error to fold out. */
+export interface NgrokTokenCheck {
+  ok: boolean
+  kind: '' | 'invalid-token' | 'account-limit' | 'domain' | 'no-network' | 'other'
+  sentence: string
+  detail: string
+}
+
+/** The honest publishing status: the outside check (app/reach.go). */
+export type OutsideState = 'off' | 'down' | 'checking' | 'verified' | 'failing'
+
+export interface OutsideCheck {
+  state: OutsideState
+  url: string
+  checkedAt: string
+  nextCheck: string
+  checks: SelfCheckResult[] | null
+  failing: string // the first failing step
+  hint: string // and how to fix it
+  passed: number
 }
 
 export interface PublishConfig {
@@ -234,6 +265,7 @@ export interface PublishStatus {
   refusedOps: number
   lastError: string
   config: PublishConfig
+  outside: OutsideCheck
 }
 
 export interface SelfCheckResult {
