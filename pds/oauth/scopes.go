@@ -188,6 +188,23 @@ func (s Scopes) AllowsAccount(attr, action string) bool {
 	return false
 }
 
+// AllowsIdentity reports whether the grant may change the account's
+// identity attribute attr: "handle" (identity:handle or identity:*) or
+// "*" (the DID document itself, PLC operations: identity:* only).
+// transition:generic never reaches identity, as in the reference.
+func (s Scopes) AllowsIdentity(attr string) bool {
+	for _, raw := range s {
+		p, err := parsePermission(raw)
+		if err != nil || p == nil || p.resource != "identity" {
+			continue
+		}
+		if p.attr == "*" || p.attr == attr {
+			return true
+		}
+	}
+	return false
+}
+
 // Describe is the scope set in plain language, for the consent page and
 // the desktop's Connected apps.
 func (s Scopes) Describe() []string {
