@@ -94,6 +94,10 @@ type Config struct {
 	// outbound policy's client); tests set one that trusts their TLS
 	// server.
 	OAuthFetch *http.Client
+	// LexiconTXT looks up DNS TXT records for OAuth permission sets (the
+	// _lexicon.<authority> record naming a set's publisher); nil: the
+	// system resolver. Tests set a fixed table.
+	LexiconTXT func(ctx context.Context, name string) ([]string, error)
 }
 
 func (c *Config) setDefaults() {
@@ -246,6 +250,7 @@ func wire(ctx context.Context, db *store.Store, box *secrets.Box, pu *url.URL, c
 	}
 	if e.OAuth, err = oauth.Open(ctx, db, oauth.Config{
 		Issuer: e.Identity.PublicURL, Accounts: e.Accounts, Box: box, Fetch: fetch, Logger: cfg.Logger,
+		Directory: cfg.Directory, LookupTXT: cfg.LexiconTXT,
 	}); err != nil {
 		return nil, err
 	}

@@ -27,3 +27,26 @@ func TestScopesAllowsAccount(t *testing.T) {
 		}
 	}
 }
+
+func TestScopesAllowsIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		scope, attr string
+		want        bool
+	}{
+		{"atproto identity:handle", "handle", true},
+		{"atproto identity:handle", "*", false},
+		{"atproto identity:*", "handle", true},
+		{"atproto identity:*", "*", true},
+		{"atproto identity?attr=handle", "handle", true},
+		{"atproto transition:generic", "handle", false},
+		{"atproto account:status?action=manage", "handle", false},
+	} {
+		s, err := ParseScopes(tc.scope)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.scope, err)
+		}
+		if got := s.AllowsIdentity(tc.attr); got != tc.want {
+			t.Errorf("%q AllowsIdentity(%s) = %v, want %v", tc.scope, tc.attr, got, tc.want)
+		}
+	}
+}
