@@ -3,6 +3,7 @@ package migrate_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -253,10 +254,24 @@ func checkMoved(t *testing.T, step string, m moveCheck) map[string]string {
 		"repo": m.did, "collection": "app.bsky.feed.post",
 		"record": map[string]any{"$type": "app.bsky.feed.post", "text": "written after moving", "createdAt": time.Now().UTC().Format(time.RFC3339)},
 	}, nil)
-	if err == nil {
+	var xe *xrpcError
+	switch {
+	case err == nil:
 		t.Errorf("%s: the old PDS accepted a write for the moved account", step)
-	} else {
+	case !errors.As(err, &xe) || xe.Name != "AccountDeactivated":
+		t.Errorf("%s: the old PDS refused a write with %v, want AccountDeactivated", step, err)
+	default:
 		t.Logf("%s: the old PDS refuses writes: %v", step, err)
+	}
+	// The old PDS knows the identity is no longer its own.
+	var old struct {
+		Activated bool `json:"activated"`
+		ValidDid  bool `json:"validDid"`
+	}
+	if err := co.get("com.atproto.server.checkAccountStatus", nil, &old); err != nil {
+		t.Errorf("%s: checkAccountStatus on the old PDS: %v", step, err)
+	} else if old.Activated || old.ValidDid {
+		t.Errorf("%s: checkAccountStatus on the old PDS = %+v, want neither activated nor a valid DID", step, old)
 	}
 	// And the new one takes them.
 	if err := m.newClient.post("com.atproto.repo.createRecord", map[string]any{

@@ -175,7 +175,8 @@ func startPLC(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewServer(plcdir.New())
 	t.Cleanup(srv.Close)
-	return srv.URL
+	// By name: the reference PDS's fetch refuses IP-literal hosts.
+	return strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 }
 
 // refPDS is a running reference PDS.
@@ -209,6 +210,10 @@ func startRefPDS(t *testing.T, tl tools, name, plcURL string) *refPDS {
 		"PDS_DID_PLC_URL=" + plcURL,
 		"PDS_DEV_MODE=true",
 		"PDS_INVITE_REQUIRED=false",
+		// Preferences are served only when an AppView is configured; it
+		// is never called here.
+		"PDS_BSKY_APP_VIEW_URL=http://127.0.0.1:9",
+		"PDS_BSKY_APP_VIEW_DID=did:web:appview.test",
 		"PDS_CRAWLERS=",
 		"PDS_RATE_LIMITS_ENABLED=false",
 		"LOG_ENABLED=true",
