@@ -15,6 +15,8 @@
 //   PDS_DID_PLC_URL                 the local PLC directory
 //   PDS_DEV_MODE=true               (http, no SSRF protection for loopback)
 //   PDS_INVITE_REQUIRED=false
+//   PDS_BSKY_APP_VIEW_URL, PDS_BSKY_APP_VIEW_DID  (without an AppView the
+//                                   reference refuses app.bsky.actor.*Preferences)
 // Without PDS_EMAIL_SMTP_URL the reference "sends" mail to a JSON transport
 // (nothing leaves the process); the tokens it would email stay in its
 // account database (account.sqlite, table email_token), where the test
