@@ -79,8 +79,11 @@ func freePort(t *testing.T) int {
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	return port
 }
 
 // process is a child started by the test, stopped (SIGTERM, then SIGKILL)
@@ -233,7 +236,11 @@ func (r *refPDS) emailToken(t *testing.T, did, purpose string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close %s's account database: %v", r.proc.name, err)
+		}
+	}()
 	var token string
 	err = db.QueryRow(`SELECT token FROM email_token WHERE did = ? AND purpose = ?`, did, purpose).Scan(&token)
 	if err != nil {
