@@ -258,8 +258,8 @@ func checkMoved(t *testing.T, step string, m moveCheck) map[string]string {
 	switch {
 	case err == nil:
 		t.Errorf("%s: the old PDS accepted a write for the moved account", step)
-	case !errors.As(err, &xe) || xe.Name != "AccountDeactivated":
-		t.Errorf("%s: the old PDS refused a write with %v, want AccountDeactivated", step, err)
+	case !errors.As(err, &xe) || xe.Name != "AccountDeactivated" || xe.Status != http.StatusUnauthorized:
+		t.Errorf("%s: the old PDS refused a write with %v, want HTTP 401 AccountDeactivated (as the reference PDS)", step, err)
 	default:
 		t.Logf("%s: the old PDS refuses writes: %v", step, err)
 	}
