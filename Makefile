@@ -6,7 +6,7 @@ BIN := $(CURDIR)/bin
 CACHE := $(CURDIR)/.cache
 PORT ?= 2583
 DATA_DIR ?= $(HOME)/.local/share/hearth/hearthd
-APT_PACKAGES := build-essential pkg-config ca-certificates curl git libgtk-3-dev libwebkit2gtk-4.0-dev xvfb xauth chromium
+APT_PACKAGES := build-essential python3 pkg-config ca-certificates curl git libgtk-3-dev libwebkit2gtk-4.0-dev xvfb xauth chromium
 
 .PHONY: deps apt-deps go-deps build run test test-go test-race test-fuzz lint test-ts test-relay test-migrate bench clean \
 	frontend-deps frontend app run-headless test-ui test-gui screenshots
