@@ -6,9 +6,9 @@ BIN := $(CURDIR)/bin
 CACHE := $(CURDIR)/.cache
 PORT ?= 2583
 DATA_DIR ?= $(HOME)/.local/share/hearth/hearthd
-APT_PACKAGES := build-essential pkg-config ca-certificates curl git libgtk-3-dev libwebkit2gtk-4.0-dev xvfb xauth chromium
+APT_PACKAGES := build-essential python3 pkg-config ca-certificates curl git libgtk-3-dev libwebkit2gtk-4.0-dev xvfb xauth chromium
 
-.PHONY: deps apt-deps go-deps build run test test-go test-race test-fuzz lint test-ts test-oauth test-relay test-jetstream bench clean \
+.PHONY: deps apt-deps go-deps build run test test-go test-race test-fuzz lint test-ts test-oauth test-relay test-jetstream test-migrate bench clean \
 	frontend-deps frontend app run-headless test-ui test-gui screenshots
 
 deps: apt-deps go-deps
@@ -37,7 +37,7 @@ run-headless: deps build
 	@mkdir -p "$(DATA_DIR)"
 	$(BIN)/hearthd serve --data-dir "$(DATA_DIR)" --listen 127.0.0.1:$(PORT) --public-url http://localhost:$(PORT)
 
-test: deps test-go test-race test-fuzz test-ts test-oauth test-relay test-jetstream test-ui test-gui
+test: deps test-go test-race test-fuzz test-ts test-oauth test-relay test-jetstream test-migrate test-ui test-gui
 
 test-go: lint
 	$(GO) vet ./...
@@ -74,6 +74,12 @@ test-relay:
 # must send what Hearth's own /subscribe sends.
 test-jetstream:
 	GO="$(GO)" bash scripts/test-jetstream.sh
+
+# An account moves from the reference PDS (@atproto/pds on Node 22) into
+# hearthd and out to a second reference PDS with goat, against a local PLC
+# (goat, the reference PDS and its native module are built once into .cache).
+test-migrate:
+	GO="$(GO)" bash scripts/test-migrate.sh
 
 # --- the desktop app (Wails v2 + Svelte; Node 22 via frontend/tools/with-node22.sh)
 N22 := bash $(CURDIR)/frontend/tools/with-node22.sh

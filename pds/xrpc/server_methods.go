@@ -275,8 +275,12 @@ func (s *Server) checkAccountStatus(w http.ResponseWriter, r *http.Request, c *a
 			refd++
 		}
 	}
+	validDID, err := s.e.Identity.ValidDID(r.Context(), c.DID)
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"activated": st.Active, "validDid": true, "repoCommit": st.Head, "repoRev": st.Rev,
+		"activated": st.Active, "validDid": validDID, "repoCommit": st.Head, "repoRev": st.Rev,
 		"repoBlocks": n, "indexedRecords": n, "privateStateValues": 0,
 		"expectedBlobs": refd + len(missing), "importedBlobs": refd,
 	})
