@@ -110,10 +110,12 @@ describe('Statusphere on hearthd devnet', { concurrency: false }, () => {
     await page.fill('#handle', HANDLE)
     await Promise.all([page.waitForURL((u) => u.origin === PDS_URL), page.click('#login')])
 
-    // The consent page on the PDS: it names the app; password, Allow.
+    // The consent page on the PDS: a loopback client (no metadata document,
+    // so no name of its own), its client_id; password, Allow.
     await page.locator('#approve').waitFor()
     const consent = await page.textContent('body')
-    assert.match(consent, /Statusphere|localhost/, 'the consent page names the app')
+    assert.match(consent, /Loopback client/, 'the consent page says what kind of app it is')
+    assert.match(consent, /http:\/\/localhost\?redirect_uri=/, 'and shows its client_id')
     assert.equal(await page.inputValue('#identifier'), HANDLE, 'login_hint fills the handle')
     await page.fill('#password', PASSWORD)
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'statusphere-consent.png'), fullPage: true })
