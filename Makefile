@@ -8,7 +8,7 @@ PORT ?= 2583
 DATA_DIR ?= $(HOME)/.local/share/hearth/hearthd
 APT_PACKAGES := build-essential python3 pkg-config ca-certificates curl git libgtk-3-dev libwebkit2gtk-4.0-dev xvfb xauth chromium
 
-.PHONY: deps apt-deps go-deps build run test test-go test-race test-fuzz lint test-ts test-oauth test-relay test-jetstream test-migrate bench clean \
+.PHONY: deps apt-deps go-deps build run test test-go test-race test-fuzz lint test-ts test-oauth test-statusphere test-relay test-jetstream test-migrate bench clean \
 	frontend-deps frontend app run-headless test-ui test-gui screenshots
 
 deps: apt-deps go-deps
@@ -37,7 +37,7 @@ run-headless: deps build
 	@mkdir -p "$(DATA_DIR)"
 	$(BIN)/hearthd serve --data-dir "$(DATA_DIR)" --listen 127.0.0.1:$(PORT) --public-url http://localhost:$(PORT)
 
-test: deps test-go test-race test-fuzz test-ts test-oauth test-relay test-jetstream test-migrate test-ui test-gui
+test: deps test-go test-race test-fuzz test-ts test-oauth test-statusphere test-relay test-jetstream test-migrate test-ui test-gui
 
 test-go: lint
 	$(GO) vet ./...
@@ -65,6 +65,11 @@ test-ts: build
 # client) against hearthd and a local PLC, the consent page in chromium.
 test-oauth: build
 	GO="$(GO)" bash scripts/test-oauth.sh
+
+# A Statusphere-style app (the real @atproto/oauth-client-node and a
+# Jetstream consumer) against `hearthd devnet`, offline, driven in chromium.
+test-statusphere: build
+	bash scripts/test-statusphere.sh
 
 # A real indigo relay (built once into .cache/bin) must accept Hearth's firehose.
 test-relay:
