@@ -29,30 +29,16 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 
 # --- Node 22 and the client's packages ---------------------------------------
+# with-node22.sh npm-ci runs npm ci only when the lock or Node changed.
+bash "$ROOT/frontend/tools/with-node22.sh" npm-ci "$CLIENT"
 NODE="$(bash "$ROOT/scripts/ensure-node22.sh")"
 export PATH="$(dirname "$NODE"):$PATH"
-NPM_CLI="$(readlink -f "$(command -v npm)")"
-npm22() {
-	case "$NPM_CLI" in
-	*.js) "$NODE" "$NPM_CLI" "$@" ;;
-	*) npm "$@" ;;
-	esac
-}
-log "node $(node --version), npm $(npm22 --version 2>/dev/null)"
-
-lock_sum="$(cat "$CLIENT/package.json" "$CLIENT/package-lock.json" | sha256sum | cut -d' ' -f1)-$(node --version)"
-stamp="$CLIENT/node_modules/.hearth-installed"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
-	log "npm ci in tests/oauth-client"
-	(cd "$CLIENT" && npm22 ci --no-audit --no-fund --loglevel=error)
-	echo "$lock_sum" >"$stamp"
-fi
+log "node $(node --version)"
 
 # --- the binaries ------------------------------------------------------------
-if [ ! -x "$HEARTHD" ]; then
-	log "building bin/hearthd"
-	make -C "$ROOT" --no-print-directory build
-fi
+# Always (go build is incremental): a stale bin/hearthd would test old code.
+log "building bin/hearthd"
+make -C "$ROOT" --no-print-directory build
 log "building bin/localplc"
 (cd "$ROOT" && "$GO" build -o "$LOCALPLC" ./internal/cmd/localplc)
 

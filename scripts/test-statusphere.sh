@@ -28,29 +28,15 @@ if [ ! -x "$CHROMIUM" ]; then
 fi
 
 # --- Node 22 and the app's packages ------------------------------------------
+# with-node22.sh npm-ci runs npm ci only when the lock or Node changed.
+bash "$ROOT/frontend/tools/with-node22.sh" npm-ci "$APP"
 NODE="$(bash "$ROOT/scripts/ensure-node22.sh")"
 export PATH="$(dirname "$NODE"):$PATH"
-NPM_CLI="$(readlink -f "$(command -v npm)")"
-npm22() {
-	case "$NPM_CLI" in
-	*.js) "$NODE" "$NPM_CLI" "$@" ;;
-	*) npm "$@" ;;
-	esac
-}
 log "node $(node --version)"
 
-lock_sum="$(cat "$APP/package.json" "$APP/package-lock.json" | sha256sum | cut -d' ' -f1)-$(node --version)"
-stamp="$APP/node_modules/.hearth-installed"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
-	log "npm ci in tests/statusphere"
-	(cd "$APP" && npm22 ci --no-audit --no-fund --loglevel=error)
-	echo "$lock_sum" >"$stamp"
-fi
-
-if [ ! -x "$HEARTHD" ]; then
-	log "building bin/hearthd"
-	make -C "$ROOT" --no-print-directory build
-fi
+# Always (go build is incremental): a stale bin/hearthd would test old code.
+log "building bin/hearthd"
+make -C "$ROOT" --no-print-directory build
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/hearth-statusphere.XXXXXX")"
 DEVNET_LOG="$WORK/devnet.log"
