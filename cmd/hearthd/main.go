@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -236,6 +237,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 		Subscribers: func() int { return h.Firehose().Stats().Subscribers }})
 	defer sup.Close()
 	announce(sup, e.Identity.PublicURL(), log)
+	return serveUntilDone(ctx, srv, errc, log)
+}
+
+// serveUntilDone waits until the server fails (errc) or ctx ends (a
+// signal), then shuts the server down gracefully within 10 s.
+func serveUntilDone(ctx context.Context, srv *http.Server, errc <-chan error, log *slog.Logger) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
