@@ -238,7 +238,7 @@ func TestJetstreamHelloAndMaxSize(t *testing.T) {
 // Bad parameters get a clear 400; the firehose's per-address cap counts
 // /subscribe connections too.
 func TestJetstreamRefusals(t *testing.T) {
-	p := testpds.StartWithOptions(t, nil, xrpc.Options{Firehose: firehose.Config{MaxSubscribersPerAddr: 1}})
+	p := testpds.StartThroughTunnel(t, xrpc.Options{Firehose: firehose.Config{MaxSubscribersPerAddr: 1}})
 	ws := strings.Replace(p.URL, "http://", "ws://", 1) + "/subscribe?"
 	for _, tc := range []struct{ query, header, want string }{
 		{"wantedCollections=not..nsid", "", "invalid collection"},
