@@ -268,8 +268,15 @@ func (e *Engine) Close() error {
 }
 
 // Outbound returns the engine's policy for fetching URLs that came from
-// outside (callers set their own size and time limits on it).
-func (e *Engine) Outbound() outbound.Policy { return e.cfg.outbound() }
+// outside (callers set their own size and time limits on it). It trusts
+// the PLC directory and the AppView in use now (see SetAppView).
+func (e *Engine) Outbound() outbound.Policy {
+	p := e.cfg.outbound()
+	if svc, err := e.Identity.AppViewService(); err == nil {
+		p.Trusted = []string{e.cfg.PLCURL, svc.URL.String()}
+	}
+	return p
+}
 
 // Logger returns the engine's logger.
 func (e *Engine) Logger() *slog.Logger { return e.log }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/atcrypto"
@@ -66,14 +67,22 @@ type Identity struct {
 	urlMu     sync.RWMutex
 	publicURL *url.URL
 
+	// appView is the AppView app.bsky.* calls go to; SetAppView replaces
+	// it while the engine runs (nil: the configured one did not parse).
+	appView atomic.Pointer[Service]
+
 	plcMu   sync.Mutex // one PLC publication at a time
 	handles handleCache
 }
 
 // New wires the identity component.
 func New(db *store.Store, events *eventlog.Log, accts *accounts.Accounts, cfg Config) *Identity {
-	return &Identity{db: db, events: events, accounts: accts, cfg: cfg, log: cfg.Logger,
+	i := &Identity{db: db, events: events, accounts: accts, cfg: cfg, log: cfg.Logger,
 		publicURL: cfg.PublicURL, handles: handleCache{m: map[string]handleCheck{}}}
+	if svc, err := ParseAppView(cfg.AppViewURL, cfg.AppViewDID); err == nil {
+		i.appView.Store(svc)
+	}
+	return i
 }
 
 // ParsePublicURL checks a URL the PDS can be published at.

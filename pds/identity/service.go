@@ -123,11 +123,28 @@ func ParseAppView(rawURL, ref string) (*Service, error) {
 // AppViewService is the configured AppView, served from its configured
 // URL without resolving its DID.
 func (i *Identity) AppViewService() (*Service, error) {
-	svc, err := ParseAppView(i.cfg.AppViewURL, i.cfg.AppViewDID)
-	if err != nil {
+	svc := i.appView.Load()
+	if svc == nil {
+		_, err := ParseAppView(i.cfg.AppViewURL, i.cfg.AppViewDID)
 		return nil, fmt.Errorf("configured AppView: %w", err)
 	}
-	return svc, nil
+	c := *svc // callers may not change the shared one
+	u := *svc.URL
+	c.URL = &u
+	return &c, nil
+}
+
+// SetAppView replaces the AppView while the engine runs (the Settings
+// screen): the next proxied call and service-auth check use it. A value
+// ParseAppView refuses changes nothing.
+func (i *Identity) SetAppView(rawURL, ref string) (*Service, error) {
+	svc, err := ParseAppView(rawURL, ref)
+	if err != nil {
+		return nil, err
+	}
+	i.appView.Store(svc)
+	i.log.Info("AppView changed", "url", svc.URL.String(), "did", svc.DID.String()+"#"+svc.ID)
+	return i.AppViewService()
 }
 
 // ResolveService finds the endpoint of an atproto-proxy reference

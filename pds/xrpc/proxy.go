@@ -15,6 +15,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/accounts"
 	"github.com/hearth-pds/hearth/pds/errs"
 	"github.com/hearth-pds/hearth/pds/identity"
+	"github.com/hearth-pds/hearth/pds/outbound"
 )
 
 // Headers passed to proxied services (the reference PDS's list, plus
@@ -41,13 +42,14 @@ func (s *Server) registerProxy(opts Options) {
 	s.handle("app.bsky.actor.getPreferences", http.MethodGet, authAccess, s.getPreferences)
 	s.handle("app.bsky.actor.putPreferences", http.MethodPost, authAccess, s.putPreferences)
 	s.handle("com.atproto.server.getServiceAuth", http.MethodGet, authAccess, s.getServiceAuth)
-	pol := s.e.Outbound() // trusts the configured AppView; anything else must be public
-	pol.MaxBody = opts.ProxyMaxResponse
-	if pol.MaxBody <= 0 {
-		pol.MaxBody = DefaultProxyMaxResponse
-	}
-	pol.Timeout, pol.HeaderTimeout, pol.UserAgent = proxyTimeout, proxyHeaderTimeout, proxyUserAgent
-	s.proxyClient = pol.Client()
+	// trusts the AppView in use; anything else must be public
+	s.proxyClients = &proxyClients{policy: s.e.Outbound, limits: func(pol *outbound.Policy) {
+		pol.MaxBody = opts.ProxyMaxResponse
+		if pol.MaxBody <= 0 {
+			pol.MaxBody = DefaultProxyMaxResponse
+		}
+		pol.Timeout, pol.HeaderTimeout, pol.UserAgent = proxyTimeout, proxyHeaderTimeout, proxyUserAgent
+	}}
 }
 
 // proxyTarget decides where a request for nsid goes: the atproto-proxy
@@ -135,7 +137,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, nsid, ref string)
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := s.proxyClient.Do(req)
+	resp, err := s.proxyClients.get().Do(req)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

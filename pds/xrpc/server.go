@@ -104,7 +104,7 @@ type Server struct {
 
 	limiter *ratelimit.Limiter
 
-	proxyClient *http.Client
+	proxyClients *proxyClients
 }
 
 // New builds the HTTP handler for an engine and starts its firehose.
