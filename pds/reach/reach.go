@@ -132,21 +132,7 @@ func New(cfg Config) *Supervisor {
 		cfg.Network = NetworkFingerprint
 	}
 	s := &Supervisor{cfg: cfg, stop: make(chan struct{})}
-	seen := map[string]*relayLoop{}
-	for _, r := range cfg.Relays {
-		r.URL = crawl.NormalizeRelay(r.URL)
-		if r.URL == "" {
-			continue
-		}
-		if l := seen[r.URL]; l != nil {
-			l.r.Explicit = l.r.Explicit || r.Explicit
-			l.st.Explicit = l.r.Explicit
-			continue
-		}
-		l := &relayLoop{r: r, kick: make(chan string, 1), st: Status{Relay: r.URL, Explicit: r.Explicit, State: StateIdle, Reason: "not online yet", Since: time.Now()}}
-		seen[r.URL] = l
-		s.relays = append(s.relays, l)
-	}
+	s.relays = newLoops(cfg.Relays)
 	s.wg.Add(1)
 	go s.watch()
 	return s
@@ -171,29 +157,98 @@ func (s *Supervisor) SetHost(publicURL string) error {
 	}
 	s.host = host
 	for _, l := range s.relays {
+		s.restartLocked(l, host, "not online")
+	}
+	s.changed()
+	return nil
+}
+
+// newLoops makes one idle loop per relay; duplicates are merged (explicit
+// wins).
+func newLoops(relays []Relay) []*relayLoop {
+	var out []*relayLoop
+	seen := map[string]*relayLoop{}
+	for _, r := range relays {
+		r.URL = crawl.NormalizeRelay(r.URL)
+		if r.URL == "" {
+			continue
+		}
+		if l := seen[r.URL]; l != nil {
+			l.r.Explicit = l.r.Explicit || r.Explicit
+			l.st.Explicit = l.r.Explicit
+			continue
+		}
+		l := &relayLoop{r: r, kick: make(chan string, 1), st: Status{Relay: r.URL, Explicit: r.Explicit, State: StateIdle, Reason: "not online yet", Since: time.Now()}}
+		seen[r.URL] = l
+		out = append(out, l)
+	}
+	return out
+}
+
+// restartLocked stops l's loop and, when host may be asked, starts a new
+// one announcing host. s.mu is held.
+func (s *Supervisor) restartLocked(l *relayLoop, host, offline string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cancel != nil {
+		l.cancel()
+		l.cancel = nil
+	}
+	l.gen++
+	gen := l.gen
+	now := time.Now()
+	switch {
+	case host == "":
+		l.st = Status{Relay: l.r.URL, Explicit: l.r.Explicit, State: StateIdle, Reason: offline, Since: now}
+	case !crawl.ShouldAsk(host, l.r.Explicit):
+		l.st = Status{Relay: l.r.URL, Explicit: l.r.Explicit, Hostname: host, State: StateIdle, Since: now,
+			Reason: "the public address is local or private, so this default relay on the internet could not reach it (name the relay yourself to ask it anyway)"}
+	default:
+		l.st = Status{Relay: l.r.URL, Explicit: l.r.Explicit, Hostname: host, State: StateAnnouncing, Since: now}
+		ctx, cancel := context.WithCancel(context.Background())
+		l.cancel = cancel
+		s.wg.Add(1)
+		go s.run(ctx, l, host, gen)
+	}
+}
+
+// SetRelays replaces the relays while the supervisor runs (the Settings
+// or Publish screen changed them): a relay still listed keeps its loop and
+// state, a new one is announced to at once when online, a removed one is
+// stopped. Duplicates are merged as in New.
+func (s *Supervisor) SetRelays(relays []Relay) error {
+	next := newLoops(relays)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("reachability supervisor is closed")
+	}
+	old := map[string]*relayLoop{}
+	for _, l := range s.relays {
+		old[l.r.URL] = l
+	}
+	out := make([]*relayLoop, 0, len(next))
+	for _, n := range next {
+		if l := old[n.r.URL]; l != nil && l.r.Explicit == n.r.Explicit {
+			delete(old, n.r.URL)
+			out = append(out, l)
+			continue
+		}
+		out = append(out, n)
+		if s.host != "" {
+			s.restartLocked(n, s.host, "")
+		}
+	}
+	for _, l := range old {
 		l.mu.Lock()
 		if l.cancel != nil {
 			l.cancel()
 			l.cancel = nil
 		}
-		l.gen++
-		gen := l.gen
-		now := time.Now()
-		switch {
-		case host == "":
-			l.st = Status{Relay: l.r.URL, Explicit: l.r.Explicit, State: StateIdle, Reason: "not online", Since: now}
-		case !crawl.ShouldAsk(host, l.r.Explicit):
-			l.st = Status{Relay: l.r.URL, Explicit: l.r.Explicit, Hostname: host, State: StateIdle, Since: now,
-				Reason: "the public address is local or private, so this default relay on the internet could not reach it (name the relay yourself to ask it anyway)"}
-		default:
-			l.st = Status{Relay: l.r.URL, Explicit: l.r.Explicit, Hostname: host, State: StateAnnouncing, Since: now}
-			ctx, cancel := context.WithCancel(context.Background())
-			l.cancel = cancel
-			s.wg.Add(1)
-			go s.run(ctx, l, host, gen)
-		}
+		l.gen++ // its loop writes no more status
 		l.mu.Unlock()
 	}
+	s.relays = out
 	s.changed()
 	return nil
 }
