@@ -85,7 +85,8 @@ func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	a := app.New(app.Config{DataDir: os.Getenv("HEARTH_DATA_DIR"), PLCURL: os.Getenv("HEARTH_PLC_URL"), Logger: logger,
 		KeyStore: os.Getenv("HEARTH_KEY_STORE"), AllowPrivateNetwork: app.EnvFlag("HEARTH_ALLOW_PRIVATE_NETWORK"),
-		UserDomains: strings.FieldsFunc(os.Getenv("HEARTH_USER_DOMAINS"), func(r rune) bool { return r == ',' })})
+		UserDomains: strings.FieldsFunc(os.Getenv("HEARTH_USER_DOMAINS"), func(r rune) bool { return r == ',' }),
+		AppViewURL:  os.Getenv("HEARTH_APPVIEW_URL"), AppViewDID: os.Getenv("HEARTH_APPVIEW_DID")})
 	err := wails.Run(&options.App{
 		Title:     "Hearth",
 		Width:     1240,

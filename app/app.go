@@ -55,6 +55,13 @@ type Config struct {
 	// UserDomains are the handle domains this PDS offers (pds.Config;
 	// main.go reads HEARTH_USER_DOMAINS, comma-separated, e.g. ".test").
 	UserDomains []string
+	// AppViewURL and AppViewDID, when set (main.go reads HEARTH_APPVIEW_URL
+	// and HEARTH_APPVIEW_DID), win over the AppView saved in the Settings
+	// screen, which then shows them read-only (appview.go).
+	AppViewURL, AppViewDID string
+	// AutostartDir is where the start-at-login entry file goes (tests;
+	// default: the system's folder, see app/autostart).
+	AutostartDir string
 	// OutsideCheckEvery is how often the outside check runs while
 	// publishing (default 5 minutes; it also runs after every change).
 	OutsideCheckEvery time.Duration
@@ -141,6 +148,10 @@ type settings struct {
 	NgrokDomain    string   `json:"ngrokDomain,omitempty"`
 	BYOURL         string   `json:"byoURL,omitempty"`
 	Relays         []string `json:"relays,omitempty"`
+	// AppViewURL and AppViewDID are the AppView chosen in Settings ("" =
+	// the default); see appview.go.
+	AppViewURL string `json:"appViewURL,omitempty"`
+	AppViewDID string `json:"appViewDID,omitempty"`
 }
 
 const settingsFile = "desktop.json"
@@ -259,8 +270,10 @@ func (a *App) open(ctx context.Context, dir string) error {
 	if a.cfg.AllowPrivateNetwork {
 		a.log.Warn("outbound fetches may reach loopback and private addresses (HEARTH_ALLOW_PRIVATE_NETWORK)")
 	}
+	avURL, avDID := a.startAppView(st)
 	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: hr,
-		AllowPrivateNetwork: a.cfg.AllowPrivateNetwork, KeyStore: a.cfg.KeyStore, UserDomains: a.cfg.UserDomains})
+		AllowPrivateNetwork: a.cfg.AllowPrivateNetwork, KeyStore: a.cfg.KeyStore, UserDomains: a.cfg.UserDomains,
+		AppViewURL: avURL, AppViewDID: avDID})
 	if err != nil {
 		return errors.Join(fmt.Errorf("open the engine: %w", err), closeErr("loopback listener", ln.Close()))
 	}

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hearth-pds/hearth/app/autostart"
 	"github.com/hearth-pds/hearth/pds/crawl"
 )
 
@@ -19,17 +19,18 @@ import (
 type AppSettings struct {
 	DataDir   string   `json:"dataDir"`
 	LocalURL  string   `json:"localURL"`
-	Relays    []string `json:"relays"`
+	Relays    []string `json:"relays"` // in use: the saved ones, else the defaults
 	RelayNote string   `json:"relayNote"`
-	AppView   struct {
-		URL string `json:"url"`
-		DID string `json:"did"`
-	} `json:"appView"`
-	PLCURL       string `json:"plcURL"`
-	StartAtLogin struct {
+	// RelaysDefault says no relays are saved (Relays are the defaults).
+	RelaysDefault bool           `json:"relaysDefault"`
+	AppView       AppViewSetting `json:"appView"`
+	PLCURL        string         `json:"plcURL"`
+	StartAtLogin  struct {
 		Supported bool   `json:"supported"`
 		On        bool   `json:"on"`
-		Path      string `json:"path"` // the autostart entry
+		Path      string `json:"path"`   // the entry: a file, or the registry value on Windows
+		System    string `json:"system"` // linux, darwin, windows, …
+		Note      string `json:"note"`   // why not supported, or what the entry does
 	} `json:"startAtLogin"`
 	Developer struct {
 		AllowPrivateNetwork bool     `json:"allowPrivateNetwork"`
@@ -51,21 +52,26 @@ func (a *App) GetAppSettings() (*AppSettings, error) {
 	if out.PLCURL == "" {
 		out.PLCURL = "https://plc.directory"
 	}
-	out.Relays = crawl.DefaultRelays
-	out.RelayNote = "Bluesky's relay, asked to crawl this PDS when it is published on a public address. Change the relays on the Publish screen."
-	if s, err := loadSettings(dir); err == nil && len(s.Relays) > 0 {
-		out.Relays = s.Relays
-		out.RelayNote = "The relays you chose on the Publish screen."
+	st, _ := loadSettings(dir) // unreadable: defaults shown; the status panel says what is wrong
+	out.Relays, out.RelaysDefault = append([]string(nil), crawl.DefaultRelays...), true
+	out.RelayNote = "Bluesky's relay, asked to crawl this PDS while it is published on a public address."
+	if len(st.Relays) > 0 {
+		out.Relays, out.RelaysDefault = st.Relays, false
+		out.RelayNote = "The relays you chose (here or on the Publish screen): asked to crawl this PDS while it is published, even on a local address."
 	}
-	if svc, err := e.Identity.AppViewService(); err == nil {
-		out.AppView.URL, out.AppView.DID = svc.URL.String(), svc.DID.String()
+	if out.AppView, err = a.appViewSetting(st); err != nil {
+		return nil, err
 	}
-	path, err := autostartPath()
-	out.StartAtLogin.Supported = err == nil
-	if err == nil {
-		out.StartAtLogin.Path = path
-		_, serr := os.Stat(path)
-		out.StartAtLogin.On = serr == nil
+	ent := a.autostartEntry()
+	out.StartAtLogin.System = runtime.GOOS
+	if path, err := ent.Where(); err != nil {
+		out.StartAtLogin.Note = err.Error()
+	} else {
+		on, err := ent.Enabled()
+		out.StartAtLogin.Supported, out.StartAtLogin.On, out.StartAtLogin.Path = err == nil, on, path
+		if err != nil {
+			out.StartAtLogin.Note = err.Error()
+		}
 	}
 	out.Developer.AllowPrivateNetwork = a.cfg.AllowPrivateNetwork
 	out.Developer.UserDomains = e.Identity.UserDomains()
@@ -76,64 +82,29 @@ func (a *App) GetAppSettings() (*AppSettings, error) {
 	return out, nil
 }
 
-// autostartPath is the XDG autostart entry that starts Hearth at login
-// (Linux and other freedesktop systems).
-func autostartPath() (string, error) {
-	if runtime.GOOS != "linux" && runtime.GOOS != "freebsd" {
-		return "", fmt.Errorf("starting at login is not available on %s yet", runtime.GOOS)
-	}
-	base := os.Getenv("XDG_CONFIG_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("find your home folder: %w", err)
-		}
-		base = filepath.Join(home, ".config")
-	}
-	return filepath.Join(base, "autostart", "hearth.desktop"), nil
+// autostartEntry is Hearth's start-at-login entry on this system (see
+// app/autostart): ~/.config/autostart/hearth.desktop,
+// ~/Library/LaunchAgents/app.hearth.Hearth.plist or the Run value "hearth".
+func (a *App) autostartEntry() autostart.Entry {
+	return autostart.Entry{Name: "hearth", Label: "app.hearth.Hearth", Comment: "Your own AT Protocol PDS", Dir: a.cfg.AutostartDir}
 }
 
-// SetStartAtLogin adds (on) or removes the autostart entry that opens
-// Hearth when you log in.
+// SetStartAtLogin adds (on) or removes the entry that opens Hearth when
+// you log in.
 func (a *App) SetStartAtLogin(on bool) error {
-	path, err := autostartPath()
-	if err != nil {
-		return err
-	}
+	ent := a.autostartEntry()
 	if !on {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", path, err)
-		}
-		return nil
+		return ent.Disable()
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find Hearth's program file: %w", err)
 	}
-	if strings.ContainsAny(exe, "\n\r") {
-		return fmt.Errorf("the program path %q cannot go in an autostart entry", exe)
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
 	}
-	entry := "[Desktop Entry]\nType=Application\nName=Hearth\nComment=Your own AT Protocol PDS\nExec=" + desktopQuote(exe) + "\nX-GNOME-Autostart-enabled=true\nTerminal=false\n"
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(entry), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	return nil
-}
-
-// desktopQuote quotes an Exec path per the Desktop Entry spec.
-func desktopQuote(s string) string {
-	if !strings.ContainsAny(s, " \t\"`$\\'><~|&;*?#()") {
-		return s
-	}
-	r := strings.NewReplacer(`\`, `\\\\`, `"`, `\\"`, "`", "\\\\`", `$`, `\\$`)
-	return `"` + r.Replace(s) + `"`
+	ent.Exec = exe
+	return ent.Enable()
 }
 
 // Logs returns the recent engine and tunnel log records, oldest first.

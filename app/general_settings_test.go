@@ -87,16 +87,3 @@ func TestAppSettingsStartAtLoginAndBugReport(t *testing.T) {
 		t.Fatalf("logs %+v", logs)
 	}
 }
-
-func TestDesktopQuote(t *testing.T) {
-	for in, want := range map[string]string{
-		"/usr/bin/hearth":        "/usr/bin/hearth",
-		"/opt/My Apps/hearth":    `"/opt/My Apps/hearth"`,
-		`/opt/a"b $c/hearth`:     `"/opt/a\\"b \\$c/hearth"`,
-		"/home/x/hearth (1)/bin": `"/home/x/hearth (1)/bin"`,
-	} {
-		if got := desktopQuote(in); got != want {
-			t.Errorf("desktopQuote(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -100,6 +100,9 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	default:
 		return nil, fmt.Errorf("unknown tunnel kind %q", cfg.Kind)
 	}
+	if cfg.Relays, err = CheckRelays(cfg.Relays); err != nil {
+		return nil, err
+	}
 	if len(cfg.Relays) == 0 {
 		cfg.Relays = append([]string(nil), crawl.DefaultRelays...)
 	}
@@ -213,6 +216,11 @@ func (a *App) PublishingStatus() (*PublishStatus, error) {
 	out := &PublishStatus{Tunnel: tunnel.Status{State: tunnel.Stopped}, Relays: []RelayStatus{}, Outside: OutsideCheck{State: CheckOff, Checks: []tunnel.Check{}}}
 	a.mu.Lock()
 	p := a.pub
+	var running PublishConfig
+	if p != nil {
+		running = p.cfg // SetRelays changes it under a.mu
+		running.Relays = append([]string(nil), p.cfg.Relays...)
+	}
 	a.mu.Unlock()
 	if p != nil {
 		out.Tunnel = p.mgr.Status()
@@ -220,7 +228,7 @@ func (a *App) PublishingStatus() (*PublishStatus, error) {
 			out.Relays = append(out.Relays, RelayStatus{Relay: r.Relay, State: r.State, Attempts: r.Announces, LastError: r.Reason, Hostname: r.Hostname,
 				Explicit: r.Explicit, HostStatus: r.HostStatus, Seq: r.Seq, HasSeq: r.HasSeq, NextRetry: r.NextRetry, LastCheck: r.LastCheck})
 		}
-		out.Config = p.cfg
+		out.Config = running
 		out.Outside = p.outside.get()
 	} else {
 		// Off: show what was saved, so the form can start from it.
