@@ -112,6 +112,9 @@ export interface GoApp {
   // Settings and logs (app/general_settings.go)
   GetAppSettings(): Promise<AppSettings>
   SetStartAtLogin(on: boolean): Promise<void>
+  SetAppView(url: string, did: string): Promise<AppSettings> // app/appview.go
+  ResetAppView(): Promise<AppSettings>
+  SetRelays(relays: string[]): Promise<AppSettings> // app/relays.go
   Logs(): Promise<LogEntry[] | null>
   BugReport(): Promise<string>
 }

@@ -411,10 +411,21 @@ export interface AppSettings {
   localURL: string
   relays: string[] | null
   relayNote: string
-  appView: { url: string; did: string }
+  relaysDefault: boolean
+  appView: AppViewSetting
   plcURL: string
-  startAtLogin: { supported: boolean; on: boolean; path: string }
+  startAtLogin: { supported: boolean; on: boolean; path: string; system: string; note: string }
   developer: { allowPrivateNetwork: boolean; userDomains: string[] | null; keyStore: string }
+}
+
+// The AppView app.bsky.* calls go to (app/appview.go)
+export interface AppViewSetting {
+  url: string
+  did: string
+  source: 'default' | 'settings' | 'environment'
+  defaultURL: string
+  defaultDID: string
+  locked: string // why it cannot be edited here ("" = editable)
 }
 
 export interface LogEntry {
