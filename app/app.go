@@ -113,6 +113,9 @@ type App struct {
 	// ngrokOK is the last ngrok authtoken CheckNgrokToken accepted
 	// (StartPublishing does not check it a second time).
 	ngrokOK string
+	// ngrokMask is the keyring entry of the saved ngrok authtoken and the
+	// token masked for the Publish form (ngrok_token.go).
+	ngrokMask [2]string
 }
 
 // New returns an app; call Start to open the engine.
@@ -144,7 +147,9 @@ func (a *App) emit(event string, data any) {
 type settings struct {
 	Port           int      `json:"port"`
 	Tunnel         string   `json:"tunnel,omitempty"`
-	NgrokAuthtoken string   `json:"ngrokAuthtoken,omitempty"`
+	NgrokAuthtoken string   `json:"ngrokAuthtoken,omitempty"` // only without an OS keyring (ngrok_token.go)
+	// NgrokTokenEntry names the OS keyring entry holding the authtoken.
+	NgrokTokenEntry string `json:"ngrokTokenEntry,omitempty"`
 	NgrokDomain    string   `json:"ngrokDomain,omitempty"`
 	BYOURL         string   `json:"byoURL,omitempty"`
 	Relays         []string `json:"relays,omitempty"`
@@ -295,6 +300,9 @@ func (a *App) open(ctx context.Context, dir string) error {
 	if serr == nil && st.Port != port {
 		st.Port = port
 		a.settingsSaved(saveSettings(dir, st))
+	}
+	if serr == nil {
+		a.migrateNgrokToken(dir, st)
 	}
 	a.log.Info("engine started", "data_dir", dir, "url", url)
 	go a.forwardEvents(srv)

@@ -72,10 +72,16 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	if err != nil {
 		return nil, err // not saved over: see loadSettings
 	}
-	if cfg.Kind == "ngrok" && cfg.Authtoken == "" {
-		cfg.Authtoken = saved.NgrokAuthtoken
+	savedToken := ""
+	if cfg.Kind == "ngrok" {
+		if savedToken, err = a.savedNgrokToken(saved); err != nil && cfg.Authtoken == "" {
+			return nil, err
+		}
 	}
-	if cfg.Kind == "ngrok" && strings.TrimSpace(cfg.Authtoken) != "" && strings.TrimSpace(cfg.Authtoken) != saved.NgrokAuthtoken {
+	if cfg.Kind == "ngrok" && cfg.Authtoken == "" {
+		cfg.Authtoken = savedToken
+	}
+	if cfg.Kind == "ngrok" && strings.TrimSpace(cfg.Authtoken) != "" && strings.TrimSpace(cfg.Authtoken) != savedToken {
 		// A newly entered token is checked once, before it is saved.
 		if c := a.CheckNgrokToken(cfg.Authtoken); !c.OK {
 			return nil, errors.New(c.Sentence)
@@ -163,8 +169,8 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	st := saved
 	st.Tunnel = cfg.Kind
 	st.NgrokDomain, st.BYOURL, st.Relays = cfg.Domain, cfg.URL, cfg.Relays
-	if cfg.Authtoken != "" {
-		st.NgrokAuthtoken = cfg.Authtoken
+	if cfg.Authtoken != "" && cfg.Authtoken != savedToken {
+		a.keepNgrokToken(&st, cfg.Authtoken)
 	}
 	a.settingsSaved(saveSettings(a.dir(), st))
 	go a.runOutside(p)
@@ -234,10 +240,11 @@ func (a *App) PublishingStatus() (*PublishStatus, error) {
 		// Off: show what was saved, so the form can start from it.
 		// (Unreadable settings: an empty form; Status reports the problem.)
 		st, _ := loadSettings(a.dir())
-		out.Config = PublishConfig{Kind: st.Tunnel, Authtoken: st.NgrokAuthtoken, Domain: st.NgrokDomain, URL: st.BYOURL, Relays: st.Relays}
+		// (a keyring that does not answer: no token shown; starting says why)
+		out.Config = PublishConfig{Kind: st.Tunnel, Authtoken: a.maskedNgrokToken(st), Domain: st.NgrokDomain, URL: st.BYOURL, Relays: st.Relays}
 	}
-	if out.Config.Authtoken != "" {
-		out.Config.Authtoken = "••••" + out.Config.Authtoken[max(0, len(out.Config.Authtoken)-4):]
+	if out.Config.Authtoken != "" && !strings.HasPrefix(out.Config.Authtoken, "••••") {
+		out.Config.Authtoken = maskToken(out.Config.Authtoken)
 	}
 	id, err := e.Identity.Info(bg, acc.DID)
 	if err != nil {
