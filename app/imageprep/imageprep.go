@@ -81,7 +81,19 @@ func Prepare(data []byte, lim Limits) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("decode the JPEG: %w", err)
 		}
-		return encode(orient(img, seg.orientation), lim, true, len(seg.cut) > 0)
+		w, h := cfg.Width, cfg.Height
+		if seg.orientation >= 5 { // turned a quarter: the sides swap
+			w, h = h, w
+		}
+		// Box-shrink before turning it upright: the box is square, so the
+		// order does not matter, and there are fewer pixels to turn.
+		if yc, ok := img.(*image.YCbCr); ok {
+			tw, th := fit(cfg.Width, cfg.Height, lim.MaxDim)
+			if k := boxFactor(cfg.Width, cfg.Height, tw, th); k >= 2 {
+				img = shrinkYCbCr(yc, k)
+			}
+		}
+		return encode(orient(img, seg.orientation), w, h, lim, true, len(seg.cut) > 0)
 	case "png":
 		if fits {
 			out, removed, err := stripPNG(data)
@@ -95,7 +107,7 @@ func Prepare(data []byte, lim Limits) (*Result, error) {
 			return nil, fmt.Errorf("decode the PNG: %w", err)
 		}
 		_, removed, _ := stripPNG(data)
-		return encode(img, lim, false, removed)
+		return encode(img, cfg.Width, cfg.Height, lim, false, removed)
 	case "gif":
 		if fits { // GIFs carry no EXIF; an animation stays animated
 			return &Result{Data: data, MimeType: "image/gif", Width: cfg.Width, Height: cfg.Height}, nil
@@ -104,58 +116,83 @@ func Prepare(data []byte, lim Limits) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("decode the GIF: %w", err)
 		}
-		return encode(img, lim, false, false)
+		return encode(img, cfg.Width, cfg.Height, lim, false, false)
 	case "webp":
 		img, _, err := image.Decode(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("decode the WebP: %w", err)
 		}
-		return encode(img, lim, false, true)
+		return encode(img, cfg.Width, cfg.Height, lim, false, true)
 	}
 	return nil, ErrNotImage
 }
 
 // encode scales img to fit lim and encodes it: JPEG for opaque pictures
-// (quality lowered step by step until the bytes fit), PNG for pictures with
-// transparency (scaled down further until they fit).
-func encode(img image.Image, lim Limits, wasJPEG, stripped bool) (*Result, error) {
+// (the highest of a few qualities whose bytes fit), PNG for pictures with
+// transparency (scaled down further until they fit). origW×origH is the
+// picture's true size, upright; img may already be box-shrunk from it
+// (never below the target).
+func encode(img image.Image, origW, origH int, lim Limits, wasJPEG, stripped bool) (*Result, error) {
 	b := img.Bounds()
-	origW, origH := b.Dx(), b.Dy()
 	w, h := fit(origW, origH, lim.MaxDim)
 	alpha := !wasJPEG && hasAlpha(img)
 	for attempt := 0; attempt < 8; attempt++ {
 		scaled := img
-		if w != origW || h != origH {
+		if w != b.Dx() || h != b.Dy() {
 			dst := image.NewRGBA(image.Rect(0, 0, w, h))
 			draw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
 			scaled = dst
 		}
-		var buf bytes.Buffer
+		resized := w != origW || h != origH
 		if alpha {
+			var buf bytes.Buffer
 			if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, scaled); err != nil {
 				return nil, fmt.Errorf("encode PNG: %w", err)
 			}
 			if buf.Len() <= lim.MaxBytes {
-				return &Result{Data: buf.Bytes(), MimeType: "image/png", Width: w, Height: h, Reencoded: true, Resized: w != origW, Stripped: stripped}, nil
+				return &Result{Data: buf.Bytes(), MimeType: "image/png", Width: w, Height: h, Reencoded: true, Resized: resized, Stripped: stripped}, nil
 			}
 		} else {
-			if !isOpaqueRGB(scaled) {
+			if !isOpaqueRGB(scaled) && !isOpaqueRGBA(scaled) {
 				scaled = flatten(scaled)
 			}
-			for _, q := range []int{90, 82, 74, 66, 58} {
-				buf.Reset()
-				if err := jpeg.Encode(&buf, scaled, &jpeg.Options{Quality: q}); err != nil {
-					return nil, fmt.Errorf("encode JPEG: %w", err)
-				}
-				if buf.Len() <= lim.MaxBytes {
-					return &Result{Data: buf.Bytes(), MimeType: "image/jpeg", Width: w, Height: h, Reencoded: true, Resized: w != origW, Stripped: stripped}, nil
-				}
+			out, err := bestJPEG(scaled, lim.MaxBytes)
+			if err != nil {
+				return nil, err
+			}
+			if out != nil {
+				return &Result{Data: out, MimeType: "image/jpeg", Width: w, Height: h, Reencoded: true, Resized: resized, Stripped: stripped}, nil
 			}
 		}
 		// Still too many bytes: a quarter fewer pixels per side, and again.
 		w, h = max(1, w*3/4), max(1, h*3/4)
 	}
 	return nil, fmt.Errorf("the picture could not be made smaller than %d bytes", lim.MaxBytes)
+}
+
+// jpegQualities are tried from the best down; the encoded size shrinks as
+// the quality does.
+var jpegQualities = []int{90, 82, 74, 66, 58}
+
+// bestJPEG encodes img at the highest of jpegQualities whose bytes fit
+// maxBytes (a binary search: at most three encodings instead of five);
+// nil when none fits.
+func bestJPEG(img image.Image, maxBytes int) ([]byte, error) {
+	var best []byte
+	lo, hi := 0, len(jpegQualities)-1 // search the index of the best quality that fits
+	for lo <= hi {
+		mid := (lo + hi) / 2
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: jpegQualities[mid]}); err != nil {
+			return nil, fmt.Errorf("encode JPEG: %w", err)
+		}
+		if buf.Len() <= maxBytes {
+			best, hi = buf.Bytes(), mid-1
+		} else {
+			lo = mid + 1
+		}
+	}
+	return best, nil
 }
 
 // fit scales w×h down (never up) so the longest side is at most maxDim,
@@ -175,6 +212,12 @@ func hasAlpha(img image.Image) bool {
 		return !o.Opaque()
 	}
 	return true
+}
+
+// isOpaqueRGBA is a scaled JPEG: RGBA with every alpha 255.
+func isOpaqueRGBA(img image.Image) bool {
+	m, ok := img.(*image.RGBA)
+	return ok && m.Opaque()
 }
 
 func isOpaqueRGB(img image.Image) bool {
