@@ -1009,6 +1009,115 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     assert.ok(!report.includes('a brand new horse staple') && !report.includes('correct horse battery staple'), 'no passwords in the report')
   })
 
+  step('settings: the AppView is checked as typed, saved, used at once by the proxy, and reset', async () => {
+    await page.keyboard.press('Control+8')
+    await page.getByRole('heading', { name: 'Settings & logs', level: 1 }).waitFor()
+    const url = page.getByLabel('AppView URL')
+    const didField = page.getByLabel('AppView DID')
+    const save = page.getByTestId('save-appview')
+    assert.equal(await url.inputValue(), 'https://api.bsky.app')
+    assert.equal(await page.getByTestId('reset-appview').isDisabled(), true, 'already the default')
+    // Plain http to another host is refused (developer options are off here), as is a did:key.
+    await url.fill('http://appview.example.test')
+    await page.getByTestId('appview-hint').getByText(/must start with https:\/\//).waitFor()
+    assert.equal(await save.isDisabled(), true)
+    await url.fill('https://appview.example.test/')
+    await didField.fill('did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme')
+    await page.getByTestId('appview-hint').getByText(/did:web or did:plc/).waitFor()
+    assert.equal(await save.isDisabled(), true)
+    await didField.fill('did:web:appview.example.test')
+    await save.click()
+    await page.getByTestId('appview-msg').getByText('Saved and in use: the next app call goes there.').waitFor()
+    assert.equal(await text(page.getByTestId('settings-appview')), 'https://appview.example.test (did:web:appview.example.test)')
+    const saved = JSON.parse(fs.readFileSync(path.join(DATA_DIR, 'desktop.json'), 'utf8'))
+    assert.equal(saved.appViewURL, 'https://appview.example.test')
+    assert.equal(saved.appViewDID, 'did:web:appview.example.test')
+    // Through the real XRPC edge, without a restart: an app.bsky call is passed on to the new
+    // AppView (which does not exist, so it fails upstream), and the log names its DID.
+    const session = await (
+      await fetch(`${localURL}/xrpc/com.atproto.server.createSession`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ identifier: 'alice2.test', password: 'a brand new horse staple' }),
+      })
+    ).json()
+    assert.ok(session.accessJwt, 'signed in')
+    const res = await fetch(`${localURL}/xrpc/app.bsky.actor.getProfile?actor=alice2.test`, { headers: { Authorization: `Bearer ${session.accessJwt}` } })
+    assert.equal(res.status, 502)
+    const logs = await page.evaluate(() => window.go.app.App.Logs())
+    assert.ok(
+      logs.some((l) => l.message === 'proxied service unreachable' && l.attrs.includes('did:web:appview.example.test')),
+      'the proxied call went to the AppView chosen in the window',
+    )
+    await page.getByTestId('reset-appview').click()
+    await page.getByTestId('appview-msg').getByText('Back to Bluesky’s AppView.').waitFor()
+    assert.equal(await text(page.getByTestId('settings-appview')), 'https://api.bsky.app (did:web:api.bsky.app)')
+    assert.equal(await url.inputValue(), 'https://api.bsky.app')
+    assert.equal(JSON.parse(fs.readFileSync(path.join(DATA_DIR, 'desktop.json'), 'utf8')).appViewURL, undefined)
+  })
+
+  step('settings: relays edited here are the Publish screen\'s, and a relay added while publishing is asked at once', async () => {
+    const asked = []
+    const srv = http.createServer((req, res) => {
+      const u = new globalThis.URL(req.url, 'http://x')
+      res.setHeader('content-type', 'application/json')
+      if (u.pathname === '/xrpc/com.atproto.sync.requestCrawl') {
+        let body = ''
+        req.on('data', (c) => (body += c))
+        req.on('end', () => {
+          asked.push(JSON.parse(body).hostname)
+          res.end('{}')
+        })
+      } else if (u.pathname === '/xrpc/com.atproto.sync.getHostStatus' && asked.includes(u.searchParams.get('hostname'))) {
+        res.end(JSON.stringify({ hostname: u.searchParams.get('hostname'), seq: 7, status: 'active' }))
+      } else {
+        res.statusCode = 404
+        res.end(JSON.stringify({ error: 'HostNotFound', message: 'host not found' }))
+      }
+    })
+    await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+    const relayURL = `http://127.0.0.1:${srv.address().port}`
+    try {
+      await page.keyboard.press('Control+6')
+      await kinds().getByRole('radio', { name: /Loopback/ }).check()
+      if (!(await page.getByLabel('Relays, one per line').isVisible())) await page.getByText('Relays to ask to crawl your PDS').click()
+      await page.getByLabel('Relays, one per line').fill('https://bsky.network')
+      await publishToggle().click()
+      await page.locator('[data-relay="https://bsky.network"]').waitFor()
+
+      await page.keyboard.press('Control+8')
+      const relays = page.getByLabel('Relays, one per line')
+      assert.equal(await relays.inputValue(), 'https://bsky.network')
+      await relays.fill('ftp://nope')
+      await page.getByText('“ftp://nope” is not a relay address like https://bsky.network.').waitFor()
+      assert.equal(await page.getByTestId('save-relays').isDisabled(), true)
+      await relays.fill(`https://bsky.network\n${relayURL}`)
+      await page.getByTestId('save-relays').click()
+      await page.getByTestId('relays-msg').getByText(/^Saved\./).waitFor()
+
+      // No restart: the Publish screen shows the same list, and the new relay subscribed.
+      await page.keyboard.press('Control+6')
+      await page.locator(`[data-relay="${relayURL}"]`).getByTestId('relay-state').getByText('Subscribed', { exact: true }).waitFor()
+      assert.ok(asked.length > 0, 'the relay added in Settings was asked to crawl')
+      assert.equal(await page.locator('#relays').inputValue(), `https://bsky.network\n${relayURL}`)
+      await publishToggle().click()
+      await tunnelState().getByText('Off', { exact: true }).waitFor()
+
+      // Back to the default from Settings; the Publish form follows.
+      await page.keyboard.press('Control+8')
+      await page.getByRole('button', { name: 'Use the default' }).click()
+      await page.getByTestId('relays-msg').getByText('Back to the default relay.').waitFor()
+      assert.equal(await page.getByLabel('Relays, one per line').inputValue(), 'https://bsky.network')
+      await page.keyboard.press('Control+6')
+      await page.waitForFunction(() => document.querySelector('#relays')?.value === 'https://bsky.network')
+      await page.keyboard.press('Control+8')
+      await page.getByRole('heading', { name: 'Settings & logs', level: 1 }).waitFor()
+      await page.getByTestId('start-at-login-where').getByText(/^Adds .*hearth\.desktop, the autostart entry your desktop opens when you log in\.$/).waitFor()
+    } finally {
+      srv.close()
+    }
+  })
+
   step('account: delete behind the typed handle; the window moves on to the folder\'s other account', async () => {
     await page.keyboard.press('Control+7')
     await page.getByRole('heading', { name: 'Account', level: 1 }).waitFor()
