@@ -106,6 +106,7 @@ type App struct {
 	// ngrokOK is the last ngrok authtoken CheckNgrokToken accepted
 	// (StartPublishing does not check it a second time).
 	ngrokOK string
+	move    moveRunner // the Move in / Move out wizards (move.go)
 }
 
 // New returns an app; call Start to open the engine.
