@@ -1,6 +1,7 @@
 package migrate_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,10 +23,87 @@ import (
 	"github.com/hearth-pds/hearth/pds/outbound"
 )
 
+// TestMain lets the test binary double as the child process that
+// TestWizardMoveInAndOut kills in the middle of the blob copy.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("HEARTH_WIZARD_CHILD_STATE"); path != "" {
+		os.Exit(wizardChild(path, os.Getenv("HEARTH_WIZARD_CHILD_PASSWORD")))
+	}
+	os.Exit(m.Run())
+}
+
+// wizardChild resumes the move saved at path and, once the first blob is
+// copied (and saved), says so on stdout and waits to be killed.
+func wizardChild(path, newPassword string) int {
+	hc := outbound.Policy{AllowPrivateNetwork: true, MaxBody: 1 << 30, Timeout: 5 * time.Minute, HeaderTimeout: 5 * time.Minute}.Client()
+	m, err := moving.Resume(path, moving.Options{HTTP: hc, AfterBlob: func(n int) {
+		fmt.Printf("copied %d\n", n)
+		time.Sleep(time.Hour) // killed here
+	}})
+	if err != nil {
+		fmt.Println("resume:", err)
+		return 1
+	}
+	err = m.Run(context.Background(), moving.Input{Confirm: true, NewPassword: newPassword})
+	fmt.Println("the run ended before the kill:", err)
+	return 1
+}
+
+// killMidBlobs runs the move at statePath in a child process and kills it
+// with SIGKILL right after the first blob is copied.
+func killMidBlobs(t *testing.T, statePath, newPassword string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "HEARTH_WIZARD_CHILD_STATE="+statePath, "HEARTH_WIZARD_CHILD_PASSWORD="+newPassword)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	deadline := time.After(3 * time.Minute)
+	var seen []string
+	for copied := false; !copied; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				_ = cmd.Wait()
+				t.Fatalf("the wizard's child process ended before copying a blob: %v\n%s", seen, stderr.String())
+			}
+			seen = append(seen, l)
+			copied = l == "copied 1"
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("the wizard's child process copied no blob within 3 minutes: %v\n%s", seen, stderr.String())
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	go func() {
+		for range lines { // drain what the killed child still had buffered
+		}
+	}()
+	t.Logf("killed the wizard's process (pid %d) after it copied the first blob", cmd.Process.Pid)
+}
+
 // TestWizardMoveInAndOut drives the desktop wizards' engine (app/moving)
 // against the real peers: an account with three blobs moves from a
-// reference PDS (A) into hearthd, with the engine cancelled hard after the
-// first blob and resumed from its state file (the copied blob is not copied
+// reference PDS (A) into hearthd, with the engine's process killed (SIGKILL) after
+// the first blob and resumed from its state file (the copied blob is not copied
 // again), and with a second resume from the file while it waits for the
 // PLC code; then it moves out of hearthd to a second reference PDS (B) with
 // the PLC code taken from Hearth's outbox. After each move: records, blobs,
@@ -90,23 +168,15 @@ func TestWizardMoveInAndOut(t *testing.T) {
 		t.Fatalf("summary = %+v, want %s, %d records (5 posts), 3 blobs, 2 preferences", sum, did, len(want.records))
 	}
 
-	// Run until the first blob is copied, then cancel hard.
-	runCtx, cancel := context.WithCancel(ctx)
-	m2, err := moving.Resume(statePath, moving.Options{HTTP: hc, PLCURL: plc, AfterBlob: func(int) { cancel() }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = m2.Run(runCtx, moving.Input{Confirm: true, NewPassword: passH})
-	cancel()
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("the run cancelled after the first blob ended with %v, want context.Canceled", err)
-	}
+	// Run in a child process until the first blob is copied, then kill it
+	// (SIGKILL: no cleanup, as a crash or a closed laptop).
+	killMidBlobs(t, statePath, passH)
 	st, err := moving.LoadState(statePath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Next != moving.StepBlobs || st.Blobs.Copied != 1 || st.Blobs.Expected != 3 {
-		t.Fatalf("after the hard stop: next %s, blobs %+v; want copy_blobs with 1 of 3 copied", st.Next, st.Blobs)
+		t.Fatalf("after the kill: next %s, blobs %+v; want copy_blobs with 1 of 3 copied", st.Next, st.Blobs)
 	}
 	var hs struct {
 		ImportedBlobs int `json:"importedBlobs"`
@@ -115,7 +185,7 @@ func TestWizardMoveInAndOut(t *testing.T) {
 	if err := login(t, h.url, did, passH).get("com.atproto.server.checkAccountStatus", nil, &hs); err != nil {
 		t.Fatal(err)
 	} else if hs.ImportedBlobs != 1 || hs.ExpectedBlobs != 3 {
-		t.Fatalf("Hearth holds %d of %d blobs after the hard stop, want 1 of 3", hs.ImportedBlobs, hs.ExpectedBlobs)
+		t.Fatalf("Hearth holds %d of %d blobs after the kill, want 1 of 3", hs.ImportedBlobs, hs.ExpectedBlobs)
 	}
 
 	// Resume from the file alone (no passwords): the sessions it kept
