@@ -176,7 +176,7 @@ func (a *App) MoveStart(in MoveStartInput) (*MoveView, error) {
 	if len(in.NewPassword) < 8 {
 		return nil, errors.New("choose a password of at least 8 characters for the account on the new PDS")
 	}
-	m, err := moving.Begin(path, plan, a.moveOptions(e, plan.Direction))
+	m, err := moving.Begin(path, plan, a.moveOptions(e, plan))
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func (a *App) MoveContinue(in moving.Input) (*MoveView, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := moving.Resume(path, a.moveOptions(e, st.Plan.Direction))
+	m, err := moving.Resume(path, a.moveOptions(e, st.Plan))
 	if err != nil {
 		return nil, err
 	}
@@ -298,12 +298,15 @@ func (a *App) runMove(m *moving.Mover, in moving.Input) (*MoveView, error) {
 	return v, nil
 }
 
-func (a *App) moveOptions(e *pds.Engine, dir moving.Direction) moving.Options {
-	a.mu.Lock()
-	local := a.url
-	a.mu.Unlock()
+// moveOptions: requests go through the engine's outbound policy (bounded,
+// no redirects, no environment proxy). Like the PLC directory and relays
+// the owner names, the other PDS is an address the owner typed in, so it
+// is trusted even on a private network (a self-hosted PDS on the LAN);
+// nothing the remote PDS answers is ever fetched.
+func (a *App) moveOptions(e *pds.Engine, plan moving.Plan) moving.Options {
+	dir := plan.Direction
 	pol := e.Outbound()
-	pol.Trusted = append(pol.Trusted, local)
+	pol.Trusted = append(pol.Trusted, plan.OldURL, plan.NewURL)
 	pol.MaxBody = 64 << 30 // a repo CAR or a video blob
 	pol.Timeout = 2 * time.Hour
 	pol.HeaderTimeout = 30 * time.Minute // importRepo answers once the import is done

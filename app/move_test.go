@@ -16,11 +16,12 @@ import (
 	"github.com/hearth-pds/hearth/internal/plcdir"
 )
 
-// startPeerApp starts an app on a PLC directory shared with other apps,
-// allowed to reach loopback peers (as HEARTH_ALLOW_PRIVATE_NETWORK does).
+// startPeerApp starts an app on a PLC directory shared with other apps.
+// The outbound address rule stays on: the other PDS's address is one the
+// owner typed, which the wizard trusts (a PDS on the LAN or loopback).
 func startPeerApp(t *testing.T, plcURL string) (*App, *fakeUI) {
 	t.Helper()
-	a := New(Config{DataDir: filepath.Join(t.TempDir(), "data"), PLCURL: plcURL, KeyStore: "file", AllowPrivateNetwork: true})
+	a := New(Config{DataDir: filepath.Join(t.TempDir(), "data"), PLCURL: plcURL, KeyStore: "file"})
 	ui := &fakeUI{}
 	if err := Start(context.Background(), a, ui); err != nil {
 		t.Fatal(err)
