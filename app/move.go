@@ -156,11 +156,7 @@ func (a *App) MoveStart(in MoveStartInput) (*MoveView, error) {
 		if in.OldPassword == "" {
 			return nil, errors.New("the password of the account on the old PDS is needed")
 		}
-		code, err := e.Accounts.CreateInviteCode(bg, 1)
-		if err != nil {
-			return nil, err
-		}
-		plan.OldURL, plan.NewURL, plan.Identifier, plan.InviteCode = remote, local, strings.TrimPrefix(strings.TrimSpace(in.Identifier), "@"), code
+		plan.OldURL, plan.NewURL, plan.Identifier = remote, local, strings.TrimPrefix(strings.TrimSpace(in.Identifier), "@")
 	case moving.MoveOut:
 		_, acc, err := a.account(bg)
 		if err != nil {
@@ -320,6 +316,11 @@ func (a *App) moveOptions(e *pds.Engine, plan moving.Plan) moving.Options {
 		Progress: func(st moving.State) {
 			a.emit("move", a.moveView(st))
 		},
+	}
+	if dir == moving.MoveIn {
+		// Hearth is the new PDS: it makes its own invite code when the
+		// account is created.
+		opts.InviteCode = func(ctx context.Context) (string, error) { return e.Accounts.CreateInviteCode(ctx, 1) }
 	}
 	if dir == moving.MoveOut {
 		// Hearth is the old PDS: its PLC code is in its own outbox.

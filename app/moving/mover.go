@@ -28,6 +28,10 @@ type Options struct {
 	Progress func(State)
 	// AfterBlob is called after each blob copied (tests stop a run there).
 	AfterBlob func(copied int)
+	// InviteCode, when set, mints an invite code for the new PDS the
+	// moment the account is created there and the plan has none (Move in:
+	// Hearth makes its own, so an abandoned move leaves none behind).
+	InviteCode func(ctx context.Context) (string, error)
 }
 
 // Input is what the user gives a run. Passwords and codes are used, never
@@ -421,6 +425,16 @@ func (m *Mover) create(ctx context.Context, in Input) error {
 		"aud": {m.st.Summary.NewServiceDID}, "lxm": {"com.atproto.server.createAccount"},
 	}, &sa); err != nil {
 		return fmt.Errorf("the old PDS would not vouch for the move (service auth): %w", err)
+	}
+	if m.st.Plan.InviteCode == "" && m.opts.InviteCode != nil {
+		code, err := m.opts.InviteCode(ctx)
+		if err != nil {
+			return fmt.Errorf("make an invite code: %w", err)
+		}
+		m.st.Plan.InviteCode = code
+		if err := m.save(); err != nil {
+			return err
+		}
 	}
 	body := map[string]any{"did": m.st.DID, "handle": m.st.Plan.NewHandle, "email": m.st.Plan.Email, "password": in.NewPassword}
 	if m.st.Plan.InviteCode != "" {
