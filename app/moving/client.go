@@ -176,27 +176,37 @@ func (c *client) refresh(ctx context.Context) error {
 }
 
 // ensure makes sure the session works now: getSession, refreshing once if
-// its access token expired. It returns errNoSession (wrapped) when there
-// is no usable session.
+// the PDS says the access token is no good. It returns errNoSession
+// (wrapped) when there is no usable session; other failures (no answer, a
+// server error) are returned as they are and keep the session.
 func (c *client) ensure(ctx context.Context) error {
 	if c.sess == nil || (c.sess.Access == "" && c.sess.Refresh == "") {
 		return errNoSession
 	}
 	err := c.authed(ctx, call{method: http.MethodGet, nsid: "com.atproto.server.getSession"})
-	if err != nil && c.sess.Refresh != "" && !isNetwork(err) {
-		if rerr := c.refresh(ctx); rerr != nil {
+	if err == nil || !authRefused(err) {
+		return err
+	}
+	if c.sess.Refresh == "" {
+		return fmt.Errorf("%w: %w", errNoSession, err)
+	}
+	if rerr := c.refresh(ctx); rerr != nil {
+		if authRefused(rerr) || errors.Is(rerr, errNoSession) {
 			return fmt.Errorf("%w: %w", errNoSession, rerr)
 		}
-		return nil
+		return rerr
 	}
-	return err
+	return nil
 }
 
-// isNetwork reports whether err is not an answer from the PDS (it could
-// not be reached): such errors must not throw a session away.
-func isNetwork(err error) bool {
+// authRefused reports whether the PDS refused the credentials (rather
+// than failing to answer).
+func authRefused(err error) bool {
 	var xe *XRPCError
-	return !errors.As(err, &xe)
+	if !errors.As(err, &xe) {
+		return false
+	}
+	return xe.Status == http.StatusUnauthorized || expired(err) || xe.Name == "InvalidToken" || xe.Name == "AuthenticationRequired"
 }
 
 func (c *client) get(ctx context.Context, nsid string, params url.Values, out any) error {
