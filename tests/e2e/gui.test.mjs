@@ -204,7 +204,7 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     await page.getByTestId('move-start').click()
     await page.getByTestId('move-interrupted').waitFor()
     assert.equal(await page.getByTestId('move-step-sign_in').getAttribute('data-status'), 'failed')
-    assert.match(await text(page.getByTestId('move-interrupted')), /Sign in to the old PDS.*connect|refused/i)
+    assert.match(await text(page.getByTestId('move-interrupted')), /Sign in to the old PDS.*(connect|refused)/is)
     // The window reopens on the stopped move (the state is in move.json).
     assert.ok(fs.existsSync(path.join(DATA_DIR, 'move.json')))
     assert.equal(fs.statSync(path.join(DATA_DIR, 'move.json')).mode & 0o777, 0o600)
