@@ -310,9 +310,14 @@ func (a *App) moveOptions(e *pds.Engine, plan moving.Plan) moving.Options {
 	if plcURL == "" {
 		plcURL = pds.DefaultPLCURL
 	}
+	a.mu.Lock()
+	local := a.url
+	a.mu.Unlock()
+	pol.Trusted = append(pol.Trusted, local)
 	opts := moving.Options{
-		HTTP:   pol.Client(),
-		PLCURL: plcURL,
+		HTTP:      pol.Client(),
+		PLCURL:    plcURL,
+		HearthURL: local,
 		Progress: func(st moving.State) {
 			a.emit("move", a.moveView(st))
 		},

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,6 +29,19 @@ func startPeerApp(t *testing.T, plcURL string) (*App, *fakeUI) {
 	}
 	t.Cleanup(func() { Shutdown(context.Background(), a) })
 	return a, ui
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
 }
 
 func repoStatus(t *testing.T, base, did string) (active bool, status string) {
@@ -93,9 +107,30 @@ func TestMoveOutAndIn(t *testing.T) {
 	if v, err := a.MoveStatus(); err != nil || v == nil || v.Next != string(moving.StepSummary) || !v.CanDiscard {
 		t.Fatalf("MoveStatus mid-move = %+v, %v", v, err)
 	}
+	// The app quits here and starts again, on another port: the move
+	// goes on from move.json; the new PDS's password (never written) is
+	// asked for again.
+	Shutdown(context.Background(), a)
+	a = New(Config{DataDir: a.cfg.DataDir, PLCURL: plcURL, KeyStore: "file", Port: freeTCPPort(t)})
+	uiA = &fakeUI{}
+	if err := Start(context.Background(), a, uiA); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Shutdown(context.Background(), a) })
+	v, err = a.MoveStatus()
+	if err != nil || v == nil || v.Need != string(moving.NeedConfirm) || v.OldURL == a.url {
+		t.Fatalf("MoveStatus after a restart = %+v, %v (Hearth now at %s)", v, err, a.url)
+	}
 	v, err = a.MoveContinue(moving.Input{Confirm: true})
+	if err != nil || v.Need != string(moving.NeedNewPassword) || v.Next != string(moving.StepCreate) {
+		t.Fatalf("after a restart the move waits for %q at %s (%v), want the new PDS's password at create_account", v.Need, v.Next, err)
+	}
+	v, err = a.MoveContinue(moving.Input{NewPassword: "password-on-b"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if v.OldURL != a.url {
+		t.Errorf("the move's Hearth side is %s, want the app's new address %s", v.OldURL, a.url)
 	}
 	if !v.Done || v.Report == nil || !v.Report.OK || v.Report.NewHandle != "mover-b.test" || v.Report.PLCEndpoint != b.url {
 		t.Fatalf("move out ended with %+v, report %+v", v, v.Report)

@@ -28,6 +28,10 @@ type Options struct {
 	Progress func(State)
 	// AfterBlob is called after each blob copied (tests stop a run there).
 	AfterBlob func(copied int)
+	// HearthURL, when set, is where Hearth's side of the move (the new
+	// PDS moving in, the old one moving out) answers now: the app's
+	// loopback port may change between runs, the account on it does not.
+	HearthURL string
 	// InviteCode, when set, mints an invite code for the new PDS the
 	// moment the account is created there and the plan has none (Move in:
 	// Hearth makes its own, so an abandoned move leaves none behind).
@@ -112,6 +116,14 @@ func Resume(path string, opts Options) (*Mover, error) {
 }
 
 func newMover(path string, st *State, opts Options) *Mover {
+	if opts.HearthURL != "" {
+		switch st.Plan.Direction {
+		case MoveIn:
+			st.Plan.NewURL = opts.HearthURL
+		case MoveOut:
+			st.Plan.OldURL = opts.HearthURL
+		}
+	}
 	m := &Mover{path: path, opts: opts, st: st}
 	m.old = &client{hc: opts.HTTP, base: st.Plan.OldURL, sess: &st.OldSession, save: m.save}
 	m.new = &client{hc: opts.HTTP, base: st.Plan.NewURL, sess: &st.NewSession, save: m.save}
