@@ -70,7 +70,7 @@ func TestMoveOutAndIn(t *testing.T) {
 	plc := httptest.NewServer(plcdir.New())
 	t.Cleanup(plc.Close)
 	plcURL := strings.Replace(plc.URL, "127.0.0.1", "localhost", 1)
-	a, uiA := startPeerApp(t, plcURL)
+	a, _ := startPeerApp(t, plcURL)
 	b, _ := startPeerApp(t, plcURL)
 	c, _ := startPeerApp(t, plcURL)
 
@@ -112,7 +112,7 @@ func TestMoveOutAndIn(t *testing.T) {
 	// asked for again.
 	Shutdown(context.Background(), a)
 	a = New(Config{DataDir: a.cfg.DataDir, PLCURL: plcURL, KeyStore: "file", Port: freeTCPPort(t)})
-	uiA = &fakeUI{}
+	uiA := &fakeUI{}
 	if err := Start(context.Background(), a, uiA); err != nil {
 		t.Fatal(err)
 	}
