@@ -116,6 +116,7 @@ type App struct {
 	// ngrokMask is the keyring entry of the saved ngrok authtoken and the
 	// token masked for the Publish form (ngrok_token.go).
 	ngrokMask [2]string
+	move      moveRunner // the Move in / Move out wizards (move.go)
 }
 
 // New returns an app; call Start to open the engine.
@@ -145,14 +146,14 @@ func (a *App) emit(event string, data any) {
 // settings are kept in desktop.json in the data folder (mode 0600; it may
 // hold the ngrok authtoken).
 type settings struct {
-	Port           int      `json:"port"`
-	Tunnel         string   `json:"tunnel,omitempty"`
-	NgrokAuthtoken string   `json:"ngrokAuthtoken,omitempty"` // only without an OS keyring (ngrok_token.go)
+	Port           int    `json:"port"`
+	Tunnel         string `json:"tunnel,omitempty"`
+	NgrokAuthtoken string `json:"ngrokAuthtoken,omitempty"` // only without an OS keyring (ngrok_token.go)
 	// NgrokTokenEntry names the OS keyring entry holding the authtoken.
-	NgrokTokenEntry string `json:"ngrokTokenEntry,omitempty"`
-	NgrokDomain    string   `json:"ngrokDomain,omitempty"`
-	BYOURL         string   `json:"byoURL,omitempty"`
-	Relays         []string `json:"relays,omitempty"`
+	NgrokTokenEntry string   `json:"ngrokTokenEntry,omitempty"`
+	NgrokDomain     string   `json:"ngrokDomain,omitempty"`
+	BYOURL          string   `json:"byoURL,omitempty"`
+	Relays          []string `json:"relays,omitempty"`
 	// AppViewURL and AppViewDID are the AppView chosen in Settings ("" =
 	// the default); see appview.go.
 	AppViewURL string `json:"appViewURL,omitempty"`

@@ -152,6 +152,8 @@ CAR="$WORK/exported.car"
 
 # The local PLC directory: built now, started when the test asks for it.
 (cd "$ROOT" && go build -o "$WORK/localplc" ./internal/cmd/localplc)
+# A second PDS for the Move out wizard (the test starts it when it gets there).
+(cd "$ROOT" && go build -o "$WORK/hearthd" ./cmd/hearthd)
 (
 	while [ ! -e "$PLC_START" ]; do sleep 0.2; done
 	exec "$WORK/localplc" -listen "127.0.0.1:$PLC_PORT"
@@ -209,7 +211,8 @@ log "wails dev ready after $(elapsed)"
 set +e
 (cd "$E2E" && HEARTH_GUI_URL="$DEV_URL/" HEARTH_E2E_CAR="$CAR" HEARTH_E2E_ARTIFACTS="$WORK/artifacts" CHROMIUM="$(command -v chromium)" \
 	HEARTH_E2E_PLC_URL="$PLC_URL" HEARTH_E2E_PLC_START="$PLC_START" HEARTH_E2E_DATA_DIR="$WORK/data" \
-	timeout 300 "${N22[@]}" node --test --test-reporter=spec --test-timeout=240000 gui.test.mjs)
+	HEARTH_E2E_HEARTHD="$WORK/hearthd" \
+	timeout 420 "${N22[@]}" node --test --test-reporter=spec --test-timeout=240000 gui.test.mjs)
 status=$?
 set -e
 log "GUI test done after $(elapsed)"

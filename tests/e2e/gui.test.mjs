@@ -11,6 +11,8 @@ import fs from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
+import { spawn, execFileSync } from 'node:child_process'
+import net from 'node:net'
 import { chromium } from 'playwright-core'
 import { png, sunset } from './png.mjs'
 import { LoopbackApp } from './oauth.mjs'
@@ -22,6 +24,9 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 const PLC_URL = process.env.HEARTH_E2E_PLC_URL
 const PLC_START = process.env.HEARTH_E2E_PLC_START
 const DATA_DIR = process.env.HEARTH_E2E_DATA_DIR
+// A hearthd binary for a second PDS (the Move out wizard's destination).
+const HEARTHD = process.env.HEARTH_E2E_HEARTHD
+let second = null // { proc, url, invite, dir }
 
 // filesHolding lists the files under dir whose bytes contain needle.
 function filesHolding(dir, needle) {
@@ -74,6 +79,41 @@ function step(name, fn) {
 async function snap(name) {
   if (process.env.HEARTH_E2E_SNAPSHOTS === '1')
     await page.screenshot({ path: path.join(ARTIFACTS, `${name.replace(/[^a-z0-9]+/gi, '-')}.png`) })
+}
+
+/** A screenshot under a fixed name (for the README), with HEARTH_E2E_SNAPSHOTS=1. */
+async function snapAs(name) {
+  if (process.env.HEARTH_E2E_SNAPSHOTS === '1') await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true })
+}
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = net.createServer().once('error', fail)
+    s.listen(0, '127.0.0.1', () => {
+      const p = s.address().port
+      s.close(() => ok(p))
+    })
+  })
+}
+
+/** A second PDS: hearthd serve on a free loopback port with its own folder, the same PLC, an invite code. */
+async function startSecondHearth() {
+  const port = await freePort()
+  const url = `http://localhost:${port}`
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-e2e-second-'))
+  const common = ['--data-dir', dir, '--key-store', 'file', '--public-url', url, '--plc-url', PLC_URL]
+  const invite = execFileSync(HEARTHD, ['invite', 'create', ...common]).toString().trim()
+  const log = fs.openSync(path.join(ARTIFACTS, 'second-hearthd.log'), 'w')
+  const proc = spawn(HEARTHD, ['serve', ...common, '--listen', `127.0.0.1:${port}`, '--relays', '', '--allow-private-network'], {
+    stdio: ['ignore', log, log],
+  })
+  for (let i = 0; i < 150; i++) {
+    if (proc.exitCode !== null) throw new Error('the second hearthd exited; see second-hearthd.log')
+    const ok = await fetch(`${url}/xrpc/_health`).then((r) => r.ok, () => false)
+    if (ok) return { proc, url, invite, dir }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error('the second hearthd did not start')
 }
 
 const nav = (name) => page.getByRole('navigation', { name: 'Hearth' }).getByRole('button', { name: new RegExp(`^${name}`) })
@@ -139,8 +179,48 @@ describe('Hearth desktop window', { concurrency: false }, () => {
   })
 
   after(async () => {
+    second?.proc.kill('SIGTERM')
     await ctx?.close().catch(() => {})
     if (userDir) fs.rmSync(userDir, { recursive: true, force: true })
+  })
+
+  step('first run: Move in explains mistakes, offers Resume after a stop, and can be abandoned', async () => {
+    await page.goto(URL)
+    await page.getByRole('heading', { name: 'Welcome to Hearth' }).waitFor()
+    await page.getByTestId('open-move-in').click()
+    await page.getByRole('heading', { name: 'Move in', level: 1 }).waitFor()
+    // Mistakes are explained before anything is sent.
+    await page.getByTestId('move-start').click()
+    await page.getByText('The address of the other PDS, like https://bsky.social.').waitFor()
+    await page.getByText('Your handle (or DID or email) on the old PDS.').waitFor()
+    await page.getByText('At least 8 characters.').waitFor()
+    // An old PDS that does not answer (nothing listens on port 9): the
+    // step fails in words and the move waits for Resume.
+    await page.getByLabel('Your current PDS').fill('http://127.0.0.1:9')
+    await page.getByLabel('Your handle there').fill('someone.test')
+    await page.getByLabel('Your password there').fill('the old password')
+    await page.getByLabel(/^Email for the account/).fill('someone@example.com')
+    await page.getByLabel('A password for the account on Hearth').fill('a new long password')
+    await page.getByTestId('move-start').click()
+    await page.getByTestId('move-interrupted').waitFor()
+    assert.equal(await page.getByTestId('move-step-sign_in').getAttribute('data-status'), 'failed')
+    assert.match(await text(page.getByTestId('move-interrupted')), /Sign in to the old PDS.*(connect|refused)/is)
+    // The window reopens on the stopped move (the state is in move.json).
+    assert.ok(fs.existsSync(path.join(DATA_DIR, 'move.json')))
+    assert.equal(fs.statSync(path.join(DATA_DIR, 'move.json')).mode & 0o777, 0o600)
+    assert.ok(!fs.readFileSync(path.join(DATA_DIR, 'move.json'), 'utf8').includes('the old password'), 'no password on disk')
+    await page.reload()
+    await page.getByRole('heading', { name: 'Move in', level: 1 }).waitFor()
+    await page.getByTestId('move-resume').click()
+    await page.getByTestId('move-interrupted').waitFor()
+    await snapAs('move-in-interrupted')
+    // Abandoned (nothing moved): back to the first-run screen.
+    await page.getByTestId('move-discard').click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Abandon' }).click()
+    await page.getByTestId('move-start').waitFor()
+    assert.ok(!fs.existsSync(path.join(DATA_DIR, 'move.json')))
+    await page.getByRole('button', { name: 'Back', exact: true }).click()
+    await page.getByRole('heading', { name: 'Welcome to Hearth' }).waitFor()
   })
 
   step('first run: create the account', async () => {
@@ -1130,6 +1210,49 @@ describe('Hearth desktop window', { concurrency: false }, () => {
     await page.getByText('Your account and its data were deleted.').waitFor()
     await page.locator('.sidebar .handle').getByText('@bob.test', { exact: true }).waitFor()
     assert.equal((await fetch(`${localURL}/xrpc/com.atproto.repo.describeRepo?repo=${did}`)).status, 400)
+  })
+
+  step('move out: the wizard takes bob.test to a second PDS, with the PLC code from the outbox, and both sides match', async () => {
+    assert.ok(HEARTHD, 'HEARTH_E2E_HEARTHD comes from scripts/test-gui.sh')
+    second = await startSecondHearth()
+    const bob = (await (await fetch(`${localURL}/xrpc/com.atproto.repo.describeRepo?repo=bob.test`)).json()).did
+    assert.match(bob, /^did:plc:/)
+    await nav('Move out').click()
+    await page.getByRole('heading', { name: 'Move out', level: 1 }).waitFor()
+    await page.getByTestId('move-start').click()
+    await page.getByText('The address of the other PDS, like https://bsky.social.').waitFor()
+    await page.getByText('Your handle on the new PDS.').waitFor()
+    await page.getByLabel('The new PDS', { exact: true }).fill(second.url)
+    await page.getByLabel('Handle on the new PDS', { exact: true }).fill('bob-moved.test')
+    await page.getByLabel(/^Invite code/).fill(second.invite)
+    await page.getByLabel(/^Email/).fill('bob@example.com')
+    await page.getByLabel('Your Hearth password', { exact: true }).fill('another long password')
+    await page.getByLabel('A password for the new PDS', { exact: true }).fill('bob on the second hearth')
+    await page.getByTestId('move-start').click()
+    // What will move, before anything does.
+    const summary = page.getByTestId('move-summary')
+    await summary.waitFor()
+    assert.match(await text(summary), /@bob\.test → @bob-moved\.test/)
+    await snapAs('move-out-summary')
+    // The window reopened mid-move comes back to it.
+    await page.reload()
+    await page.getByTestId('move-summary').waitFor()
+    await page.getByTestId('move-confirm').click()
+    const report = page.getByTestId('move-report')
+    await report.waitFor({ timeout: 120_000 })
+    assert.match(await text(report), /Both sides match/)
+    assert.match(await text(report), /@bob-moved\.test/)
+    for (const id of ['sign_in', 'copy_blobs', 'plc_token', 'plc_operation', 'deactivate_old', 'report'])
+      assert.equal(await page.getByTestId(`move-step-${id}`).getAttribute('data-status'), 'done', id)
+    await snapAs('move-out-report')
+    // Both sides, over XRPC: active on the second PDS, deactivated here; the DID document points there.
+    const status = async (base) => (await fetch(`${base}/xrpc/com.atproto.sync.getRepoStatus?did=${bob}`)).json()
+    assert.equal((await status(second.url)).active, true)
+    assert.deepEqual(await status(localURL).then((s) => [s.active, s.status]), [false, 'deactivated'])
+    assert.equal((await plcData(bob)).services.atproto_pds.endpoint, second.url)
+    await page.getByTestId('move-clear').click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Clear', exact: true }).click()
+    await page.getByTestId('move-start').waitFor()
   })
 
   step('no uncaught errors in the page', async () => {

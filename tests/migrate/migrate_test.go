@@ -102,7 +102,8 @@ func TestGoatMigrateInAndOut(t *testing.T) {
 // seeded is what the account holds before it moves.
 type seeded struct {
 	records map[string]string // at-uri -> cid
-	blob    string            // the one blob's CID
+	blob    string            // the first blob's CID (the avatar; its bytes are pngBytes)
+	blobs   []string          // every blob's CID, sorted
 	prefs   []map[string]any
 }
 
@@ -162,7 +163,7 @@ func seed(t *testing.T, c *client, did string, pngBytes []byte) seeded {
 	if err := c.post("app.bsky.actor.putPreferences", map[string]any{"preferences": prefs}, nil); err != nil {
 		t.Fatalf("putPreferences: %v", err)
 	}
-	s := seeded{records: listAllRecords(t, c.base, did), blob: blobCID, prefs: getPrefs(t, c)}
+	s := seeded{records: listAllRecords(t, c.base, did), blob: blobCID, blobs: []string{blobCID}, prefs: getPrefs(t, c)}
 	if len(s.records) != 5 {
 		t.Fatalf("seeded %d records, want 5: %v", len(s.records), s.records)
 	}
@@ -192,8 +193,8 @@ func checkMoved(t *testing.T, step string, m moveCheck) map[string]string {
 		t.Errorf("%s: records on the new PDS\n got %v\nwant %v", step, got, m.want.records)
 	}
 	// Blobs: the same CID listed, the same bytes served.
-	if got := listBlobs(t, m.newURL, m.did); !reflect.DeepEqual(got, []string{m.want.blob}) {
-		t.Errorf("%s: blobs on the new PDS = %v, want [%s]", step, got, m.want.blob)
+	if got := listBlobs(t, m.newURL, m.did); !reflect.DeepEqual(got, m.want.blobs) {
+		t.Errorf("%s: blobs on the new PDS = %v, want %v", step, got, m.want.blobs)
 	}
 	var raw []byte
 	pub := &client{base: m.newURL}
@@ -217,7 +218,7 @@ func checkMoved(t *testing.T, step string, m moveCheck) map[string]string {
 	}
 	if err := m.newClient.get("com.atproto.server.checkAccountStatus", nil, &st); err != nil {
 		t.Errorf("%s: checkAccountStatus on the new PDS: %v", step, err)
-	} else if !st.Activated || !st.ValidDid || st.IndexedRecords != len(m.want.records) || st.ExpectedBlobs != 1 || st.ImportedBlobs != 1 {
+	} else if !st.Activated || !st.ValidDid || st.IndexedRecords != len(m.want.records) || st.ExpectedBlobs != len(m.want.blobs) || st.ImportedBlobs != len(m.want.blobs) {
 		t.Errorf("%s: checkAccountStatus on the new PDS = %+v", step, st)
 	}
 	// The PLC log: one more operation, pointing at the new PDS and handle.

@@ -8,6 +8,9 @@ import type {
   AppSettings,
   LogEntry,
   ImageUpload,
+  MoveInput,
+  MoveStartInput,
+  MoveView,
   NewAppPassword,
   ProfileInput,
   BackupInfo,
@@ -117,6 +120,11 @@ export interface GoApp {
   SetRelays(relays: string[]): Promise<AppSettings> // app/relays.go
   Logs(): Promise<LogEntry[] | null>
   BugReport(): Promise<string>
+  // The Move in / Move out wizards (app/move.go)
+  MoveStatus(): Promise<MoveView | null>
+  MoveStart(input: MoveStartInput): Promise<MoveView>
+  MoveContinue(input: MoveInput): Promise<MoveView>
+  MoveDiscard(): Promise<void>
 }
 
 interface WailsRuntime {
@@ -174,6 +182,11 @@ export function onEvent(cb: (e: EventInfo) => void): () => void {
 /** The "tunnel" event: the tunnel's status, on every change. */
 export function onOutsideCheck(cb: (c: OutsideCheck) => void): () => void {
   return on('outside-check', (c) => cb(c as OutsideCheck))
+}
+
+/** The "move" event: the wizard's state after every step it saved. */
+export function onMove(cb: (v: MoveView) => void): () => void {
+  return on('move', (v) => cb(v as MoveView))
 }
 
 export function onTunnel(cb: (t: TunnelStatus) => void): () => void {

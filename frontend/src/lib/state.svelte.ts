@@ -4,7 +4,7 @@
 import type { AccountInfo, BlobRef, CARInfo, EventInfo, OutsideCheck, Progress, TunnelStatus } from './types'
 import { mergeTunnel } from './publish'
 
-export type Screen = 'home' | 'blobs' | 'repo' | 'backup' | 'status' | 'publish' | 'account' | 'settings' | 'apps' | 'developer'
+export type Screen = 'home' | 'blobs' | 'repo' | 'backup' | 'status' | 'publish' | 'account' | 'settings' | 'apps' | 'developer' | 'move'
 
 export const SCREENS: { id: Screen; label: string; key: string }[] = [
   { id: 'home', label: 'Posts', key: '1' },
@@ -17,6 +17,8 @@ export const SCREENS: { id: Screen; label: string; key: string }[] = [
   { id: 'settings', label: 'Settings & logs', key: '8' },
   { id: 'apps', label: 'Connected apps', key: '9' },
   { id: 'developer', label: 'Developer', key: '0' },
+  // No shortcut: moving out is rare and deliberate.
+  { id: 'move', label: 'Move out', key: '' },
 ]
 
 export function screenFromHash(hash: string): Screen | null {

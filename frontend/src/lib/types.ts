@@ -435,3 +435,100 @@ export interface LogEntry {
   attrs: string
   source: 'engine' | 'tunnel'
 }
+
+// The Move in / Move out wizards (app/move.go, app/moving)
+export interface MoveStartInput {
+  direction: 'in' | 'out'
+  remoteUrl: string
+  identifier: string
+  newHandle: string
+  email: string
+  inviteCode: string
+  oldPassword: string
+  newPassword: string
+}
+
+/** What the user gives a waiting move (moving.Input). */
+export interface MoveInput {
+  oldPassword?: string
+  emailCode?: string
+  newPassword?: string
+  plcToken?: string
+  inviteCode?: string
+  newHandle?: string
+  confirm?: boolean
+  resendToken?: boolean
+}
+
+export type MoveNeed = '' | 'old_password' | 'email_code' | 'confirm' | 'new_password' | 'plc_token' | 'invite_code' | 'handle'
+
+export interface MoveStepView {
+  id: string
+  label: string
+  status: 'done' | 'running' | 'waiting' | 'failed' | 'pending'
+}
+
+export interface MoveSummary {
+  did: string
+  handle: string
+  collections: Record<string, number> | null
+  records: number
+  blobs: number
+  preferences: number
+  newServiceDid: string
+  inviteRequired: boolean
+  userDomains: string[] | null
+}
+
+export interface MoveBlobProgress {
+  expected: number
+  imported: number
+  copied: number
+  skipped: number
+  missing: string[] | null
+}
+
+export interface MoveCollectionCount {
+  collection: string
+  old: number
+  new: number
+}
+
+export interface MoveReport {
+  collections: MoveCollectionCount[] | null
+  oldRecords: number
+  newRecords: number
+  oldBlobs: number
+  newBlobs: number
+  missingBlobs: string[] | null
+  oldPreferences: number
+  newPreferences: number
+  oldHandle: string
+  newHandle: string
+  plcEndpoint: string
+  plcOk: boolean
+  newActive: boolean
+  oldStatus: string
+  ok: boolean
+}
+
+export interface MoveView {
+  direction: 'in' | 'out'
+  oldUrl: string
+  newUrl: string
+  did: string
+  newHandle: string
+  email: string
+  steps: MoveStepView[]
+  next: string
+  need: MoveNeed
+  problem: string
+  running: boolean
+  done: boolean
+  summary: MoveSummary | null
+  blobs: MoveBlobProgress
+  report: MoveReport | null
+  updatedAt: string
+  canDiscard: boolean
+  warning: string
+}
