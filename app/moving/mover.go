@@ -125,7 +125,11 @@ func newMover(path string, st *State, opts Options) *Mover {
 		}
 	}
 	m := &Mover{path: path, opts: opts, st: st}
-	m.old = &client{hc: opts.HTTP, base: st.Plan.OldURL, sess: &st.OldSession, save: m.save}
+	oldBase := st.Plan.OldURL
+	if st.OldPDS != "" {
+		oldBase = st.OldPDS
+	}
+	m.old = &client{hc: opts.HTTP, base: oldBase, sess: &st.OldSession, save: m.save}
 	m.new = &client{hc: opts.HTTP, base: st.Plan.NewURL, sess: &st.NewSession, save: m.save}
 	return m
 }
@@ -255,10 +259,11 @@ func (m *Mover) runStep(ctx context.Context, s Step, in Input) error {
 // --- the steps ----------------------------------------------------------------
 
 type sessionOut struct {
-	Access  string `json:"accessJwt"`
-	Refresh string `json:"refreshJwt"`
-	DID     string `json:"did"`
-	Handle  string `json:"handle"`
+	Access  string          `json:"accessJwt"`
+	Refresh string          `json:"refreshJwt"`
+	DID     string          `json:"did"`
+	DIDDoc  json.RawMessage `json:"didDoc"`
+	Handle  string          `json:"handle"`
 }
 
 func (m *Mover) signIn(ctx context.Context, in Input) error {
@@ -299,7 +304,48 @@ func (m *Mover) passwordSignIn(ctx context.Context, in Input) error {
 	}
 	m.st.DID = out.DID
 	m.st.OldSession = Session{Access: out.Access, Refresh: out.Refresh}
+	if pds := entrywayPDS(m.st.Plan, out.DIDDoc); pds != "" {
+		m.st.OldPDS = pds
+		m.old.base = pds
+	}
 	return nil
+}
+
+// entrywayPDS is the PDS a Move in continues with after signing in: the
+// atproto_pds endpoint of the DID document createSession answered when it
+// is an https origin other than the address typed (an entryway such as
+// bsky.social), else "" (keep the typed address). Only https endpoints
+// are followed: the owner trusted the typed address, not whatever a DID
+// document names, and the HTTP client's outbound policy still applies.
+func entrywayPDS(p Plan, doc json.RawMessage) string {
+	if p.Direction != MoveIn || len(doc) == 0 {
+		return ""
+	}
+	var d struct {
+		Service []struct {
+			ID              string `json:"id"`
+			Type            string `json:"type"`
+			ServiceEndpoint string `json:"serviceEndpoint"`
+		} `json:"service"`
+	}
+	if json.Unmarshal(doc, &d) != nil {
+		return ""
+	}
+	for _, s := range d.Service {
+		if !strings.HasSuffix(s.ID, "#atproto_pds") || s.Type != "AtprotoPersonalDataServer" {
+			continue
+		}
+		u, err := url.Parse(s.ServiceEndpoint)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return ""
+		}
+		origin := "https://" + u.Host
+		if sameOrigin(origin, p.OldURL) {
+			return ""
+		}
+		return origin
+	}
+	return ""
 }
 
 type describeServer struct {

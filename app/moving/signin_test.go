@@ -88,3 +88,90 @@ func TestSignInEmailCode(t *testing.T) {
 		t.Errorf("codes sent: %q", gotCodes)
 	}
 }
+
+// TestSignInThroughEntryway: an old address that is an entryway (as
+// bsky.social is) answers createSession with a DID document naming the
+// PDS that holds the repo; everything after sign-in goes to that PDS with
+// the session the entryway issued, and a resume keeps going there. A DID
+// document naming a plain-http endpoint is not followed.
+func TestSignInThroughEntryway(t *testing.T) {
+	var pdsCalls []string
+	pds := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pdsCalls = append(pdsCalls, r.URL.Path+" "+r.Header.Get("Authorization"))
+		w.WriteHeader(http.StatusNotImplemented)
+	}))
+	t.Cleanup(pds.Close)
+	for _, tc := range []struct {
+		name, endpoint, wantPDS string
+	}{
+		{"https PDS", pds.URL, pds.URL},
+		{"http endpoint not followed", "http://127.0.0.1:9", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pdsCalls = nil
+			var entrywayCalls []string
+			entryway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				entrywayCalls = append(entrywayCalls, r.URL.Path)
+				if r.URL.Path != "/xrpc/com.atproto.server.createSession" {
+					w.WriteHeader(http.StatusNotImplemented)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(map[string]any{
+					"did": "did:plc:alice", "handle": "alice.example.com", "accessJwt": "a", "refreshJwt": "r",
+					"didDoc": map[string]any{
+						"id": "did:plc:alice",
+						"service": []map[string]string{{
+							"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": tc.endpoint,
+						}},
+					},
+				})
+			}))
+			t.Cleanup(entryway.Close)
+			path := filepath.Join(t.TempDir(), "move.json")
+			// The TLS server's client trusts its certificate and speaks
+			// plain http to the entryway too.
+			opts := Options{HTTP: pds.Client()}
+			m, err := Begin(path, Plan{Direction: MoveIn, OldURL: entryway.URL, NewURL: "http://localhost:1",
+				Identifier: "alice.example.com", Email: "a@example.com"}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Signed in; the summary then fails (neither server serves it).
+			if err := m.Run(context.Background(), Input{OldPassword: "pw"}); err == nil {
+				t.Fatal("the summary should fail on these servers")
+			}
+			st, err := LoadState(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.OldPDS != tc.wantPDS || st.Next != StepSummary {
+				t.Fatalf("after sign-in: oldPDS %q (want %q), next %s", st.OldPDS, tc.wantPDS, st.Next)
+			}
+			afterSignIn := func() []string {
+				if tc.wantPDS != "" {
+					return pdsCalls
+				}
+				return entrywayCalls[1:]
+			}
+			if len(afterSignIn()) == 0 {
+				t.Fatalf("no request after sign-in reached the expected server (pds %q, entryway %q)", pdsCalls, entrywayCalls)
+			}
+			if tc.wantPDS != "" && len(entrywayCalls) != 1 {
+				t.Errorf("the entryway was asked more than createSession: %q", entrywayCalls)
+			}
+			// A resume from the state file goes on with the same server.
+			before := len(afterSignIn())
+			r, err := Resume(path, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Run(context.Background(), Input{}); err == nil {
+				t.Fatal("the summary should fail again")
+			}
+			if len(afterSignIn()) == before {
+				t.Errorf("the resumed run did not go to the expected server")
+			}
+		})
+	}
+}

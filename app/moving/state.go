@@ -108,7 +108,13 @@ type State struct {
 	Need    Need   `json:"need,omitempty"`
 	Problem string `json:"problem,omitempty"`
 
-	DID       string   `json:"did,omitempty"`
+	DID string `json:"did,omitempty"`
+	// OldPDS is the account's own PDS when the old address signed in
+	// through an entryway (bsky.social answers createSession with a DID
+	// document naming the PDS that holds the repo, and the repo, blobs
+	// and everything after sign-in are asked of that PDS, as the Bluesky
+	// app and goat do).
+	OldPDS    string   `json:"oldPDS,omitempty"`
 	Summary   *Summary `json:"summary,omitempty"`
 	Confirmed bool     `json:"confirmed,omitempty"`
 	// OldSession and NewSession are the sessions on both sides (tokens,
