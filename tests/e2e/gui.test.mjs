@@ -185,7 +185,7 @@ describe('Hearth desktop window', { concurrency: false }, () => {
   })
 
   step('first run: Move in explains mistakes, offers Resume after a stop, and can be abandoned', async () => {
-    await page.goto(URL)
+    await page.goto(URL, { timeout: 120_000 }) // the first load waits for Vite to optimise dependencies: slow on a busy machine
     await page.getByRole('heading', { name: 'Welcome to Hearth' }).waitFor()
     await page.getByTestId('open-move-in').click()
     await page.getByRole('heading', { name: 'Move in', level: 1 }).waitFor()
@@ -224,7 +224,7 @@ describe('Hearth desktop window', { concurrency: false }, () => {
   })
 
   step('first run: create the account', async () => {
-    await page.goto(URL)
+    await page.goto(URL, { timeout: 120_000 })
     await page.getByRole('heading', { name: 'Welcome to Hearth' }).waitFor()
     // Mistakes are explained before anything is sent.
     await page.getByRole('button', { name: 'Create account' }).click()
