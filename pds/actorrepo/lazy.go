@@ -267,3 +267,45 @@ func (r *Repo) prune() {
 
 // Lazy reports whether the tree is read from a NodeSource.
 func (r *Repo) Lazy() bool { return r.src != nil }
+
+// ProofPath returns the MST nodes from root down to where path is (or
+// would be), read from src: a proof of its presence or absence, and the
+// record's CID when present.
+func ProofPath(src NodeSource, root cid.Cid, path string) ([]Block, *cid.Cid, error) {
+	key := []byte(path)
+	var out []Block
+	next := &root
+	for next != nil {
+		c := *next
+		b, err := src.NodeBytes(c)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read MST node %s: %w", c, err)
+		}
+		nd, err := mst.NodeDataFromCBOR(bytes.NewReader(b))
+		if err != nil {
+			return nil, nil, fmt.Errorf("decode MST node %s: %w", c, err)
+		}
+		if err := checkPrefixes(nd); err != nil {
+			return nil, nil, fmt.Errorf("MST node %s: %w", c, err)
+		}
+		out = append(out, Block{CID: c, Data: b})
+		n := nd.Node(&c)
+		next = nil
+		for _, e := range n.Entries {
+			if e.IsValue() {
+				cmp := bytes.Compare(e.Key, key)
+				if cmp == 0 {
+					v := *e.Value
+					return out, &v, nil
+				}
+				if cmp > 0 {
+					break
+				}
+				next = nil
+			} else if e.IsChild() {
+				next = e.ChildCID
+			}
+		}
+	}
+	return out, nil, nil
+}

@@ -189,6 +189,9 @@ func (r *Repos) ApplyWrites(ctx context.Context, did syntax.DID, writes []Write,
 		if err := r.storeHead(tx, did, res.Head); err != nil {
 			return err
 		}
+		if err := r.storeNodes(tx, did, res); err != nil {
+			return err
+		}
 		_, err := r.events.Append(tx, eventlog.Commit(did, res))
 		return err
 	})
