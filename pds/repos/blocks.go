@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
@@ -20,12 +21,52 @@ import (
 // writes read their paths from it through the byte-bounded node cache.
 const (
 	sqlNodeBytes  = "SELECT bytes FROM mst_block WHERE did = ? AND cid = ?"
-	sqlInsertNode = "INSERT INTO mst_block(did, cid, bytes) VALUES(?, ?, ?) ON CONFLICT(did, cid) DO NOTHING"
-	sqlDeleteNode = "DELETE FROM mst_block WHERE did = ? AND cid = ?"
 	sqlHasNode    = "SELECT count(*) FROM mst_block WHERE did = ? AND cid = ?"
 )
 
-var blockStatements = []string{sqlInsertNode, sqlDeleteNode}
+// nodeChunks are the row counts of the multi-row node statements, largest
+// first: a commit's ten or so nodes go in two or three statements.
+var nodeChunks = []int{16, 4, 1}
+
+func sqlInsertNodes(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO mst_block(did, cid, bytes) VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?)")
+	}
+	b.WriteString(" ON CONFLICT(did, cid) DO NOTHING")
+	return b.String()
+}
+
+func sqlDeleteNodes(n int) string {
+	return "DELETE FROM mst_block WHERE did = ? AND cid IN (?" + strings.Repeat(", ?", n-1) + ")"
+}
+
+var (
+	sqlInsertNodeChunk = map[int]string{}
+	sqlDeleteNodeChunk = map[int]string{}
+	blockStatements    = func() []string {
+		var qs []string
+		for _, n := range nodeChunks {
+			sqlInsertNodeChunk[n], sqlDeleteNodeChunk[n] = sqlInsertNodes(n), sqlDeleteNodes(n)
+			qs = append(qs, sqlInsertNodeChunk[n], sqlDeleteNodeChunk[n])
+		}
+		return qs
+	}()
+)
+
+// chunk is the largest of nodeChunks not above n.
+func chunk(n int) int {
+	for _, c := range nodeChunks {
+		if c <= n {
+			return c
+		}
+	}
+	return 1
+}
 
 // NodeCacheBytes is the default budget of the MST node cache shared by all
 // accounts: enough for the hot paths of a big repo (a write at a million
@@ -70,15 +111,20 @@ func (s nodeSource) NodeBytes(c cid.Cid) ([]byte, error) {
 // storeNodes applies a commit's node changes to the block table in tx.
 func (r *Repos) storeNodes(tx *store.Tx, did syntax.DID, res *actorrepo.CommitResult) error {
 	d := did.String()
-	for _, c := range res.Removed {
-		if _, err := tx.Exec(sqlDeleteNode, d, c.Bytes()); err != nil {
-			return fmt.Errorf("delete MST node: %w", err)
+	for rest := res.Removed; len(rest) > 0; {
+		n := chunk(len(rest))
+		args := make([]any, 0, 1+n)
+		args = append(args, d)
+		for _, c := range rest[:n] {
+			args = append(args, c.Bytes())
 		}
+		if _, err := tx.Exec(sqlDeleteNodeChunk[n], args...); err != nil {
+			return fmt.Errorf("delete MST nodes: %w", err)
+		}
+		rest = rest[n:]
 	}
-	for _, b := range res.Nodes {
-		if _, err := tx.Exec(sqlInsertNode, d, b.CID.Bytes(), b.Data); err != nil {
-			return fmt.Errorf("store MST node: %w", err)
-		}
+	if err := insertNodes(tx, d, res.Nodes); err != nil {
+		return err
 	}
 	nodes := res.Nodes
 	tx.OnCommit(func() {
@@ -99,12 +145,27 @@ func storeAllNodes(tx *store.Tx, did syntax.DID, repo *actorrepo.Repo) (int, err
 	if _, err := tx.Exec("DELETE FROM mst_block WHERE did = ?", did.String()); err != nil {
 		return 0, fmt.Errorf("clear MST nodes: %w", err)
 	}
-	for _, b := range nodes {
-		if _, err := tx.Exec(sqlInsertNode, did.String(), b.CID.Bytes(), b.Data); err != nil {
-			return 0, fmt.Errorf("store MST node: %w", err)
-		}
+	if err := insertNodes(tx, did.String(), nodes); err != nil {
+		return 0, err
 	}
 	return len(nodes), nil
+}
+
+// insertNodes stores blocks in did's block table, several rows a statement.
+func insertNodes(tx *store.Tx, did string, blocks []actorrepo.Block) error {
+	args := make([]any, 0, 3*nodeChunks[0])
+	for rest := blocks; len(rest) > 0; {
+		n := chunk(len(rest))
+		args = args[:0]
+		for _, b := range rest[:n] {
+			args = append(args, did, b.CID.Bytes(), b.Data)
+		}
+		if _, err := tx.Exec(sqlInsertNodeChunk[n], args...); err != nil {
+			return fmt.Errorf("store MST nodes: %w", err)
+		}
+		rest = rest[n:]
+	}
+	return nil
 }
 
 // ensureBlocks makes sure did's block table holds its current tree,
