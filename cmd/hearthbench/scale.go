@@ -107,7 +107,6 @@ func (b *bench) scaleOne(n, writes int) (*scaleResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("import (HTTP %d): %w", status, err)
 	}
-	car = nil
 	res.ImportS = round(d.Seconds(), 2)
 	if st, err := procStatus(s.cmd.Process.Pid); err == nil {
 		res.ImportPeakRSSMB = round(float64(st["VmHWM"])/1024, 1)

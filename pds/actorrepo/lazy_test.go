@@ -240,8 +240,7 @@ func TestLazyOpenReadsDepthNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err = r.Apply([]actorrepo.Op{{Action: actorrepo.Create, Collection: "app.bsky.feed.post", Rkey: r.NextRev().String(), Record: record(t, "x")}}, key, nil)
-	if err != nil {
+	if _, err := r.Apply([]actorrepo.Op{{Action: actorrepo.Create, Collection: "app.bsky.feed.post", Rkey: r.NextRev().String(), Record: record(t, "x")}}, key, nil); err != nil {
 		t.Fatal(err)
 	}
 	if src.reads > 40 {

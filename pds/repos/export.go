@@ -124,27 +124,9 @@ func (r *Repos) exportRepo(ctx context.Context, did syntax.DID, since string, w 
 	done := int64(1)
 	// The nodes stream from the block table (which holds exactly the
 	// current tree), in CID order: a CAR's blocks may come in any order.
-	nrows, err := tx.Query("SELECT cid, bytes FROM mst_block WHERE did = ?", did.String())
-	if err != nil {
-		return fmt.Errorf("read MST nodes: %w", err)
+	if err := putNodes(tx, did, cw, &done); err != nil {
+		return err
 	}
-	for nrows.Next() {
-		var c, b sql.RawBytes
-		if err := nrows.Scan(&c, &b); err != nil {
-			nrows.Close()
-			return fmt.Errorf("read MST nodes: %w", err)
-		}
-		if err := cw.PutRaw(c, b); err != nil {
-			nrows.Close()
-			return err
-		}
-		done++
-	}
-	if err := nrows.Err(); err != nil {
-		nrows.Close()
-		return fmt.Errorf("read MST nodes: %w", err)
-	}
-	nrows.Close()
 	rows, err := tx.Query(recordsQuery, args...)
 	if err != nil {
 		return fmt.Errorf("read records: %w", err)
@@ -278,6 +260,29 @@ func (r *Repos) GetBlocks(ctx context.Context, did syntax.DID, cids []cid.Cid, w
 			}
 			delete(found, c.String())
 		}
+	}
+	return nil
+}
+
+// putNodes writes did's MST nodes from the block table to cw.
+func putNodes(tx *store.Tx, did syntax.DID, cw *actorrepo.CARWriter, done *int64) error {
+	rows, err := tx.Query("SELECT cid, bytes FROM mst_block WHERE did = ?", did.String())
+	if err != nil {
+		return fmt.Errorf("read MST nodes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c, b sql.RawBytes
+		if err := rows.Scan(&c, &b); err != nil {
+			return fmt.Errorf("read MST nodes: %w", err)
+		}
+		if err := cw.PutRaw(c, b); err != nil {
+			return err
+		}
+		*done++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read MST nodes: %w", err)
 	}
 	return nil
 }
