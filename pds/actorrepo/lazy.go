@@ -21,7 +21,8 @@ type NodeSource interface {
 // Open makes a repo from its head commit whose tree is read lazily from
 // src: only the root is decoded now; a write loads the nodes on the paths
 // of its keys (and, for a delete, the neighbours it may merge), and after
-// each commit the tree is cut back to its root, so memory stays bounded.
+// each commit at most maxWarmNodes decoded nodes stay, so memory stays
+// bounded.
 func Open(did syntax.DID, headBytes []byte, src NodeSource) (*Repo, error) {
 	var c repo.Commit
 	if err := c.UnmarshalCBOR(bytes.NewReader(headBytes)); err != nil {
@@ -219,8 +220,9 @@ func (r *Repo) unstubRoot() error {
 }
 
 // settle runs after a lazy tree's new nodes are encoded: it lists the
-// loaded nodes the new tree no longer holds (to delete from the block
-// table) and cuts the tree back to its root.
+// nodes in memory before the commit that the new tree no longer holds (to
+// delete from the block table); the in-memory part of the new tree is kept
+// up to maxWarmNodes nodes, else cut back to its root.
 func (r *Repo) settle() []cid.Cid {
 	if r.src == nil {
 		return nil
@@ -244,9 +246,18 @@ func (r *Repo) settle() []cid.Cid {
 			removed = append(removed, c)
 		}
 	}
-	r.prune()
+	// The decoded nodes stay for the next writes (which mostly touch the
+	// same paths) until there are too many.
+	r.loaded = present
+	if len(present) > maxWarmNodes {
+		r.prune()
+	}
 	return removed
 }
+
+// maxWarmNodes bounds the decoded nodes a lazily opened repo keeps between
+// commits (a few hundred KB); past it the tree is cut back to its root.
+const maxWarmNodes = 1024
 
 // prune drops every loaded node below the root.
 func (r *Repo) prune() {
