@@ -256,8 +256,8 @@ func (r *Repo) settle() []cid.Cid {
 }
 
 // maxWarmNodes bounds the decoded nodes a lazily opened repo keeps between
-// commits (a few hundred KB); past it the tree is cut back to its root.
-const maxWarmNodes = 1024
+// commits (tens of KB: the paths recent writes touched); past it the tree is cut back to its root.
+const maxWarmNodes = 128
 
 // prune drops every loaded node below the root.
 func (r *Repo) prune() {
