@@ -47,9 +47,10 @@ test-go: lint
 test-race:
 	$(GO) test -race -count=1 ./pds/...
 
-# Every Go fuzz target (found with go test -list) for FUZZTIME each, after
-# its committed corpus: CAR import, record decoding, tokens, XRPC params.
-FUZZTIME ?= 10s
+# Every Go fuzz target (found with go test -list) for FUZZTIME each (a
+# count of inputs, or a duration such as 2m), after its committed corpus:
+# CAR import, record decoding, tokens, XRPC params.
+FUZZTIME ?= 20000x
 test-fuzz:
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz-short.sh
 

@@ -21,7 +21,9 @@ import (
 	"github.com/hearth-pds/hearth/pds/eventlog"
 	"github.com/hearth-pds/hearth/pds/folder"
 	hid "github.com/hearth-pds/hearth/pds/identity"
+	"github.com/hearth-pds/hearth/pds/oauth"
 	"github.com/hearth-pds/hearth/pds/outbound"
+	"github.com/hearth-pds/hearth/pds/outbox"
 	"github.com/hearth-pds/hearth/pds/plc"
 	"github.com/hearth-pds/hearth/pds/repos"
 	"github.com/hearth-pds/hearth/pds/secrets"
@@ -72,11 +74,18 @@ type Config struct {
 	// min(CPUs, 4) at once, 32 waiting).
 	LoginThrottle auth.ThrottlePolicy
 	Hasher        *auth.Hasher
+	// OutboxNotify, when set, hears of every token written to the outbox
+	// (the desktop window shows a notification).
+	OutboxNotify func(outbox.Message)
 	// NoBackground opens the engine without its background jobs (blob
 	// GC, publishing pending PLC operations): for a short check of a
 	// folder, such as a restore verifying what it unpacked, that must not
 	// talk to the PLC directory or change anything.
 	NoBackground bool
+	// OAuthFetch fetches OAuth client metadata documents (nil: the
+	// outbound policy's client); tests set one that trusts their TLS
+	// server.
+	OAuthFetch *http.Client
 }
 
 func (c *Config) setDefaults() {
@@ -132,6 +141,9 @@ type Engine struct {
 	Blobs    *blobs.Blobs
 	Events   *eventlog.Log
 	Identity *hid.Identity
+	// Outbox holds the tokens the reference PDS would email.
+	Outbox *outbox.Outbox
+	OAuth  *oauth.Server
 
 	cfg  Config
 	log  *slog.Logger
@@ -214,6 +226,18 @@ func wire(ctx context.Context, db *store.Store, box *secrets.Box, pu *url.URL, c
 
 		AllowPrivateNetwork: cfg.AllowPrivateNetwork,
 	})
+	e.Outbox = outbox.New(db, cfg.OutboxNotify)
+	fetch := cfg.OAuthFetch
+	if fetch == nil {
+		pol := cfg.outbound()
+		pol.MaxBody, pol.Timeout = oauth.MetadataMaxBytes, oauth.MetadataTimeout
+		fetch = pol.Client()
+	}
+	if e.OAuth, err = oauth.Open(ctx, db, oauth.Config{
+		Issuer: e.Identity.PublicURL, Accounts: e.Accounts, Box: box, Fetch: fetch, Logger: cfg.Logger,
+	}); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -252,6 +276,9 @@ func (e *Engine) maintenance(ctx context.Context) {
 			}
 			if err := e.Accounts.PruneTokens(ctx); err != nil {
 				e.log.Warn("pruning sessions failed", "err", err)
+			}
+			if err := e.OAuth.Prune(ctx); err != nil {
+				e.log.Warn("pruning OAuth requests failed", "err", err)
 			}
 			if err := e.Accounts.PruneLoginFailures(ctx); err != nil {
 				e.log.Warn("pruning login failures failed", "err", err)

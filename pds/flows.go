@@ -209,6 +209,10 @@ func (e *Engine) SetActive(ctx context.Context, did syntax.DID, active bool) err
 			if err := e.announceMigrated(tx, did); err != nil {
 				return err
 			}
+			// Active here again: a move out was abandoned.
+			if err := e.Identity.ClearMovedOut(tx, did); err != nil {
+				return err
+			}
 		}
 		reason := ""
 		if !active {
@@ -250,9 +254,20 @@ func (e *Engine) DeleteAccount(ctx context.Context, did syntax.DID, password, fr
 	if err := e.Accounts.CheckPassword(ctx, did, password, from); err != nil {
 		return err
 	}
+	return e.deleteAccount(ctx, did, nil)
+}
+
+// deleteAccount deletes did after before (when not nil) passes in the same
+// transaction.
+func (e *Engine) deleteAccount(ctx context.Context, did syntax.DID, before func(tx *store.Tx) error) error {
 	unlock := e.Repos.Lock(did)
 	defer unlock()
 	err := e.db.Write(ctx, func(tx *store.Tx) error {
+		if before != nil {
+			if err := before(tx); err != nil {
+				return err
+			}
+		}
 		if err := e.Repos.Delete(tx, did); err != nil {
 			return err
 		}

@@ -42,13 +42,16 @@ const usage = `usage:
   hearthd invite create --data-dir DIR [--uses N]
   hearthd verify --data-dir DIR [--json]
   hearthd recovery-key create --data-dir DIR [--handle HANDLE]
+  hearthd account recovery-key --data-dir DIR --did DID   (Hearth's rotation key for the account)
+  hearthd outbox list --data-dir DIR [--did DID]   (tokens the reference would email; one JSON per line)
   hearthd backup create --data-dir DIR --out FILE --passphrase-file PASSFILE
   hearthd backup restore --in FILE --data-dir NEWDIR --passphrase-file PASSFILE [--key-store auto|keyring|file]
   hearthd export --data-dir DIR --out PATH   (a folder, or a .zip)
 Every flag may also be set as HEARTH_<NAME> (e.g. HEARTH_DATA_DIR).
 One process at a time owns a data folder: while hearthd serve (or the desktop
 app) runs on DIR, other commands on DIR stop with "in use by ... (pid N)";
-backup create is the exception: it only reads, and works while DIR is in use.`
+backup create and outbox list are the exceptions: they only read, and work
+while DIR is in use.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch {
@@ -58,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return accountCreate(ctx, args[2:], stdout, stderr)
 	case len(args) >= 2 && args[0] == "invite" && args[1] == "create":
 		return inviteCreate(ctx, args[2:], stdout, stderr)
+	case len(args) >= 2 && args[0] == "outbox" && args[1] == "list":
+		return outboxList(ctx, args[2:], stdout)
+	case len(args) >= 2 && args[0] == "account" && args[1] == "recovery-key":
+		return accountRecoveryKey(ctx, args[2:], stdout, stderr)
 	case len(args) >= 2 && args[0] == "recovery-key" && args[1] == "create":
 		return recoveryKeyCreate(ctx, args[2:], stdout, stderr)
 	case len(args) >= 2 && args[0] == "backup" && args[1] == "create":

@@ -213,6 +213,10 @@ func (i *Identity) MoveTo(tx *store.Tx, acc *accounts.Account, url string) (bool
 			// !ok: moving here; submitPlcOperation updates its document.
 			return false, nil
 		}
+		if gone, err := i.MovedOut(tx, acc.DID); err != nil || gone {
+			// Signed over to another PDS: never pull it back.
+			return false, err
+		}
 		keys, err := i.accounts.Keys(tx.Context(), acc.DID)
 		if err != nil {
 			return false, err

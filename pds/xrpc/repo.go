@@ -2,6 +2,7 @@ package xrpc
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"github.com/hearth-pds/hearth/pds/accounts"
@@ -71,8 +72,11 @@ func swapCommit(s string) (*cid.Cid, error) {
 }
 
 // parseWrite parses one write's collection and rkey (optional for create).
-func (s *Server) parseWrite(action actorrepo.Action, collection, rkey string) (repos.Write, error) {
+func (s *Server) parseWrite(ctx context.Context, action actorrepo.Action, collection, rkey string) (repos.Write, error) {
 	w := repos.Write{Action: action}
+	if err := checkWrite(ctx, collection, string(action)); err != nil {
+		return w, err
+	}
 	var err error
 	if w.Collection, err = s.e.Repos.ParseCollection(collection); err != nil {
 		return w, err
@@ -132,7 +136,7 @@ func (s *Server) writeRecord(w http.ResponseWriter, r *http.Request, c *accounts
 	if action == actorrepo.Update && in.Rkey == "" {
 		return errs.Invalid("rkey is required")
 	}
-	write, err := s.parseWrite(action, in.Collection, in.Rkey)
+	write, err := s.parseWrite(r.Context(), action, in.Collection, in.Rkey)
 	if err != nil {
 		return err
 	}
@@ -172,7 +176,7 @@ func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request, c *account
 	if err != nil {
 		return err
 	}
-	write, err := s.parseWrite(actorrepo.Delete, in.Collection, in.Rkey)
+	write, err := s.parseWrite(r.Context(), actorrepo.Delete, in.Collection, in.Rkey)
 	if err != nil {
 		return err
 	}
@@ -244,7 +248,7 @@ func (s *Server) applyWrites(w http.ResponseWriter, r *http.Request, c *accounts
 		default:
 			return errs.Invalid("write %d: unknown $type %q", i, wr.Type)
 		}
-		pw, err := s.parseWrite(action, wr.Collection, wr.Rkey)
+		pw, err := s.parseWrite(r.Context(), action, wr.Collection, wr.Rkey)
 		if err != nil {
 			if len(in.Writes) > 1 {
 				err = errs.Prefix(err, "write %d: ", i)
@@ -386,6 +390,9 @@ func (s *Server) uploadBlob(w http.ResponseWriter, r *http.Request, c *accounts.
 	limit := s.e.Blobs.Limit()
 	if r.ContentLength > limit {
 		return errs.New(errs.ErrBlobTooLarge, "blob is larger than the %d byte limit", limit)
+	}
+	if err := checkBlob(r.Context(), r.Header.Get("Content-Type")); err != nil {
+		return err
 	}
 	body := http.MaxBytesReader(w, r.Body, limit+1)
 	info, err := s.e.Blobs.Upload(r.Context(), c.DID, r.Header.Get("Content-Type"), body)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hearth-pds/hearth/pds"
 	"github.com/hearth-pds/hearth/pds/firehose"
+	"github.com/hearth-pds/hearth/pds/oauth"
 	"github.com/hearth-pds/hearth/pds/ratelimit"
 )
 
@@ -104,9 +105,11 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 		opts: opts, limiter: ratelimit.New(opts.RateLimitKeys, nil)}
 	s.registerServer()
 	s.registerIdentity()
+	s.registerMoveOut()
 	s.registerRepo()
 	s.registerSync()
 	s.registerProxy(opts)
+	s.registerOAuth()
 	s.page("/xrpc/{nsid}", "routed", s.dispatch)
 	s.page("GET /xrpc/_health", "none", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"version": Version})
@@ -280,6 +283,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	nsid := r.PathValue("nsid")
 	s.limitBody(w, r, nsid)
+	if r.Header.Get("DPoP") != "" {
+		w.Header().Set("DPoP-Nonce", s.e.OAuth.Nonce())
+	}
 	rt, ok := s.routes[nsid]
 	local := ok && (strings.HasPrefix(nsid, "com.atproto.") || nsid == "app.bsky.actor.getPreferences" || nsid == "app.bsky.actor.putPreferences")
 	if !local {
@@ -307,12 +313,15 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	}
 	var caller *accounts.Caller
 	if rt.auth != authNone {
-		c, err := s.authenticate(r, rt.auth)
+		c, g, err := s.authorize(r, rt.auth)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
 		caller = c
+		if g != nil {
+			r = r.WithContext(context.WithValue(r.Context(), grantKey{}, g))
+		}
 	}
 	if err := rt.fn(w, r, caller); err != nil {
 		if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
@@ -321,7 +330,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 			s.log.Info("response cut short", "request_id", w.Header().Get("X-Request-Id"), "nsid", nsid, "status", sw.status, "err", err)
 			return
 		}
-		if _, _, ok := answer(err); !ok {
+		if _, _, ok := answer(err); !ok && !isResourceError(err) {
 			s.log.Error("request failed", "request_id", w.Header().Get("X-Request-Id"), "nsid", nsid, "err", err)
 		}
 		writeError(w, err)
@@ -337,7 +346,27 @@ func bearer(r *http.Request) (string, bool) {
 }
 
 func (s *Server) authenticate(r *http.Request, kind authKind) (*accounts.Caller, error) {
+	c, _, err := s.authorize(r, kind)
+	return c, err
+}
+
+// authorize authenticates a request: an OAuth access token with its DPoP
+// proof (and the grant it belongs to), or a legacy session token.
+func (s *Server) authorize(r *http.Request, kind authKind) (*accounts.Caller, *oauth.Grant, error) {
+	if tok, ok := dpopToken(r); ok {
+		return s.authenticateOAuth(r, kind, tok)
+	}
+	c, err := s.authenticateLegacy(r, kind)
+	return c, nil, err
+}
+
+func (s *Server) authenticateLegacy(r *http.Request, kind authKind) (*accounts.Caller, error) {
 	tok, ok := bearer(r)
+	if ok {
+		if err := s.oauthBearerMisuse(tok); err != nil {
+			return nil, err
+		}
+	}
 	if !ok {
 		if kind == authOptional {
 			return nil, nil
@@ -368,6 +397,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError answers with err's XRPC error (errorMap); an internal error
 // gets a generic message, never its details.
 func writeError(w http.ResponseWriter, err error) {
+	if re, ok := asResourceError(err); ok {
+		writeResourceError(w, re)
+		return
+	}
 	xe, msg, _ := answer(err)
 	var retry *errs.Retry
 	if errors.As(err, &retry) && retry.After > 0 {

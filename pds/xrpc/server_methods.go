@@ -22,45 +22,6 @@ func (s *Server) registerServer() {
 	s.handle("com.atproto.server.listAppPasswords", http.MethodGet, authFull, s.listAppPasswords)
 	s.handle("com.atproto.server.revokeAppPassword", http.MethodPost, authFull, s.revokeAppPassword)
 	s.handle("com.atproto.server.checkAccountStatus", http.MethodGet, authAccess, s.checkAccountStatus)
-	s.handle("com.atproto.server.deactivateAccount", http.MethodPost, authFull, func(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
-		var in struct {
-			DeleteAfter string `json:"deleteAfter"`
-		}
-		if r.ContentLength != 0 {
-			if err := decodeJSON(w, r, &in); err != nil {
-				return err
-			}
-		}
-		if err := s.e.SetActive(r.Context(), c.DID, false); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
-	})
-	s.handle("com.atproto.server.deleteAccount", http.MethodPost, authNone, func(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
-		// The reference PDS also wants an emailed token; Hearth has no mail,
-		// so the account password is what proves intent.
-		var in struct {
-			DID      string `json:"did"`
-			Password string `json:"password"`
-			Token    string `json:"token"`
-		}
-		if err := decodeJSON(w, r, &in); err != nil {
-			return err
-		}
-		if in.DID == "" || in.Password == "" {
-			return errs.Invalid("did and password are required")
-		}
-		did, err := parseDID(in.DID, "did")
-		if err != nil {
-			return err
-		}
-		if err := s.e.DeleteAccount(r.Context(), did, in.Password, edge.ClientAddr(r).Key()); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusOK)
-		return nil
-	})
 	s.handle("com.atproto.identity.getRecommendedDidCredentials", http.MethodGet, authAccess, func(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error {
 		creds, err := s.e.Identity.RecommendedCredentials(r.Context(), c.DID)
 		if err != nil {
@@ -120,7 +81,11 @@ func (s *Server) sessionJSON(r *http.Request, sess *accounts.Session, withTokens
 	if sess.Email != "" {
 		out["email"] = sess.Email
 	}
-	out["emailConfirmed"] = false
+	confirmed, err := s.e.Accounts.EmailConfirmed(r.Context(), sess.DID)
+	if err != nil {
+		return nil, err
+	}
+	out["emailConfirmed"] = confirmed
 	out["emailAuthFactor"] = false
 	if withTokens {
 		out["accessJwt"] = sess.AccessJwt
