@@ -30,7 +30,7 @@ func postBatch(t *testing.T, p *testpds.PDS, did syntax.DID, n int, tag string) 
 	return res.Results
 }
 
-// mstNodes counts did's rows in the block table.
+// mstNodes counts did's rows in the block tables.
 func mstNodes(t *testing.T, dir, did string) int {
 	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(dir, "hearth.db"))
@@ -39,7 +39,7 @@ func mstNodes(t *testing.T, dir, did string) int {
 	}
 	defer func() { _ = db.Close() }()
 	var n int
-	if err := db.QueryRow("SELECT count(*) FROM mst_block WHERE did = ?", did).Scan(&n); err != nil {
+	if err := db.QueryRow("SELECT (SELECT count(*) FROM mst_block WHERE did = ?1) + (SELECT count(*) FROM mst_block_recent WHERE did = ?1)", did).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -112,12 +112,12 @@ func TestMSTBlocksFilledForOlderRepos(t *testing.T) {
 	did := syntax.DID(a.DID)
 	postBatch(t, p, did, 200, "x")
 	p.Stop()
-	sqlOn(t, p.Config.DataDir, "DELETE FROM mst_block")
+	sqlOn(t, p.Config.DataDir, "DELETE FROM mst_block; DELETE FROM mst_block_recent")
 	p = p.Restart(t)
 	// An export first (fills the table), then a write on top.
 	checkRepo(t, p, a.DID, 200)
 	p.Stop()
-	sqlOn(t, p.Config.DataDir, "DELETE FROM mst_block")
+	sqlOn(t, p.Config.DataDir, "DELETE FROM mst_block; DELETE FROM mst_block_recent")
 	p = p.Restart(t)
 	postBatch(t, p, did, 3, "y")
 	checkRepo(t, p, a.DID, 203)

@@ -221,11 +221,19 @@ func (r *Repo) unstubRoot() error {
 
 // settle runs after a lazy tree's new nodes are encoded: it lists the
 // nodes in memory before the commit that the new tree no longer holds (to
-// delete from the block table); the in-memory part of the new tree is kept
-// up to maxWarmNodes nodes, else cut back to its root.
-func (r *Repo) settle() []cid.Cid {
+// delete from the block table), and keeps of the encoded nodes only those
+// the tree did not hold before (a node re-encoded unchanged is already
+// stored); the in-memory part of the new tree is kept up to maxWarmNodes
+// nodes, else cut back to its root.
+func (r *Repo) settle(encoded []Block) (added []Block, removed []cid.Cid) {
 	if r.src == nil {
-		return nil
+		return encoded, nil
+	}
+	added = encoded[:0:0]
+	for _, b := range encoded {
+		if _, ok := r.loaded[b.CID]; !ok {
+			added = append(added, b)
+		}
 	}
 	present := map[cid.Cid]struct{}{}
 	var walk func(n *mst.Node)
@@ -240,7 +248,6 @@ func (r *Repo) settle() []cid.Cid {
 		}
 	}
 	walk(r.tree.Root)
-	var removed []cid.Cid
 	for c := range r.loaded {
 		if _, ok := present[c]; !ok {
 			removed = append(removed, c)
@@ -252,7 +259,7 @@ func (r *Repo) settle() []cid.Cid {
 	if len(present) > maxWarmNodes {
 		r.prune()
 	}
-	return removed
+	return added, removed
 }
 
 // maxWarmNodes bounds the decoded nodes a lazily opened repo keeps between

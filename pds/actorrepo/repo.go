@@ -359,7 +359,7 @@ func (r *Repo) Commit(p *Plan, key atcrypto.PrivateKey) (*CommitResult, error) {
 		return nil, &BrokenTreeError{Err: fmt.Errorf("%w: the commit's blocks are %d bytes, the limit is %d", ErrTooLarge, n, MaxCommitBlocks)}
 	}
 	r.head = &head
-	res.Removed = r.settle()
+	res.Nodes, res.Removed = r.settle(res.Nodes)
 	return res, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -16,21 +17,39 @@ import (
 	"github.com/hearth-pds/hearth/pds/store"
 )
 
-// The MST block table (mst_block): every node of each account's current
-// tree, keyed by binary CID. Commits keep it exact in their transaction;
-// writes read their paths from it through the byte-bounded node cache.
+// The MST block tables: every node of each account's current tree, keyed
+// by binary CID, in mst_block or, for the nodes its latest commit added,
+// in the small mst_block_recent (see migration 0011): the next commit
+// mostly replaces those, and deleting them from a table of a few hot pages
+// costs far less than from random pages of the big one. Commits keep the
+// two together exact in their transaction; writes read their paths from
+// them through the byte-bounded node cache.
 const (
-	sqlNodeBytes  = "SELECT bytes FROM mst_block WHERE did = ? AND cid = ?"
-	sqlHasNode    = "SELECT count(*) FROM mst_block WHERE did = ? AND cid = ?"
+	sqlNodeBytes = "SELECT bytes FROM mst_block_recent WHERE did = ?1 AND cid = ?2 " +
+		"UNION ALL SELECT bytes FROM mst_block WHERE did = ?1 AND cid = ?2 LIMIT 1"
+	sqlHasNode = "SELECT (SELECT count(*) FROM mst_block WHERE did = ?1 AND cid = ?2) + " +
+		"(SELECT count(*) FROM mst_block_recent WHERE did = ?1 AND cid = ?2)"
+	// sqlCountNodes counts an account's nodes in both tables.
+	sqlCountNodes = "SELECT (SELECT count(*) FROM mst_block WHERE did = ?1) + " +
+		"(SELECT count(*) FROM mst_block_recent WHERE did = ?1)"
+	sqlFlushRecent = "INSERT INTO mst_block(did, cid, bytes) SELECT did, cid, bytes FROM mst_block_recent " +
+		"WHERE did = ? ON CONFLICT(did, cid) DO NOTHING"
+	sqlClearRecent = "DELETE FROM mst_block_recent WHERE did = ?"
+)
+
+// The two node tables.
+const (
+	tableMain   = "mst_block"
+	tableRecent = "mst_block_recent"
 )
 
 // nodeChunks are the row counts of the multi-row node statements, largest
-// first: a commit's ten or so nodes go in two or three statements.
-var nodeChunks = []int{16, 4, 1}
+// first: a commit's ten or so nodes go in one or two statements.
+var nodeChunks = []int{64, 16, 12, 10, 8, 6, 4, 2, 1}
 
-func sqlInsertNodes(n int) string {
+func sqlInsertNodes(table string, n int) string {
 	var b strings.Builder
-	b.WriteString("INSERT INTO mst_block(did, cid, bytes) VALUES ")
+	b.WriteString("INSERT INTO " + table + "(did, cid, bytes) VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
@@ -41,18 +60,26 @@ func sqlInsertNodes(n int) string {
 	return b.String()
 }
 
-func sqlDeleteNodes(n int) string {
-	return "DELETE FROM mst_block WHERE did = ? AND cid IN (?" + strings.Repeat(", ?", n-1) + ")"
+func sqlDeleteNodes(table string, n int) string {
+	return "DELETE FROM " + table + " WHERE did = ? AND cid IN (?" + strings.Repeat(", ?", n-1) + ")"
+}
+
+type chunkKey struct {
+	table string
+	n     int
 }
 
 var (
-	sqlInsertNodeChunk = map[int]string{}
-	sqlDeleteNodeChunk = map[int]string{}
+	sqlInsertNodeChunk = map[chunkKey]string{}
+	sqlDeleteNodeChunk = map[chunkKey]string{}
 	blockStatements    = func() []string {
-		var qs []string
-		for _, n := range nodeChunks {
-			sqlInsertNodeChunk[n], sqlDeleteNodeChunk[n] = sqlInsertNodes(n), sqlDeleteNodes(n)
-			qs = append(qs, sqlInsertNodeChunk[n], sqlDeleteNodeChunk[n])
+		qs := []string{sqlFlushRecent, sqlClearRecent}
+		for _, t := range []string{tableMain, tableRecent} {
+			for _, n := range nodeChunks {
+				k := chunkKey{t, n}
+				sqlInsertNodeChunk[k], sqlDeleteNodeChunk[k] = sqlInsertNodes(t, n), sqlDeleteNodes(t, n)
+				qs = append(qs, sqlInsertNodeChunk[k], sqlDeleteNodeChunk[k])
+			}
 		}
 		return qs
 	}()
@@ -108,26 +135,62 @@ func (s nodeSource) NodeBytes(c cid.Cid) ([]byte, error) {
 	return b, nil
 }
 
-// storeNodes applies a commit's node changes to the block table in tx.
-func (r *Repos) storeNodes(tx *store.Tx, did syntax.DID, res *actorrepo.CommitResult) error {
+// storeNodes applies a commit's node changes to the block tables in tx:
+// the nodes it removed are deleted (from mst_block_recent when the
+// previous commit added them), the previous commit's nodes it kept move to
+// mst_block, and its own new nodes go to mst_block_recent. When w does not
+// know what mst_block_recent holds (after a start or a failed commit),
+// everything there moves to mst_block first. The caller holds w.mu.
+func (r *Repos) storeNodes(tx *store.Tx, w *warm, did syntax.DID, res *actorrepo.CommitResult) error {
 	d := did.String()
-	for rest := res.Removed; len(rest) > 0; {
-		n := chunk(len(rest))
-		args := make([]any, 0, 1+n)
-		args = append(args, d)
-		for _, c := range rest[:n] {
-			args = append(args, c.Bytes())
+	if !w.recentKnown {
+		if _, err := tx.Exec(sqlFlushRecent, d); err != nil {
+			return fmt.Errorf("move recent MST nodes: %w", err)
 		}
-		if _, err := tx.Exec(sqlDeleteNodeChunk[n], args...); err != nil {
-			return fmt.Errorf("delete MST nodes: %w", err)
+		if _, err := tx.Exec(sqlClearRecent, d); err != nil {
+			return fmt.Errorf("move recent MST nodes: %w", err)
 		}
-		rest = rest[n:]
+		if err := deleteNodes(tx, tableMain, d, res.Removed); err != nil {
+			return err
+		}
+	} else {
+		var fromRecent, fromMain []cid.Cid
+		removed := make(map[cid.Cid]struct{}, len(res.Removed))
+		for _, c := range res.Removed {
+			removed[c] = struct{}{}
+			if _, ok := w.recent[c]; ok {
+				fromRecent = append(fromRecent, c)
+			} else {
+				fromMain = append(fromMain, c)
+			}
+		}
+		var kept []actorrepo.Block
+		for c, b := range w.recent {
+			if _, ok := removed[c]; !ok {
+				kept = append(kept, actorrepo.Block{CID: c, Data: b})
+				fromRecent = append(fromRecent, c)
+			}
+		}
+		if err := deleteNodes(tx, tableRecent, d, fromRecent); err != nil {
+			return err
+		}
+		if err := deleteNodes(tx, tableMain, d, fromMain); err != nil {
+			return err
+		}
+		if err := insertNodes(tx, tableMain, d, kept); err != nil {
+			return err
+		}
 	}
-	if err := insertNodes(tx, d, res.Nodes); err != nil {
+	if err := insertNodes(tx, tableRecent, d, res.Nodes); err != nil {
 		return err
 	}
 	nodes := res.Nodes
+	recent := make(map[cid.Cid][]byte, len(nodes))
+	for _, b := range nodes {
+		recent[b.CID] = b.Data
+	}
 	tx.OnCommit(func() {
+		w.recent, w.recentKnown = recent, true
 		for _, b := range nodes {
 			r.nodes.put(b.CID, b.Data)
 		}
@@ -135,32 +198,53 @@ func (r *Repos) storeNodes(tx *store.Tx, did syntax.DID, res *actorrepo.CommitRe
 	return nil
 }
 
-// storeAllNodes replaces did's block table with every node of repo (a
-// full, in-memory tree: a new account, an import, the one-time fill).
+// deleteNodes deletes cids from did's rows of table, several a statement.
+func deleteNodes(tx *store.Tx, table, did string, cids []cid.Cid) error {
+	args := make([]any, 0, 1+min(len(cids), nodeChunks[0]))
+	for rest := cids; len(rest) > 0; {
+		n := chunk(len(rest))
+		args = append(args[:0], did)
+		for _, c := range rest[:n] {
+			args = append(args, c.Bytes())
+		}
+		if _, err := tx.Exec(sqlDeleteNodeChunk[chunkKey{table, n}], args...); err != nil {
+			return fmt.Errorf("delete MST nodes: %w", err)
+		}
+		rest = rest[n:]
+	}
+	return nil
+}
+
+// storeAllNodes replaces did's block tables with every node of repo (a
+// full, in-memory tree: a new account, an import, the one-time fill),
+// inserted in key order so that the table's pages are filled.
 func storeAllNodes(tx *store.Tx, did syntax.DID, repo *actorrepo.Repo) (int, error) {
 	nodes, err := repo.Nodes()
 	if err != nil {
 		return 0, err
 	}
-	if _, err := tx.Exec("DELETE FROM mst_block WHERE did = ?", did.String()); err != nil {
-		return 0, fmt.Errorf("clear MST nodes: %w", err)
+	for _, q := range []string{"DELETE FROM mst_block WHERE did = ?", sqlClearRecent} {
+		if _, err := tx.Exec(q, did.String()); err != nil {
+			return 0, fmt.Errorf("clear MST nodes: %w", err)
+		}
 	}
-	if err := insertNodes(tx, did.String(), nodes); err != nil {
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].CID.KeyString() < nodes[j].CID.KeyString() })
+	if err := insertNodes(tx, tableMain, did.String(), nodes); err != nil {
 		return 0, err
 	}
 	return len(nodes), nil
 }
 
-// insertNodes stores blocks in did's block table, several rows a statement.
-func insertNodes(tx *store.Tx, did string, blocks []actorrepo.Block) error {
-	args := make([]any, 0, 3*nodeChunks[0])
+// insertNodes stores blocks in did's rows of table, several a statement.
+func insertNodes(tx *store.Tx, table, did string, blocks []actorrepo.Block) error {
+	args := make([]any, 0, 3*min(len(blocks), nodeChunks[0]))
 	for rest := blocks; len(rest) > 0; {
 		n := chunk(len(rest))
 		args = args[:0]
 		for _, b := range rest[:n] {
 			args = append(args, did, b.CID.Bytes(), b.Data)
 		}
-		if _, err := tx.Exec(sqlInsertNodeChunk[n], args...); err != nil {
+		if _, err := tx.Exec(sqlInsertNodeChunk[chunkKey{table, n}], args...); err != nil {
 			return fmt.Errorf("store MST nodes: %w", err)
 		}
 		rest = rest[n:]
@@ -217,6 +301,6 @@ func (r *Repos) ensureBlocks(ctx context.Context, w *warm, did syntax.DID) error
 		return fmt.Errorf("fill the MST block table of %s: %w", did, err)
 	}
 	r.log.Info("stored the MST nodes of a repo written before they were kept", "did", did, "nodes", stored, "took", time.Since(start).Round(time.Millisecond))
-	w.blocksOK = true
+	w.blocksOK, w.recentKnown = true, false
 	return nil
 }

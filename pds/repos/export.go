@@ -97,7 +97,7 @@ func (r *Repos) exportRepo(ctx context.Context, did syntax.DID, since string, w 
 	}
 	defer func() { _ = tx.Rollback() }()
 	var nodeCount int64
-	if err := tx.QueryRow("SELECT count(*) FROM mst_block WHERE did = ?", did.String()).Scan(&nodeCount); err != nil {
+	if err := tx.QueryRow(sqlCountNodes, did.String()).Scan(&nodeCount); err != nil {
 		return fmt.Errorf("count MST nodes: %w", err)
 	}
 	recordsQuery := "SELECT cid, bytes FROM record WHERE did = ?"
@@ -266,7 +266,7 @@ func (r *Repos) GetBlocks(ctx context.Context, did syntax.DID, cids []cid.Cid, w
 
 // putNodes writes did's MST nodes from the block table to cw.
 func putNodes(tx *store.Tx, did syntax.DID, cw *actorrepo.CARWriter, done *int64) error {
-	rows, err := tx.Query("SELECT cid, bytes FROM mst_block WHERE did = ?", did.String())
+	rows, err := tx.Query("SELECT cid, bytes FROM mst_block WHERE did = ?1 UNION ALL SELECT cid, bytes FROM mst_block_recent WHERE did = ?1", did.String())
 	if err != nil {
 		return fmt.Errorf("read MST nodes: %w", err)
 	}

@@ -322,7 +322,7 @@ func (r *Repos) importRepo(ctx context.Context, did syntax.DID, in io.Reader, si
 	}
 	progress(ProgressEvent{Phase: "write", Done: total, Total: total})
 	// The next write opens the tree lazily from the stored nodes.
-	w.repo, w.blocksOK = nil, true
+	w.repo, w.blocksOK, w.recentKnown = nil, true, false
 	sum := p.Summary
 	sum.Rev, sum.Commit = head.Rev(), head.CID.String()
 	r.log.Info("imported repo", "did", did, "records", sum.Records, "rev", sum.Rev)

@@ -40,8 +40,12 @@ type Repos struct {
 type warm struct {
 	mu   sync.Mutex
 	repo *actorrepo.Repo // nil until loaded, or after a failed write
-	// blocksOK: the block table is known to hold the current tree.
+	// blocksOK: the block tables are known to hold the current tree.
 	blocksOK bool
+	// recent holds the nodes in mst_block_recent for this account, when
+	// recentKnown (after a commit of this process); see storeNodes.
+	recent      map[cid.Cid][]byte
+	recentKnown bool
 }
 
 // Open wires the component and prepares the write path's statements.
@@ -113,7 +117,7 @@ func (r *Repos) Init(tx *store.Tx, repo *actorrepo.Repo, res *actorrepo.CommitRe
 	// The next write opens the tree lazily from the stored nodes.
 	tx.OnCommit(func() {
 		w := r.warm(did)
-		w.repo, w.blocksOK = nil, true
+		w.repo, w.blocksOK, w.recentKnown = nil, true, false
 	})
 	return nil
 }
@@ -128,7 +132,7 @@ func (r *Repos) storeHead(tx *store.Tx, did syntax.DID, h actorrepo.Head) error 
 // Delete removes did's records and head in tx; the warm tree is dropped
 // once tx commits. The caller holds Lock(did).
 func (r *Repos) Delete(tx *store.Tx, did syntax.DID) error {
-	for _, q := range []string{"DELETE FROM record WHERE did = ?", "DELETE FROM mst_block WHERE did = ?", "DELETE FROM repo_root WHERE did = ?"} {
+	for _, q := range []string{"DELETE FROM record WHERE did = ?", "DELETE FROM mst_block WHERE did = ?", sqlClearRecent, "DELETE FROM repo_root WHERE did = ?"} {
 		if _, err := tx.Exec(q, did.String()); err != nil {
 			return fmt.Errorf("delete repo: %w", err)
 		}

@@ -62,7 +62,7 @@ func (r *Repos) Verify(ctx context.Context, did syntax.DID) (*Check, error) {
 		if err := tx.QueryRow("SELECT rev FROM repo_root WHERE did = ?", did.String()).Scan(&headRev); err != nil {
 			return err
 		}
-		return tx.QueryRow("SELECT count(*) FROM mst_block WHERE did = ?", did.String()).Scan(&stored)
+		return tx.QueryRow(sqlCountNodes, did.String()).Scan(&stored)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count MST nodes: %w", err)

@@ -189,7 +189,7 @@ func (r *Repos) ApplyWrites(ctx context.Context, did syntax.DID, writes []Write,
 		if err := r.storeHead(tx, did, res.Head); err != nil {
 			return err
 		}
-		if err := r.storeNodes(tx, did, res); err != nil {
+		if err := r.storeNodes(tx, w, did, res); err != nil {
 			return err
 		}
 		_, err := r.events.Append(tx, eventlog.Commit(did, res))
@@ -197,7 +197,7 @@ func (r *Repos) ApplyWrites(ctx context.Context, did syntax.DID, writes []Write,
 	})
 	if err != nil {
 		// The in-memory tree may be ahead of storage: reload it next time.
-		w.repo = nil
+		w.repo, w.recentKnown = nil, false
 		if commitErr != nil {
 			return nil, repoError(commitErr)
 		}
