@@ -6,9 +6,9 @@ BIN := $(CURDIR)/bin
 CACHE := $(CURDIR)/.cache
 PORT ?= 2583
 DATA_DIR ?= $(HOME)/.local/share/hearth/hearthd
-APT_PACKAGES := build-essential pkg-config ca-certificates curl git libgtk-3-dev libwebkit2gtk-4.0-dev xvfb xauth chromium
+APT_PACKAGES := build-essential python3 pkg-config ca-certificates curl git libgtk-3-dev libwebkit2gtk-4.0-dev xvfb xauth chromium
 
-.PHONY: deps apt-deps go-deps build run test test-go test-race test-fuzz lint test-ts test-relay bench bench-scale clean \
+.PHONY: deps apt-deps go-deps build run test test-go test-race test-fuzz lint test-ts test-oauth test-statusphere test-relay test-jetstream test-migrate bench bench-scale clean \
 	frontend-deps frontend app run-headless test-ui test-gui screenshots
 
 deps: apt-deps go-deps
@@ -37,7 +37,7 @@ run-headless: deps build
 	@mkdir -p "$(DATA_DIR)"
 	$(BIN)/hearthd serve --data-dir "$(DATA_DIR)" --listen 127.0.0.1:$(PORT) --public-url http://localhost:$(PORT)
 
-test: deps test-go test-race test-fuzz test-ts test-relay test-ui test-gui
+test: deps test-go test-race test-fuzz test-ts test-oauth test-statusphere test-relay test-jetstream test-migrate test-ui test-gui
 
 test-go: lint
 	$(GO) vet ./...
@@ -61,9 +61,30 @@ lint:
 test-ts: build
 	bash scripts/test-ts.sh
 
+# An OAuth sign-in with the real @atproto/oauth-client-node (a loopback
+# client) against hearthd and a local PLC, the consent page in chromium.
+test-oauth: build
+	GO="$(GO)" bash scripts/test-oauth.sh
+
+# A Statusphere-style app (the real @atproto/oauth-client-node and a
+# Jetstream consumer) against `hearthd devnet`, offline, driven in chromium.
+test-statusphere: build
+	bash scripts/test-statusphere.sh
+
 # A real indigo relay (built once into .cache/bin) must accept Hearth's firehose.
 test-relay:
 	GO="$(GO)" bash scripts/test-relay.sh
+
+# The real Jetstream (built once into .cache/bin) fed by Hearth's firehose
+# must send what Hearth's own /subscribe sends.
+test-jetstream:
+	GO="$(GO)" bash scripts/test-jetstream.sh
+
+# An account moves from the reference PDS (@atproto/pds on Node 22) into
+# hearthd and out to a second reference PDS with goat, against a local PLC
+# (goat, the reference PDS and its native module are built once into .cache).
+test-migrate:
+	GO="$(GO)" bash scripts/test-migrate.sh
 
 # --- the desktop app (Wails v2 + Svelte; Node 22 via frontend/tools/with-node22.sh)
 N22 := bash $(CURDIR)/frontend/tools/with-node22.sh
@@ -76,10 +97,12 @@ frontend: frontend-deps
 	cd frontend && $(N22) npm run build
 
 # build/bin/hearth: wails build of the Go app with the frontend embedded (-s:
-# built just above; -m: no `go mod tidy`; the frontend needs no wailsjs/).
-app: deps frontend
-	WAILS="$$(bash scripts/ensure-wails.sh)" && $(N22) "$$WAILS" build -s -m -nosyncgomod -skipbindings
-	@echo "built $(CURDIR)/build/bin/hearth"
+# built before it; -m: no `go mod tidy`; the frontend needs no wailsjs/).
+# scripts/build-app.sh builds the Wails CLI and downloads Go modules in the
+# background while apt-deps and the frontend run, then builds once, saying
+# how long each step takes.
+app:
+	MAKE="$(MAKE)" GO="$(GO)" bash scripts/build-app.sh
 
 # Unit tests of the window's logic (Vitest) and a type check of the Svelte code.
 test-ui: frontend-deps

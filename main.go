@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	goruntime "runtime"
+	"strings"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/menu"
@@ -83,7 +84,8 @@ func (w wailsUI) OpenFile(title, pattern string) (string, error) {
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	a := app.New(app.Config{DataDir: os.Getenv("HEARTH_DATA_DIR"), PLCURL: os.Getenv("HEARTH_PLC_URL"), Logger: logger,
-		KeyStore: os.Getenv("HEARTH_KEY_STORE"), AllowPrivateNetwork: app.EnvFlag("HEARTH_ALLOW_PRIVATE_NETWORK")})
+		KeyStore: os.Getenv("HEARTH_KEY_STORE"), AllowPrivateNetwork: app.EnvFlag("HEARTH_ALLOW_PRIVATE_NETWORK"),
+		UserDomains: strings.FieldsFunc(os.Getenv("HEARTH_USER_DOMAINS"), func(r rune) bool { return r == ',' })})
 	err := wails.Run(&options.App{
 		Title:     "Hearth",
 		Width:     1240,

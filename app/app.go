@@ -52,6 +52,12 @@ type Config struct {
 	AllowPrivateNetwork bool
 	// Keyring keeps the backup passphrase (default: the OS keyring).
 	Keyring secrets.Keyring
+	// UserDomains are the handle domains this PDS offers (pds.Config;
+	// main.go reads HEARTH_USER_DOMAINS, comma-separated, e.g. ".test").
+	UserDomains []string
+	// OutsideCheckEvery is how often the outside check runs while
+	// publishing (default 5 minutes; it also runs after every change).
+	OutsideCheckEvery time.Duration
 }
 
 // EnvFlag reads a boolean environment variable ("1", "true", …); unset or
@@ -75,8 +81,9 @@ func DefaultDataDir() string {
 
 // App is bound to the frontend.
 type App struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	logs *LogRing // recent log records, for the log viewer
 
 	mu      sync.Mutex
 	ui      UI
@@ -96,6 +103,9 @@ type App struct {
 	// quit"): closing the window then never asks (BeforeClose).
 	quitting bool
 	bk       backups // scheduled backups (backup.go)
+	// ngrokOK is the last ngrok authtoken CheckNgrokToken accepted
+	// (StartPublishing does not check it a second time).
+	ngrokOK string
 }
 
 // New returns an app; call Start to open the engine.
@@ -106,7 +116,11 @@ func New(cfg Config) *App {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &App{cfg: cfg, log: cfg.Logger}
+	// Everything logged goes on as before and is also kept for the log
+	// viewer (app/logring.go).
+	logs := NewLogRing(DefaultLogLines)
+	cfg.Logger = slog.New(logs.Handler(cfg.Logger.Handler()))
+	return &App{cfg: cfg, log: cfg.Logger, logs: logs}
 }
 
 func (a *App) emit(event string, data any) {
@@ -246,7 +260,7 @@ func (a *App) open(ctx context.Context, dir string) error {
 		a.log.Warn("outbound fetches may reach loopback and private addresses (HEARTH_ALLOW_PRIVATE_NETWORK)")
 	}
 	e, err := pds.Open(ctx, pds.Config{DataDir: dir, PublicURL: url, PLCURL: a.cfg.PLCURL, Logger: a.log, HandleResolver: hr,
-		AllowPrivateNetwork: a.cfg.AllowPrivateNetwork, KeyStore: a.cfg.KeyStore})
+		AllowPrivateNetwork: a.cfg.AllowPrivateNetwork, KeyStore: a.cfg.KeyStore, UserDomains: a.cfg.UserDomains})
 	if err != nil {
 		return errors.Join(fmt.Errorf("open the engine: %w", err), closeErr("loopback listener", ln.Close()))
 	}

@@ -74,7 +74,7 @@ func TestFirstRunAndStatus(t *testing.T) {
 		t.Fatalf("account = %+v", acc)
 	}
 	st, err := a.Status()
-	if err != nil || !strings.HasPrefix(st.LocalURL, "http://localhost:") || st.Seq != 3 {
+	if err != nil || !strings.HasPrefix(st.LocalURL, "http://localhost:") || st.Seq != 4 { // #identity, #account, #commit, #sync
 		t.Fatalf("status = %+v %v", st, err)
 	}
 	// The local URL serves the real XRPC API.

@@ -198,7 +198,7 @@ func (a *App) Status() (*StatusInfo, error) {
 		if ts.State == "online" {
 			out.PublicURL = ts.URL
 		}
-		for _, r := range p.crawler.Status() {
+		for _, r := range p.sup.Status() {
 			out.RelayCrawl = append(out.RelayCrawl, r.Relay+": "+r.State)
 		}
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 
 	"fmt"
 	"github.com/bluesky-social/indigo/atproto/syntax"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hearth-pds/hearth/pds/crawl"
+	"github.com/hearth-pds/hearth/pds/reach"
 	"github.com/hearth-pds/hearth/tunnel"
 )
 
@@ -31,23 +33,33 @@ type PublishStatus struct {
 	Refused     int           `json:"refusedOps"`
 	LastError   string        `json:"lastError"`
 	Config      PublishConfig `json:"config"` // token masked
+	// Outside is the honest status: "Online" only while it is verified.
+	Outside OutsideCheck `json:"outside"`
 }
 
-// RelayStatus is one relay's crawl status.
+// RelayStatus is one relay's state under the reachability supervisor
+// (pds/reach): idle, announcing, subscribed or not-subscribed.
 type RelayStatus struct {
-	Relay     string `json:"relay"`
-	State     string `json:"state"`
-	Attempts  int    `json:"attempts"`
-	LastError string `json:"lastError"`
-	Hostname  string `json:"hostname"`
+	Relay      string    `json:"relay"`
+	State      string    `json:"state"`
+	Attempts   int       `json:"attempts"`  // crawl requests sent for this hostname
+	LastError  string    `json:"lastError"` // why not subscribed, or why not asked
+	Hostname   string    `json:"hostname"`
+	Explicit   bool      `json:"explicit"`   // named by the user (asked even for a local URL)
+	HostStatus string    `json:"hostStatus"` // the relay's own word for our host
+	Seq        int64     `json:"seq"`        // the last seq the relay reports having seen
+	HasSeq     bool      `json:"hasSeq"`
+	NextRetry  time.Time `json:"nextRetry"`
+	LastCheck  time.Time `json:"lastCheck"`
 }
 
 type publisher struct {
 	cfg     PublishConfig
 	mgr     *tunnel.Manager
-	crawler *crawl.Requester
-	online  chan string   // public URLs to publish identity at, in order
-	done    chan struct{} // closed when the publishing goroutine ends
+	sup     *reach.Supervisor // keeps the relays subscribed
+	outside *outside          // the outside check
+	online  chan string       // public URLs to publish identity at, in order ("" = offline)
+	done    chan struct{}     // closed when the publishing goroutine ends
 }
 
 // StartPublishing switches publishing on with the given tunnel.
@@ -62,6 +74,12 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	}
 	if cfg.Kind == "ngrok" && cfg.Authtoken == "" {
 		cfg.Authtoken = saved.NgrokAuthtoken
+	}
+	if cfg.Kind == "ngrok" && strings.TrimSpace(cfg.Authtoken) != "" && strings.TrimSpace(cfg.Authtoken) != saved.NgrokAuthtoken {
+		// A newly entered token is checked once, before it is saved.
+		if c := a.CheckNgrokToken(cfg.Authtoken); !c.OK {
+			return nil, errors.New(c.Sentence)
+		}
 	}
 	var prov tunnel.Provider
 	switch cfg.Kind {
@@ -90,7 +108,8 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	a.mu.Lock()
 	srv := a.server
 	a.mu.Unlock()
-	p := &publisher{cfg: cfg, crawler: crawl.New(cfg.Relays, nil, a.log)}
+	p := &publisher{cfg: cfg, outside: newOutside(), sup: reach.New(reach.Config{Relays: relaysFor(cfg.Relays), Log: a.log,
+		Subscribers: func() int { return srv.Firehose().Stats().Subscribers }})}
 	// Identity publication and crawl requests can take a while (the PLC
 	// directory may be slow or down): they run in order on their own
 	// goroutine, so the tunnel serves as soon as it is online.
@@ -99,21 +118,39 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 	go func() {
 		defer close(p.done)
 		for u := range p.online {
+			if u == "" { // offline: relays idle until the tunnel is back
+				if err := p.sup.SetHost(""); err != nil {
+					a.log.Debug("relays: offline", "err", err)
+				}
+				p.outside.recheck()
+				continue
+			}
 			if _, err := e.Identity.SetPublicURL(context.Background(), u); err != nil {
 				a.log.Warn("publish identity at the new URL", "err", err)
 			}
-			if pu, err := url.Parse(u); err == nil && pu.Host != "" {
-				p.crawler.RequestFrom(pu.Host, askRelay(pu.Host))
+			// online (a start, a reconnect, a new URL): announce to the
+			// relays and check from the outside
+			if err := p.sup.SetHost(u); err != nil {
+				a.log.Warn("relays: not announcing", "url", u, "err", err)
 			}
+			p.outside.recheck()
 		}
 	}()
 	p.mgr = tunnel.NewManager(prov, srv, tunnel.Options{Logger: a.log, OnStatus: func(s tunnel.Status) {
-		if s.State == tunnel.Online && s.URL != "" {
-			select {
-			case p.online <- s.URL:
-			default:
-				a.log.Warn("identity publication is behind; dropping an older online transition")
-			}
+		var u string
+		switch {
+		case s.State == tunnel.Online && s.URL != "":
+			u = s.URL
+		case s.State == tunnel.Offline:
+			u = "" // offline
+		default:
+			a.emit("tunnel", s)
+			return
+		}
+		select {
+		case p.online <- u:
+		default:
+			a.log.Warn("identity publication is behind; dropping an older tunnel transition")
 		}
 		a.emit("tunnel", s)
 	}})
@@ -127,17 +164,9 @@ func (a *App) StartPublishing(cfg PublishConfig) (*PublishStatus, error) {
 		st.NgrokAuthtoken = cfg.Authtoken
 	}
 	a.settingsSaved(saveSettings(a.dir(), st))
+	go a.runOutside(p)
 	p.mgr.Start()
 	return a.PublishingStatus()
-}
-
-// askRelay applies crawl.ShouldAsk to the relays of the Publish panel. The
-// panel's relay list starts out as the default relays (and earlier versions
-// saved them into the settings as if chosen), so a relay counts as named by
-// the user when it is not one of crawl.DefaultRelays: the defaults are asked
-// only when host is public, any other relay also for a local host.
-func askRelay(host string) func(relay string) bool {
-	return func(relay string) bool { return crawl.ShouldAsk(host, !crawl.IsDefaultRelay(relay)) }
 }
 
 // StopPublishing switches publishing off (the PDS stays on loopback).
@@ -162,7 +191,10 @@ func (a *App) stopPublishing() {
 		p.mgr.Stop()
 		close(p.online)
 		<-p.done
-		p.crawler.Close()
+		p.sup.Close()
+		close(p.outside.stop)
+		<-p.outside.done
+		a.emit("outside-check", OutsideCheck{State: CheckOff, Checks: []tunnel.Check{}})
 	}
 }
 
@@ -178,16 +210,18 @@ func (a *App) PublishingStatus() (*PublishStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &PublishStatus{Tunnel: tunnel.Status{State: tunnel.Stopped}, Relays: []RelayStatus{}}
+	out := &PublishStatus{Tunnel: tunnel.Status{State: tunnel.Stopped}, Relays: []RelayStatus{}, Outside: OutsideCheck{State: CheckOff, Checks: []tunnel.Check{}}}
 	a.mu.Lock()
 	p := a.pub
 	a.mu.Unlock()
 	if p != nil {
 		out.Tunnel = p.mgr.Status()
-		for _, r := range p.crawler.Status() {
-			out.Relays = append(out.Relays, RelayStatus{Relay: r.Relay, State: r.State, Attempts: r.Attempts, LastError: r.LastError, Hostname: r.Hostname})
+		for _, r := range p.sup.Status() {
+			out.Relays = append(out.Relays, RelayStatus{Relay: r.Relay, State: r.State, Attempts: r.Announces, LastError: r.Reason, Hostname: r.Hostname,
+				Explicit: r.Explicit, HostStatus: r.HostStatus, Seq: r.Seq, HasSeq: r.HasSeq, NextRetry: r.NextRetry, LastCheck: r.LastCheck})
 		}
 		out.Config = p.cfg
+		out.Outside = p.outside.get()
 	} else {
 		// Off: show what was saved, so the form can start from it.
 		// (Unreadable settings: an empty form; Status reports the problem.)
@@ -205,12 +239,9 @@ func (a *App) PublishingStatus() (*PublishStatus, error) {
 	return out, nil
 }
 
-// SelfCheck checks through the public URL whether the PDS is reachable.
+// SelfCheck checks through the public URL whether the PDS is reachable
+// (the same check that runs on its own; a manual run also updates it).
 func (a *App) SelfCheck() ([]tunnel.Check, error) {
-	e, acc, err := a.account(bg)
-	if err != nil {
-		return nil, err
-	}
 	a.mu.Lock()
 	p := a.pub
 	a.mu.Unlock()
@@ -219,20 +250,12 @@ func (a *App) SelfCheck() ([]tunnel.Check, error) {
 	}
 	ctx, cancel := context.WithTimeout(bg, 30*time.Second)
 	defer cancel()
-	// Look the DID up afresh: the engine's directory caches documents.
-	if err := e.Identity.Directory().Purge(ctx, syntax.AtIdentifier(acc.DID)); err != nil {
-		a.log.Debug("purge cached DID document", "err", err)
+	checks, err := a.outsideChecks(ctx, p.mgr.Status().URL)
+	if err != nil {
+		return nil, err
 	}
-	return tunnel.SelfCheck(ctx, tunnel.SelfCheckInput{
-		PublicURL: p.mgr.Status().URL, DID: acc.DID.String(), Handle: acc.Handle.String(),
-		Dir: e.Identity.Directory(), ResolveHandle: func(ctx context.Context, handle string) (string, error) {
-			h, err := syntax.ParseHandle(handle)
-			if err != nil {
-				return "", err
-			}
-			return e.Identity.ResolveHandleNetwork(ctx, h)
-		},
-	}), nil
+	p.outside.recheck() // the status follows what the user just saw
+	return checks, nil
 }
 
 // RecoveryKeyExport is the account's PLC rotation key.
@@ -329,6 +352,9 @@ func (a *App) SetHandle(handle string) (*AccountInfo, error) {
 	}
 	if err := e.UpdateHandle(bg, acc.DID, h); err != nil {
 		return nil, err
+	}
+	if p != nil {
+		p.outside.recheck() // the handle step of the outside check changed
 	}
 	accs, err := e.Accounts.List(bg)
 	if err != nil {

@@ -9,32 +9,15 @@ import (
 	"time"
 
 	"github.com/hearth-pds/hearth/pds/crawl"
+	"github.com/hearth-pds/hearth/pds/reach"
 )
 
-func TestAskRelay(t *testing.T) {
-	const named = "https://relay.example.com"
-	for _, tt := range []struct {
-		host          string
-		defaultAsked  bool
-		namedAsked    bool
-		defaultsNamed bool // the default relay as saved by earlier versions
-	}{
-		{"pds.example.com", true, true, true},
-		{"abc.ngrok-free.app", true, true, true},
-		{"localhost:2583", false, true, false},
-		{"127.0.0.1:2583", false, true, false},
-		{"192.168.1.20:2583", false, true, false},
-		{"mybox.local", false, true, false},
-	} {
-		ask := askRelay(tt.host)
-		if got := ask(crawl.DefaultRelays[0]); got != tt.defaultAsked {
-			t.Errorf("%s: default relay asked = %v, want %v", tt.host, got, tt.defaultAsked)
-		}
-		if got := ask("bsky.network/"); got != tt.defaultsNamed {
-			t.Errorf("%s: default relay (written differently) asked = %v, want %v", tt.host, got, tt.defaultsNamed)
-		}
-		if got := ask(named); got != tt.namedAsked {
-			t.Errorf("%s: named relay asked = %v, want %v", tt.host, got, tt.namedAsked)
+func TestRelaysFor(t *testing.T) {
+	got := relaysFor([]string{crawl.DefaultRelays[0], "bsky.network/", "https://relay.example.com"})
+	want := []bool{false, false, true} // the defaults, however written, are not "named"
+	for i, r := range got {
+		if r.Explicit != want[i] {
+			t.Errorf("relaysFor[%d] = %+v, want explicit %v", i, r, want[i])
 		}
 	}
 }
@@ -88,11 +71,11 @@ func TestPublishingCrawlPolicy(t *testing.T) {
 	for _, r := range st.Relays {
 		switch r.Relay {
 		case crawl.DefaultRelays[0]:
-			if r.State != crawl.StateIdle || r.Attempts != 0 {
+			if r.State != reach.StateIdle || r.Attempts != 0 || r.Explicit {
 				t.Errorf("default relay was asked to crawl a local URL: %+v", r)
 			}
 		case relay.URL:
-			if r.State == crawl.StateIdle || r.Hostname != host {
+			if r.State == reach.StateIdle || r.Hostname != host || !r.Explicit {
 				t.Errorf("named relay status %+v", r)
 			}
 		default:

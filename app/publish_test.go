@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,16 +12,6 @@ import (
 	"github.com/hearth-pds/hearth/internal/plcdir"
 	"github.com/hearth-pds/hearth/tunnel"
 )
-
-// dnsTable stands in for DNS TXT records in tests.
-type dnsTable map[string]string
-
-func (d dnsTable) ResolveHandle(ctx context.Context, h string) (string, error) {
-	if did, ok := d[h]; ok {
-		return did, nil
-	}
-	return "", errors.New("no TXT record")
-}
 
 func waitOnline(t *testing.T, a *App) *PublishStatus {
 	t.Helper()
@@ -45,7 +34,7 @@ func waitOnline(t *testing.T, a *App) *PublishStatus {
 func TestPublishPanel(t *testing.T) {
 	plc := httptest.NewServer(plcdir.New())
 	t.Cleanup(plc.Close)
-	dns := dnsTable{}
+	dns := &syncDNS{m: map[string]string{}} // the outside checker reads it meanwhile
 	dataDir := filepath.Join(t.TempDir(), "data")
 	a := New(Config{DataDir: dataDir, PLCURL: plc.URL, HandleResolver: dns})
 	ui := &fakeUI{}
@@ -90,11 +79,11 @@ func TestPublishPanel(t *testing.T) {
 	if _, err := a.SetHandle("me.example.com"); err == nil || !strings.Contains(err.Error(), "does not resolve") || !strings.Contains(err.Error(), "_atproto.me.example.com") {
 		t.Fatalf("unverified handle: %v", err)
 	}
-	dns["me.example.com"] = "did:plc:someoneelse"
+	dns.set("me.example.com", "did:plc:someoneelse")
 	if _, err := a.SetHandle("me.example.com"); err == nil {
 		t.Fatal("handle of someone else accepted")
 	}
-	dns["me.example.com"] = acc.DID
+	dns.set("me.example.com", acc.DID)
 	info, err := a.SetHandle("me.example.com")
 	if err != nil || info.Handle != "me.example.com" {
 		t.Fatalf("verified handle: %+v %v", info, err)

@@ -82,10 +82,22 @@ type Config struct {
 	// folder, such as a restore verifying what it unpacked, that must not
 	// talk to the PLC directory or change anything.
 	NoBackground bool
+	// UserDomains are the handle domains this server offers
+	// (describeServer's availableUserDomains, e.g. ".test" on a development
+	// network); empty: "."+the public hostname. A handle under one of them
+	// needs no outside resolution to be taken.
+	UserDomains []string
+	// PrivacyPolicyURL, TermsOfServiceURL and ContactEmail are reported by
+	// describeServer (links, contact) when set.
+	PrivacyPolicyURL, TermsOfServiceURL, ContactEmail string
 	// OAuthFetch fetches OAuth client metadata documents (nil: the
 	// outbound policy's client); tests set one that trusts their TLS
 	// server.
 	OAuthFetch *http.Client
+	// LexiconTXT looks up DNS TXT records for OAuth permission sets (the
+	// _lexicon.<authority> record naming a set's publisher); nil: the
+	// system resolver. Tests set a fixed table.
+	LexiconTXT func(ctx context.Context, name string) ([]string, error)
 }
 
 func (c *Config) setDefaults() {
@@ -225,6 +237,9 @@ func wire(ctx context.Context, db *store.Store, box *secrets.Box, pu *url.URL, c
 		Logger:     cfg.Logger,
 
 		AllowPrivateNetwork: cfg.AllowPrivateNetwork,
+		UserDomains:         cfg.UserDomains,
+		Links:               hid.Links{PrivacyPolicy: cfg.PrivacyPolicyURL, TermsOfService: cfg.TermsOfServiceURL},
+		ContactEmail:        cfg.ContactEmail,
 	})
 	e.Outbox = outbox.New(db, cfg.OutboxNotify)
 	fetch := cfg.OAuthFetch
@@ -235,6 +250,7 @@ func wire(ctx context.Context, db *store.Store, box *secrets.Box, pu *url.URL, c
 	}
 	if e.OAuth, err = oauth.Open(ctx, db, oauth.Config{
 		Issuer: e.Identity.PublicURL, Accounts: e.Accounts, Box: box, Fetch: fetch, Logger: cfg.Logger,
+		Directory: cfg.Directory, LookupTXT: cfg.LexiconTXT,
 	}); err != nil {
 		return nil, err
 	}

@@ -146,7 +146,17 @@ func (e *Engine) CreateAccount(ctx context.Context, in NewAccount) (*accounts.Ac
 		if _, err := e.Events.Append(tx, eventlog.Account(did, true, "")); err != nil {
 			return err
 		}
-		return e.Repos.Init(tx, repo, res, true)
+		if err := e.Repos.Init(tx, repo, res, true); err != nil {
+			return err
+		}
+		// As the reference PDS: #identity, #account, #commit, then a #sync
+		// of the genesis commit.
+		head, err := e.Repos.HeadIn(tx, did)
+		if err != nil {
+			return err
+		}
+		_, err = e.Events.Append(tx, eventlog.Sync(did, head))
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -191,10 +201,12 @@ func (e *Engine) UpdateHandle(ctx context.Context, did syntax.DID, raw string) e
 	return nil
 }
 
-// SetActive deactivates (active=false) or reactivates an account and emits
-// #account. A deactivated account keeps its data, refuses writes and is not
-// served by sync endpoints. Activating an account that moved here first
-// announces it with #identity and a #sync of its current commit.
+// SetActive deactivates (active=false) or reactivates an account. A
+// deactivated account keeps its data, refuses writes and is not served by
+// sync endpoints. Deactivating emits #account; activating emits what the
+// reference PDS emits — #account, #identity (the handle) and a #sync of the
+// current commit — so relays pick the account up again (and pick up an
+// account that moved here, announced for the first time).
 func (e *Engine) SetActive(ctx context.Context, did syntax.DID, active bool) error {
 	status := accounts.StatusActive
 	if !active {
@@ -205,30 +217,21 @@ func (e *Engine) SetActive(ctx context.Context, did syntax.DID, active bool) err
 		if err != nil || !changed {
 			return err
 		}
-		if active {
-			if err := e.announceMigrated(tx, did); err != nil {
-				return err
-			}
-			// Active here again: a move out was abandoned.
-			if err := e.Identity.ClearMovedOut(tx, did); err != nil {
-				return err
-			}
-		}
-		reason := ""
 		if !active {
-			reason = status
+			_, err = e.Events.Append(tx, eventlog.Account(did, false, status))
+			return err
 		}
-		_, err = e.Events.Append(tx, eventlog.Account(did, active, reason))
-		return err
+		// Active here again: a move out was abandoned.
+		if err := e.Identity.ClearMovedOut(tx, did); err != nil {
+			return err
+		}
+		return e.announceActive(tx, did)
 	})
 }
 
-// announceMigrated, when a migrated account is first activated, emits its
-// #identity and a #sync of its current commit (in tx) so relays pick up the
-// account and repo here.
-func (e *Engine) announceMigrated(tx *store.Tx, did syntax.DID) error {
-	was, err := e.Accounts.ClearMigrating(tx, did)
-	if err != nil || !was {
+// announceActive emits, in tx, the events of an account (re)activated here.
+func (e *Engine) announceActive(tx *store.Tx, did syntax.DID) error {
+	if _, err := e.Accounts.ClearMigrating(tx, did); err != nil {
 		return err
 	}
 	acc, err := e.Accounts.Get(tx.Context(), did)
@@ -237,6 +240,9 @@ func (e *Engine) announceMigrated(tx *store.Tx, did syntax.DID) error {
 	}
 	head, err := e.Repos.HeadIn(tx, did)
 	if err != nil {
+		return err
+	}
+	if _, err := e.Events.Append(tx, eventlog.Account(did, true, "")); err != nil {
 		return err
 	}
 	if _, err := e.Events.Append(tx, eventlog.Identity(did, acc.Handle)); err != nil {

@@ -51,11 +51,14 @@ WAILS="$(bash "$ROOT/scripts/ensure-wails.sh")"
 # dev on this machine).
 PORT="$("${N22[@]}" node -e '
 	const net = require("net")
-	const tryPort = (p) => new Promise((ok) => {
-		const s = net.createServer().once("error", () => ok(0))
-		s.listen(p, "127.0.0.1", () => { const a = s.address().port; s.close(() => ok(a)) })
+	const tryPort = (p, host) => new Promise((ok) => {
+		const s = net.createServer().once("error", (e) => ok(host === "::1" && e.code === "EADDRNOTAVAIL" ? p : 0))
+		s.listen(p, host, () => { const a = s.address().port; s.close(() => ok(a)) })
 	})
-	;(async () => console.log((await tryPort(34115)) || (await tryPort(0))))()')"
+	// free on IPv4 AND IPv6 loopback: "localhost" may resolve to either, and
+	// another wails dev on ::1 would otherwise answer this test
+	const both = async (p) => { const a = await tryPort(p, "127.0.0.1"); return a && (await tryPort(a, "::1")) ? a : 0 }
+	;(async () => { let p = await both(34115); for (let i = 0; !p && i < 20; i++) p = await both(0); console.log(p) })()')"
 DEV_URL="http://localhost:$PORT"
 # The local PLC directory's port (free now; the directory starts later).
 PLC_PORT="$("${N22[@]}" node -e '
@@ -161,6 +164,10 @@ log "starting wails dev under Xvfb (data in $WORK/data)"
 	export HEARTH_DATA_DIR="$WORK/data"
 	export HEARTH_PLC_URL="$PLC_URL" # unreachable until the test starts it
 	export HEARTH_E2E_SAVE_PATH="$CAR" HEARTH_E2E_OPEN_PATH="$CAR"
+	# Handles under .test are this PDS's to give (the Account screen's handle change).
+	export HEARTH_USER_DOMAINS=.test
+	# "Start at login" writes its autostart entry here, not in your ~/.config.
+	export XDG_CONFIG_HOME="$WORK/config"
 	# No ngrok account here: an ngrok tunnel must fail for want of a token.
 	unset NGROK_AUTHTOKEN
 	# -s: Vite serves the frontend (no production build needed); -skipbindings:

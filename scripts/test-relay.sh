@@ -51,13 +51,17 @@ else
 	log "relay built in $((SECONDS - t0))s"
 fi
 
+# --- the test-only loopback variant (tests/relay/reach_test.go) ---------------
+bash "$ROOT/scripts/ensure-relay-loopback.sh"
+RELAY_LOOPBACK_BIN="$GOBIN_DIR/relay-loopback"
+
 # --- the test -----------------------------------------------------------------
 log "running tests/relay with RELAY_BIN=$RELAY_BIN"
 t0=$SECONDS
 cd "$ROOT"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
-if ! RELAY_BIN="$RELAY_BIN" RELAY_REQUIRED=1 "$GO" test -count=1 -v -timeout 10m ./tests/relay/ 2>&1 | tee "$out"; then
+if ! RELAY_BIN="$RELAY_BIN" RELAY_LOOPBACK_BIN="$RELAY_LOOPBACK_BIN" RELAY_REQUIRED=1 "$GO" test -count=1 -v -timeout 10m ./tests/relay/ 2>&1 | tee "$out"; then
 	log "tests/relay FAILED after $((SECONDS - t0))s"
 	exit 1
 fi

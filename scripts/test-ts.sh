@@ -41,10 +41,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
 fi
 
 # --- the server ------------------------------------------------------------
-if [ ! -x "$HEARTHD" ]; then
-	log "building bin/hearthd"
-	make -C "$ROOT" --no-print-directory build
-fi
+# Always (go build is incremental): a stale bin/hearthd would test old code.
+log "building bin/hearthd"
+make -C "$ROOT" --no-print-directory build
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/hearth-ts.XXXXXX")"
 SERVER_LOG="$WORK/hearthd.log"

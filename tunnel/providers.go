@@ -156,7 +156,7 @@ func (n *Ngrok) Open(ctx context.Context) (net.Listener, string, error) {
 		a, err := ngrok.NewAgent(ngrok.WithAuthtoken(plan.Authtoken), ngrok.WithClientInfo("hearth", "dev"))
 		if err != nil {
 			n.mu.Unlock()
-			return nil, "", fmt.Errorf("start ngrok agent: %w", err)
+			return nil, "", ExplainNgrok(fmt.Errorf("start ngrok agent: %w", err))
 		}
 		n.agent = a
 	}
@@ -168,7 +168,7 @@ func (n *Ngrok) Open(ctx context.Context) (net.Listener, string, error) {
 	}
 	ln, err := agent.Listen(ctx, opts...)
 	if err != nil {
-		return nil, "", fmt.Errorf("open ngrok endpoint: %w", err)
+		return nil, "", ExplainNgrok(fmt.Errorf("open ngrok endpoint: %w", err))
 	}
 	return ln, ln.URL().String(), nil
 }

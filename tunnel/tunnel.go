@@ -25,11 +25,15 @@ const (
 
 // Status is what the GUI shows.
 type Status struct {
-	Kind   string    `json:"kind"`
-	State  State     `json:"state"`
-	URL    string    `json:"url"`    // public URL while online (and the last one after)
-	Reason string    `json:"reason"` // why offline
-	Since  time.Time `json:"since"`
+	Kind   string `json:"kind"`
+	State  State  `json:"state"`
+	URL    string `json:"url"`    // public URL while online (and the last one after)
+	Reason string `json:"reason"` // why offline, in one plain sentence
+	Detail string `json:"detail"` // the raw error behind Reason, for a fold-out
+	// Stuck is set when retrying cannot help (a wrong ngrok token): the
+	// manager stops trying until it is started again with other settings.
+	Stuck bool      `json:"stuck"`
+	Since time.Time `json:"since"`
 }
 
 // Provider opens the public side of a tunnel.
@@ -153,12 +157,23 @@ func (m *Manager) run(ctx context.Context) {
 			return
 		}
 		if err != nil {
-			reason := err.Error()
-			if timedOut {
-				reason = fmt.Sprintf("could not connect within %s: %v", m.opts.StartTimeout, err)
+			reason, detail := err.Error(), ""
+			var p *Problem
+			if errors.As(err, &p) {
+				reason, detail = p.Sentence, p.Detail
 			}
-			m.set(Status{State: Offline, Reason: reason})
-			m.opts.Logger.Warn("tunnel could not connect", "kind", m.p.Kind(), "err", reason, "retry_in", backoff)
+			if timedOut {
+				reason = fmt.Sprintf("could not connect within %s: %s", m.opts.StartTimeout, reason)
+			}
+			if IsPermanent(err) {
+				// Retrying cannot help: say it once and wait for the user.
+				m.set(Status{State: Offline, Reason: reason, Detail: detail, Stuck: true})
+				m.opts.Logger.Warn("tunnel cannot connect until its settings change", "kind", m.p.Kind(), "reason", reason, "err", detail)
+				<-ctx.Done()
+				return
+			}
+			m.set(Status{State: Offline, Reason: reason, Detail: detail})
+			m.opts.Logger.Warn("tunnel could not connect", "kind", m.p.Kind(), "err", reason, "detail", detail, "retry_in", backoff)
 			if !sleep(ctx, backoff) {
 				return
 			}

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hearth-pds/hearth/pds/crawl"
+	"github.com/hearth-pds/hearth/pds/reach"
 )
 
 // fakeRelay reports the hostnames it is asked to crawl on asked.
@@ -121,15 +121,15 @@ func TestRequestCrawlPolicy(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s explicit=%v", tt.publicURL, tt.explicit), func(t *testing.T) {
 			relay := newFakeRelay(t)
-			c := crawl.New([]string{relay.srv.URL}, nil, log)
+			c := reach.New(reach.Config{Relays: relayList(relay.srv.URL, tt.explicit), Log: log})
 			defer c.Close()
-			asked := requestCrawl(c, tt.publicURL, tt.explicit, log)
+			asked := announce(c, tt.publicURL, log)
 			if asked != (tt.want != "") {
-				t.Fatalf("requestCrawl asked = %v, want %v", asked, tt.want != "")
+				t.Fatalf("announce asked = %v, want %v", asked, tt.want != "")
 			}
 			if tt.want == "" {
 				// Not asked: nothing was started, so there is nothing to wait for.
-				if st := c.Status(); st[0].State != crawl.StateIdle {
+				if st := c.Status(); st[0].State != reach.StateIdle {
 					t.Fatalf("relay status %+v, want idle", st[0])
 				}
 				return
@@ -177,6 +177,12 @@ func TestServeCrawlRequests(t *testing.T) {
 		_, host := run(t, nil, "--relays", relay.srv.URL)
 		if got := relay.waitAsked(t); got != host {
 			t.Fatalf("relay asked to crawl %q, want %q", got, host)
+		}
+		// This relay has no getHostStatus and nobody reads the firehose:
+		// serve's supervisor does not stop at the accepted request, it
+		// announces again (after its 2 s first backoff).
+		if got := relay.waitAsked(t); got != host {
+			t.Fatalf("relay asked again to crawl %q, want %q", got, host)
 		}
 	})
 	t.Run("env", func(t *testing.T) {

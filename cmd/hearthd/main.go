@@ -9,7 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -25,6 +25,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/firehose"
 	"github.com/hearth-pds/hearth/pds/identity"
 	"github.com/hearth-pds/hearth/pds/outbound"
+	"github.com/hearth-pds/hearth/pds/reach"
 	"github.com/hearth-pds/hearth/pds/secrets"
 	"github.com/hearth-pds/hearth/pds/xrpc"
 )
@@ -47,6 +48,9 @@ const usage = `usage:
   hearthd backup create --data-dir DIR --out FILE --passphrase-file PASSFILE
   hearthd backup restore --in FILE --data-dir NEWDIR --passphrase-file PASSFILE [--key-store auto|keyring|file]
   hearthd export --data-dir DIR --out PATH   (a folder, or a .zip)
+  hearthd devnet --data-dir DIR [--listen 127.0.0.1:PORT] [--plc-listen ADDR] [--seed N]
+      an offline developer network: PLC directory + PDS (open sign-up for *.test) + /subscribe;
+      prints {"pds","plc","jetstream",…} as one JSON line on stdout, then logs on stderr
 Every flag may also be set as HEARTH_<NAME> (e.g. HEARTH_DATA_DIR).
 One process at a time owns a data folder: while hearthd serve (or the desktop
 app) runs on DIR, other commands on DIR stop with "in use by ... (pid N)";
@@ -73,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return backupRestore(ctx, args[2:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "export":
 		return exportCmd(ctx, args[1:], stdout, stderr)
+	case len(args) >= 1 && args[0] == "devnet":
+		return devnet(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "verify":
 		return verify(ctx, args[1:], stdout, stderr)
 	case len(args) >= 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
@@ -135,6 +141,8 @@ type engineFlags struct {
 	dataDir, publicURL, plcURL, logLevel string
 	appViewURL, appViewDID               string
 	keyStore                             string
+	userDomains, privacyPolicy           string
+	termsOfService, contactEmail         string
 	blobLimit                            int64
 	allowPrivateNetwork                  bool
 }
@@ -148,6 +156,10 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.appViewURL, "appview-url", identity.DefaultAppViewURL, "AppView that app.bsky.* calls are proxied to")
 	fs.StringVar(&f.keyStore, "key-store", secrets.StoreAuto, "where a new data folder's data key (which encrypts the private keys) is kept: auto (the OS keyring if one answers, else DIR/keys/data.key), keyring, or file (DIR/keys/data.key, for headless servers)")
 	fs.StringVar(&f.appViewDID, "appview-did", identity.DefaultAppViewDID, "the AppView's service DID, bare (did:web:api.bsky.app) or with its #id (the audience of service auth)")
+	fs.StringVar(&f.userDomains, "user-domains", "", "comma-separated handle domains this server offers, e.g. .test (default: the public hostname); a handle under one needs no DNS record")
+	fs.StringVar(&f.privacyPolicy, "privacy-policy-url", "", "privacy policy link reported by describeServer")
+	fs.StringVar(&f.termsOfService, "terms-of-service-url", "", "terms of service link reported by describeServer")
+	fs.StringVar(&f.contactEmail, "contact-email", "", "contact email reported by describeServer")
 	fs.BoolVar(&f.allowPrivateNetwork, "allow-private-network", false, "let fetches of URLs from outside (DID documents, handles, proxy targets) reach loopback and private addresses; only for offline development networks")
 }
 
@@ -159,6 +171,7 @@ func (f *engineFlags) open(ctx context.Context, log *slog.Logger) (*pds.Engine, 
 		DataDir: f.dataDir, PublicURL: f.publicURL, PLCURL: f.plcURL, BlobLimit: f.blobLimit,
 		Logger: log, HandleResolver: identity.NewNetworkHandleResolver(outbound.Policy{AllowPrivateNetwork: f.allowPrivateNetwork}),
 		AppViewURL: f.appViewURL, AppViewDID: f.appViewDID, AllowPrivateNetwork: f.allowPrivateNetwork, KeyStore: f.keyStore,
+		UserDomains: splitList(f.userDomains), PrivacyPolicyURL: f.privacyPolicy, TermsOfServiceURL: f.termsOfService, ContactEmail: f.contactEmail,
 	})
 }
 
@@ -170,6 +183,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	relays := fs.String("relays", strings.Join(crawl.DefaultRelays, ","), "comma-separated relays to ask for a crawl (empty: none); the default ones only when the public URL is not local, relays given here always")
 	retention := fs.Duration("event-retention", 72*time.Hour, "how long firehose events are kept for replay")
 	maxEvents := fs.Int64("event-max", 1_000_000, "how many firehose events are kept at most")
+	zstdDict := fs.String("jetstream-zstd-dictionary", "", "Jetstream's zstd dictionary file (pkg/models/zstd_dictionary in github.com/bluesky-social/jetstream): /subscribe then compresses for subscribers that ask")
 	cpuProfile := fs.String("cpu-profile", "", "write a Go CPU profile of the whole run to this file; {pid} in the name becomes the process id (for performance work)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -203,7 +217,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	h, err := xrpc.New(e, xrpc.Options{Firehose: firehose.Config{Retention: *retention, MaxEvents: *maxEvents}})
+	dict, err := readOptionalFile(*zstdDict)
+	if err != nil {
+		return err
+	}
+	h, err := xrpc.New(e, xrpc.Options{Firehose: firehose.Config{Retention: *retention, MaxEvents: *maxEvents}, JetstreamZstdDictionary: dict})
 	if err != nil {
 		return err
 	}
@@ -212,9 +230,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("hearthd ready", "listen", ln.Addr().String(), "public_url", e.Identity.PublicURL(), "data_dir", ef.dataDir)
-	crawler := crawl.New(strings.Split(*relays, ","), nil, log)
-	defer crawler.Close()
-	requestCrawl(crawler, e.Identity.PublicURL(), given(fs, "relays"), log)
+	// The reachability supervisor: announces to the relays now, again
+	// after a wake or a network change, and whenever a relay is found not
+	// subscribed (backoff capped at 60 s).
+	sup := reach.New(reach.Config{Relays: relayList(*relays, given(fs, "relays")), Log: log,
+		Subscribers: func() int { return h.Firehose().Stats().Subscribers }})
+	defer sup.Close()
+	announce(sup, e.Identity.PublicURL(), log)
+	return serveUntilDone(ctx, srv, errc, log)
+}
+
+// serveUntilDone waits until the server fails (errc) or ctx ends (a
+// signal), then shuts the server down gracefully within 10 s.
+func serveUntilDone(ctx context.Context, srv *http.Server, errc <-chan error, log *slog.Logger) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -229,22 +257,37 @@ func serve(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	return nil
 }
 
-// requestCrawl asks the relays to crawl the PDS at publicURL (its host,
-// with the port when there is one), under crawl.ShouldAsk: the default
-// relays only when the host is public, relays the operator named (explicit:
-// --relays or HEARTH_RELAYS was set) always. It returns whether it asked.
-func requestCrawl(crawler *crawl.Requester, publicURL string, explicit bool, log *slog.Logger) bool {
-	u, err := url.Parse(publicURL)
-	if err != nil || u.Host == "" {
-		log.Warn("not asking relays to crawl: no host in the public URL", "public_url", publicURL)
+// relayList turns --relays into the supervisor's relays: explicit (asked
+// even for a local or private public URL) when the operator set --relays or
+// HEARTH_RELAYS, else the defaults, which crawl.ShouldAsk keeps to public
+// hosts.
+func relayList(relays string, explicit bool) []reach.Relay {
+	var out []reach.Relay
+	for _, r := range strings.Split(relays, ",") {
+		if strings.TrimSpace(r) != "" {
+			out = append(out, reach.Relay{URL: r, Explicit: explicit})
+		}
+	}
+	return out
+}
+
+// announce hands the public URL to the supervisor (the hostname is its host
+// with the port when there is one) and logs which relays it will not ask.
+// It returns whether any relay is asked.
+func announce(sup *reach.Supervisor, publicURL string, log *slog.Logger) bool {
+	if err := sup.SetHost(publicURL); err != nil {
+		log.Warn("not asking relays to crawl: no host in the public URL", "public_url", publicURL, "err", err)
 		return false
 	}
-	if !crawl.ShouldAsk(u.Host, explicit) {
-		log.Info("public URL is local: not asking the default relays to crawl (name relays with --relays to ask them anyway)", "hostname", u.Host)
-		return false
+	asked := false
+	for _, st := range sup.Status() {
+		if st.State == reach.StateIdle {
+			log.Info("public URL is local: not asking the default relays to crawl (name relays with --relays to ask them anyway)", "relay", st.Relay, "hostname", st.Hostname)
+		} else {
+			asked = true
+		}
 	}
-	crawler.Request(u.Host)
-	return true
+	return asked
 }
 
 func accountCreate(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {

@@ -56,7 +56,23 @@ func StartWithOptions(t testing.TB, tweak func(*pds.Config), opts xrpc.Options) 
 	return startWith(t, t.TempDir(), plc, tweak, opts, "127.0.0.1:0")
 }
 
+// StartThroughTunnel is StartWithOptions with the server the tunnel uses
+// (edge.NewTunnelServer): every request counts as a stranger's from the
+// address the tunnel reports, so per-address limits apply as they do in
+// production (direct loopback connections are exempt from them).
+func StartThroughTunnel(t testing.TB, opts xrpc.Options) *PDS {
+	t.Helper()
+	plc := httptest.NewServer(plcdir.New())
+	t.Cleanup(plc.Close)
+	return startOn(t, t.TempDir(), plc, nil, opts, "127.0.0.1:0", true)
+}
+
 func startWith(t testing.TB, dataDir string, plc *httptest.Server, tweak func(*pds.Config), opts xrpc.Options, addr string) *PDS {
+	t.Helper()
+	return startOn(t, dataDir, plc, tweak, opts, addr, false)
+}
+
+func startOn(t testing.TB, dataDir string, plc *httptest.Server, tweak func(*pds.Config), opts xrpc.Options, addr string, tunnel bool) *PDS {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -87,6 +103,9 @@ func startWith(t testing.TB, dataDir string, plc *httptest.Server, tweak func(*p
 		t.Fatal(err)
 	}
 	srv := edge.NewServer(h)
+	if tunnel {
+		srv = edge.NewTunnelServer(h)
+	}
 	served := make(chan error, 1)
 	go func() {
 		// Not t.Error here: this goroutine may outlive the test. Log an

@@ -42,43 +42,63 @@ const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoY
 // of one account share its throttle budgets (auth.ThrottlePolicy); an
 // identifier that names no account spends only the address's budget.
 func (a *Accounts) Login(ctx context.Context, identifier, password, from string) (*Session, error) {
-	if err := a.throttled(ctx, "", from); err != nil {
+	var appName string
+	acc, scope, err := a.checkLogin(ctx, identifier, password, from, "Invalid identifier or password",
+		func(acc *row) (string, error) {
+			scope, name, err := a.checkPasswords(ctx, acc, password)
+			appName = name
+			return scope, err
+		})
+	if err != nil {
 		return nil, err
+	}
+	return a.issue(ctx, &acc.Account, scope, appName)
+}
+
+// checkLogin is the one password check behind Login and SignIn: it finds
+// the account an identifier names, runs check (which returns the granted
+// scope, "" when the password is wrong) under the throttle's budgets, and
+// refuses accounts that are taken down. An unknown identifier costs one
+// hash like a known one and spends only the address's budget; wrong is the
+// message for a wrong identifier or password.
+func (a *Accounts) checkLogin(ctx context.Context, identifier, password, from, wrong string, check func(*row) (string, error)) (*row, string, error) {
+	if err := a.throttled(ctx, "", from); err != nil {
+		return nil, "", err
 	}
 	acc, err := a.find(ctx, identifier)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if acc == nil {
 		if _, err := a.hasher.Check(ctx, dummyHash, password); err != nil {
-			return nil, hashError(err)
+			return nil, "", hashError(err)
 		}
 		if err := a.throttle.Fail(ctx, "", from); err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return nil, errs.New(errs.ErrAuthRequired, "Invalid identifier or password")
+		return nil, "", errs.New(errs.ErrAuthRequired, "%s", wrong)
 	}
 	account := acc.DID.String()
 	if err := a.throttled(ctx, account, from); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	scope, appName, err := a.checkPasswords(ctx, acc, password)
+	scope, err := check(acc)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if scope == "" {
 		if err := a.throttle.Fail(ctx, account, from); err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return nil, errs.New(errs.ErrAuthRequired, "Invalid identifier or password")
+		return nil, "", errs.New(errs.ErrAuthRequired, "%s", wrong)
 	}
 	if err := a.throttle.Succeed(ctx, account, from); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if acc.Status != StatusActive && acc.Status != StatusDeactivated {
-		return nil, errs.New(errs.ErrAccountTakedown, "account is %s", acc.Status)
+		return nil, "", errs.New(errs.ErrAccountTakedown, "account is %s", acc.Status)
 	}
-	return a.issue(ctx, &acc.Account, scope, appName)
+	return acc, scope, nil
 }
 
 // NewSession issues a full session for did without a password check (for

@@ -1,4 +1,5 @@
-// Package crawl asks relays to crawl this PDS (com.atproto.sync.requestCrawl)
-// whenever its public hostname comes up or changes, retrying failures with
-// exponential backoff and keeping a status per relay for the GUI.
+// Package crawl holds the relay policy: the default relays, how relay URLs
+// are compared, and which hosts a relay may be asked to crawl (ShouldAsk:
+// default relays only for public hosts, relays the operator named always).
+// pds/reach does the asking and the checking.
 package crawl

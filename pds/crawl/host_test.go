@@ -1,9 +1,6 @@
 package crawl
 
-import (
-	"net/http"
-	"testing"
-)
+import "testing"
 
 func TestIsPublicHost(t *testing.T) {
 	tests := []struct {
@@ -114,32 +111,5 @@ func TestShouldAskAndDefaults(t *testing.T) {
 		if got := IsDefaultRelay(relay); got != want {
 			t.Errorf("IsDefaultRelay(%q) = %v, want %v", relay, got, want)
 		}
-	}
-}
-
-func TestRequestFromLeavesOthersIdle(t *testing.T) {
-	asked, skipped := newFake(t, 0, http.StatusOK), newFake(t, 0, http.StatusOK)
-	r := New([]string{asked.srv.URL, skipped.srv.URL, asked.srv.URL + "/"}, nil, nil)
-	defer r.Close()
-	if got := len(r.Status()); got != 2 {
-		t.Fatalf("%d relays after deduplication, want 2", got)
-	}
-	n := r.RequestFrom("localhost:2583", func(rel string) bool { return rel == asked.srv.URL })
-	if n != 1 {
-		t.Fatalf("RequestFrom asked %d relays, want 1", n)
-	}
-	waitState(t, r, asked.srv.URL, StateOK)
-	for _, s := range r.Status() {
-		if s.Relay == skipped.srv.URL && (s.State != StateIdle || s.Hostname != "") {
-			t.Errorf("relay not asked has status %+v, want idle", s)
-		}
-	}
-	if skipped.calls.Load() != 0 {
-		t.Errorf("relay not asked got %d requests", skipped.calls.Load())
-	}
-	asked.mu.Lock()
-	defer asked.mu.Unlock()
-	if len(asked.hosts) != 1 || asked.hosts[0] != "localhost:2583" {
-		t.Errorf("asked relay got %v", asked.hosts)
 	}
 }

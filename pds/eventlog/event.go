@@ -15,6 +15,10 @@ type Event struct {
 	Kind string // events.KindCommit, KindSync, KindIdentity or KindAccount
 	Rev  string // the repo rev for #commit and #sync events ("" otherwise)
 	Time string
+	// TimeUS is the event's time in unix microseconds, strictly greater
+	// than every earlier event's TimeUS+Span-1 (see timeus.go): the
+	// Jetstream-compatible stream's time_us and cursor.
+	TimeUS int64
 	// Frame is the encoded firehose frame; readers must not modify it.
 	Frame []byte
 }

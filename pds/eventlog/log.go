@@ -15,7 +15,7 @@ import (
 // The event table's statements; the event log is their only user.
 const (
 	sqlNextSeq      = "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'event'), 0)"
-	sqlInsertEvent  = "INSERT INTO event(seq, did, kind, time, frame) VALUES(?, ?, ?, ?, ?)"
+	sqlInsertEvent  = "INSERT INTO event(seq, did, kind, time, frame, time_us) VALUES(?, ?, ?, ?, ?, ?)"
 	sqlLastSeq      = "SELECT COALESCE(MAX(seq), 0) FROM event"
 	sqlOldestSeq    = "SELECT COALESCE(MIN(seq), 0) FROM event"
 	sqlSeqAtOrAfter = "SELECT seq, time FROM event WHERE seq >= ? ORDER BY seq LIMIT 1"
@@ -26,6 +26,7 @@ const (
 type Log struct {
 	db     *store.Store
 	notify *notifier
+	clock  *usClock
 }
 
 // Open prepares the log's hot statements on db.
@@ -33,7 +34,11 @@ func Open(ctx context.Context, db *store.Store) (*Log, error) {
 	if err := db.Prepare(ctx, sqlNextSeq, sqlInsertEvent); err != nil {
 		return nil, fmt.Errorf("prepare event log: %w", err)
 	}
-	return &Log{db: db, notify: newNotifier()}, nil
+	clock, err := openClock(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return &Log{db: db, notify: newNotifier(), clock: clock}, nil
 }
 
 // Close ends every subscription.
@@ -56,7 +61,8 @@ func (l *Log) Append(tx *store.Tx, e Entry) (Event, error) {
 	if ev.Frame, err = events.Encode(e.Kind, body); err != nil {
 		return Event{}, err
 	}
-	if _, err := tx.Exec(sqlInsertEvent, ev.Seq, ev.DID, ev.Kind, ev.Time, ev.Frame); err != nil {
+	ev.TimeUS = l.clock.stamp(span(body))
+	if _, err := tx.Exec(sqlInsertEvent, ev.Seq, ev.DID, ev.Kind, ev.Time, ev.Frame, ev.TimeUS); err != nil {
 		return Event{}, fmt.Errorf("append %s event: %w", e.Kind, err)
 	}
 	tx.OnCommit(func() { l.notify.publish(ev) })
@@ -75,7 +81,7 @@ func (l *Log) Range(ctx context.Context, after int64, limit, maxBytes int, did s
 	if limit <= 0 {
 		limit = 100
 	}
-	q := "SELECT seq, did, kind, time, frame FROM event WHERE seq > ?"
+	q := "SELECT seq, did, kind, time, frame, time_us FROM event WHERE seq > ?"
 	args := []any{after}
 	if did != "" {
 		q += " AND did = ?"
@@ -92,7 +98,7 @@ func (l *Log) Range(ctx context.Context, after int64, limit, maxBytes int, did s
 	size := 0
 	for rows.Next() {
 		var ev Event
-		if err := rows.Scan(&ev.Seq, &ev.DID, &ev.Kind, &ev.Time, &ev.Frame); err != nil {
+		if err := rows.Scan(&ev.Seq, &ev.DID, &ev.Kind, &ev.Time, &ev.Frame, &ev.TimeUS); err != nil {
 			return nil, fmt.Errorf("read event: %w", err)
 		}
 		out = append(out, ev)

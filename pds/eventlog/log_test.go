@@ -144,3 +144,63 @@ func TestPruneKeepsSeqsMonotonic(t *testing.T) {
 		t.Fatalf("after pruning everything the next seq is %d, want 6", last)
 	}
 }
+
+// Every event gets a time_us that grows with seq, survives a reopen (the
+// clock resumes past the newest stamp), and SeqAtTimeUS finds where a
+// cursor falls: at an event, between two, before all, after all.
+func TestTimeUSAndCursorLookup(t *testing.T) {
+	ctx := context.Background()
+	db, l := open(t)
+	if seq, err := l.SeqAtTimeUS(ctx, time.Now().UnixMicro()); err != nil || seq != 0 {
+		t.Fatalf("empty log: %d, %v", seq, err)
+	}
+	var evs []eventlog.Event
+	appendOne := func(l *eventlog.Log) {
+		err := db.Write(ctx, func(tx *store.Tx) error {
+			ev, err := l.Append(tx, eventlog.Identity(did, "alice.test"))
+			evs = append(evs, ev)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		appendOne(l)
+	}
+	l2, err := eventlog.Open(ctx, db) // a restart: the clock resumes from the log
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	appendOne(l2)
+	read, err := l.Range(ctx, 0, 100, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range read {
+		if ev.TimeUS != evs[i].TimeUS {
+			t.Fatalf("event %d: stored time_us %d, appended %d", i, ev.TimeUS, evs[i].TimeUS)
+		}
+		if i > 0 && ev.TimeUS <= read[i-1].TimeUS {
+			t.Fatalf("time_us not increasing: %d after %d", ev.TimeUS, read[i-1].TimeUS)
+		}
+	}
+	tests := []struct {
+		name   string
+		cursor int64
+		want   int64 // seq to read after
+	}{
+		{"before all", evs[0].TimeUS - 1, 0},
+		{"at the first", evs[0].TimeUS, 0},
+		{"at the third", evs[2].TimeUS, 2},
+		{"inside the third's span", evs[2].TimeUS + 1, 2},
+		{"at the last", evs[5].TimeUS, 5},
+		{"after all", evs[5].TimeUS + 1e6, 5},
+	}
+	for _, tc := range tests {
+		if got, err := l.SeqAtTimeUS(ctx, tc.cursor); err != nil || got != tc.want {
+			t.Errorf("%s: SeqAtTimeUS = %d, %v; want %d", tc.name, got, err, tc.want)
+		}
+	}
+}

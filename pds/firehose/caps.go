@@ -29,9 +29,16 @@ func newUpgrader() *websocket.Upgrader {
 // clientAddr is the address the per-address cap counts connections
 // against: the address edge.ClientAddr finds (through the tunnel, the one
 // the tunnel reports; otherwise the TCP peer), and for IPv6 its /64 (one
-// host usually has a whole /64) — the same key the rate limits use.
+// host usually has a whole /64) — the same key the rate limits use. It is
+// "" for a client the per-address limits do not apply to (a direct
+// loopback connection: the owner's own tools), as for the rate limits;
+// the total cap still counts it.
 func clientAddr(r *http.Request) string {
-	return edge.ClientAddr(r).Key()
+	c := edge.ClientAddr(r)
+	if !c.Limited() {
+		return ""
+	}
+	return c.Key()
 }
 
 // refusal is why a connection was not admitted.
@@ -53,7 +60,7 @@ func (h *Hub) admit(addr string) (func(), *refusal) {
 	case h.conns >= h.cfg.MaxSubscribers:
 		no = &refusal{http.StatusServiceUnavailable, "ServiceUnavailable",
 			"this server has " + strconv.Itoa(h.cfg.MaxSubscribers) + " subscribers, its limit; try again later"}
-	case h.perAddr[addr] >= h.cfg.MaxSubscribersPerAddr:
+	case addr != "" && h.perAddr[addr] >= h.cfg.MaxSubscribersPerAddr:
 		no = &refusal{http.StatusTooManyRequests, "RateLimitExceeded",
 			"at most " + strconv.Itoa(h.cfg.MaxSubscribersPerAddr) + " subscriptions per client address"}
 	}
@@ -62,13 +69,18 @@ func (h *Hub) admit(addr string) (func(), *refusal) {
 		return nil, no
 	}
 	h.conns++
-	h.perAddr[addr]++
+	if addr != "" {
+		h.perAddr[addr]++
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.conns--
+			if addr == "" {
+				return
+			}
 			if h.perAddr[addr]--; h.perAddr[addr] <= 0 {
 				delete(h.perAddr, addr)
 			}

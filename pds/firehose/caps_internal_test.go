@@ -15,6 +15,8 @@ func TestClientAddr(t *testing.T) {
 		{"[2001:db8:1:2:aaaa::1]:443", "2001:db8:1:2::/64"},
 		{"[2001:db8:1:2:bbbb::9]:1", "2001:db8:1:2::/64"}, // same /64, same budget
 		{"[2001:db8:1:3::1]:1", "2001:db8:1:3::/64"},
+		{"127.0.0.1:5000", ""}, // direct loopback: not counted per address
+		{"[::1]:5000", ""},
 		{"not an address", "not an address"},
 		{"", ""},
 	}

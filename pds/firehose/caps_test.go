@@ -153,11 +153,22 @@ func TestStalledReplaySubscribersStayBounded(t *testing.T) {
 	}
 }
 
-// TestPerAddressCap: one client address gets MaxSubscribersPerAddr
-// connections, the next is answered 429 before the upgrade, and a closed
-// connection frees its place.
+// TestLoopbackIsNotCappedPerAddress: direct loopback connections (the
+// owner's own tools) are exempt from the per-address cap, as from the
+// rate limits; the total cap still counts them.
+func TestLoopbackIsNotCappedPerAddress(t *testing.T) {
+	p := testpds.StartWithOptions(t, nil, xrpc.Options{Firehose: firehose.Config{MaxSubscribersPerAddr: 2, MaxSubscribers: 3}})
+	for range 3 {
+		dial(t, p, "")
+	}
+	expectRefused(t, p, http.StatusServiceUnavailable, "ServiceUnavailable")
+}
+
+// TestPerAddressCap: one client address (through the tunnel) gets
+// MaxSubscribersPerAddr connections, the next is answered 429 before the
+// upgrade, and a closed connection frees its place.
 func TestPerAddressCap(t *testing.T) {
-	p := testpds.StartWithOptions(t, nil, xrpc.Options{Firehose: firehose.Config{MaxSubscribersPerAddr: 2}})
+	p := testpds.StartThroughTunnel(t, xrpc.Options{Firehose: firehose.Config{MaxSubscribersPerAddr: 2}})
 	hub := p.Server.Firehose()
 	first := dial(t, p, "")
 	dial(t, p, "")

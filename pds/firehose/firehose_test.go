@@ -194,20 +194,24 @@ func workload(t *testing.T, p *testpds.PDS, a testpds.Account) int {
 	if err := c.Post(ctx, "com.atproto.server.activateAccount", nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	n += 2
+	n += 1 + 3 // deactivation: #account; activation: #account, #identity, #sync
 	mustPost(t, c, a.DID, "back")
 	n++
 	return n
 }
 
+// newAccountEvents is what createAccount emits: #identity, #account,
+// #commit and #sync (as the reference PDS).
+const newAccountEvents = 4
+
 func TestMixedWorkloadEveryFrameVerifies(t *testing.T) {
 	p := testpds.Start(t, nil)
 	live := dial(t, p, "")
 	a := p.CreateAccount(t, "alice.test")
-	n := 3 + workload(t, p, a)
+	n := newAccountEvents + workload(t, p, a)
 	frames := live.collect(n)
 	verifyFrames(t, p, frames, 1)
-	if got := kinds(frames[:3]); got != "#identity,#account,#commit" {
+	if got := kinds(frames[:newAccountEvents]); got != "#identity,#account,#commit,#sync" {
 		t.Fatalf("new account emitted %s", got)
 	}
 	all := kinds(frames)
@@ -216,7 +220,10 @@ func TestMixedWorkloadEveryFrameVerifies(t *testing.T) {
 			t.Fatalf("no %s frame in %s", want, all)
 		}
 	}
-	if f := frames[len(frames)-3]; f.Account == nil || f.Account.Active || f.Account.Status == nil || *f.Account.Status != "deactivated" {
+	if got := kinds(frames[len(frames)-5:]); got != "#account,#account,#identity,#sync,#commit" {
+		t.Fatalf("deactivate, activate, post emitted %s", got)
+	}
+	if f := frames[len(frames)-5]; f.Account == nil || f.Account.Active || f.Account.Status == nil || *f.Account.Status != "deactivated" {
 		t.Fatalf("deactivation frame = %+v", f)
 	}
 	if f := live.next(300 * time.Millisecond); f != nil {
@@ -284,7 +291,7 @@ func TestReplayToLiveSeamUnderLoad(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	total := 3 + 50 + 150
+	total := newAccountEvents + 50 + 150
 	frames := s.collect(total - 10)
 	verifyFrames(t, p, frames, 11)
 }
@@ -297,7 +304,7 @@ func TestRestartKeepsSeqAndCursor(t *testing.T) {
 		mustPost(t, c, a.DID, fmt.Sprint(i))
 	}
 	s := dial(t, p, "0")
-	first := s.collect(8)
+	first := s.collect(newAccountEvents + 5)
 	verifyFrames(t, p, first, 1)
 	p = p.Restart(t)
 	if s.next(2*time.Second) != nil {
@@ -308,9 +315,9 @@ func TestRestartKeepsSeqAndCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustPost(t, c2, a.DID, "after restart")
-	s2 := dial(t, p, "8")
+	s2 := dial(t, p, fmt.Sprint(newAccountEvents+5))
 	got := s2.collect(1)
-	verifyFrames(t, p, got, 9) // seq continues, never reused
+	verifyFrames(t, p, got, newAccountEvents+6) // seq continues, never reused
 }
 
 func TestOutdatedCursorAndPruning(t *testing.T) {
@@ -327,7 +334,7 @@ func TestOutdatedCursorAndPruning(t *testing.T) {
 	// Pruning now may only drop what the connected reader was already sent:
 	// everything after frame 6 must still reach it, gap-free.
 	p.Server.Firehose().Prune(ctx)
-	rest := slow.collect(33 - 6)
+	rest := slow.collect(newAccountEvents + 30 - 6)
 	verifyFrames(t, p, rest, 7)
 	if err := slow.conn.Close(); err != nil {
 		t.Fatal(err)
@@ -335,15 +342,15 @@ func TestOutdatedCursorAndPruning(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	p.Server.Firehose().Prune(ctx)
 	oldest, _ := p.Engine.Events.OldestSeq(ctx)
-	if oldest != 24 {
-		t.Fatalf("after pruning to 10 events the oldest is %d, want 24", oldest)
+	if want := int64(newAccountEvents + 30 - 10 + 1); oldest != want {
+		t.Fatalf("after pruning to 10 events the oldest is %d, want %d", oldest, want)
 	}
 	s := dial(t, p, "3")
 	f := s.next(5 * time.Second)
 	if f == nil || f.Info == nil || f.Info.Name != "OutdatedCursor" {
 		t.Fatalf("old cursor got %+v", f)
 	}
-	verifyFrames(t, p, s.collect(10), 24)
+	verifyFrames(t, p, s.collect(10), newAccountEvents+30-10+1)
 }
 
 // dialSmallBuffer dials like dial, with a small socket receive buffer so
@@ -479,7 +486,7 @@ func TestManySubscribers(t *testing.T) {
 					return
 				}
 				f, err := events.Decode(b)
-				if err != nil || f.Seq() != int64(4+j) {
+				if err != nil || f.Seq() != int64(newAccountEvents+1+j) {
 					errs <- fmt.Sprintf("subscriber %d frame %d: seq %d %v", i, j, f.Seq(), err)
 					return
 				}

@@ -82,11 +82,13 @@ func (i *Identity) ResolveHandleNetwork(ctx context.Context, h syntax.Handle) (s
 
 // VerifyHandle checks that handle resolves (DNS/HTTPS) to did before an
 // account switches to it. The PDS's own public hostname is accepted without
-// a lookup (this server answers its /.well-known/atproto-did). Without a
-// resolver configured, nothing can be checked and it returns nil.
+// a lookup (this server answers its /.well-known/atproto-did), and so is a
+// handle under one of this server's UserDomains (as the reference PDS does
+// for its service handle domains). Without a resolver configured, nothing
+// can be checked and it returns nil.
 func (i *Identity) VerifyHandle(ctx context.Context, did syntax.DID, handle syntax.Handle) error {
 	h := strings.ToLower(handle.String())
-	if i.cfg.Handles == nil || h == i.Hostname() {
+	if i.cfg.Handles == nil || h == i.Hostname() || i.UnderUserDomain(handle) {
 		return nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,12 @@ type Config struct {
 	// AllowPrivateNetwork lets proxy targets use http:// endpoints.
 	AllowPrivateNetwork bool
 	Logger              *slog.Logger
+	// UserDomains are the handle domains offered (".test"); empty: the
+	// public hostname's (see UserDomains).
+	UserDomains []string
+	// Links and ContactEmail are reported by describeServer.
+	Links        Links
+	ContactEmail string
 }
 
 // Identity is the identity component.
@@ -105,10 +112,18 @@ func (i *Identity) Directory() identity.Directory { return i.cfg.Directory }
 // IsWebDID reports whether did is a did:web.
 func IsWebDID(did syntax.DID) bool { return did.Method() == "web" }
 
-// WebDIDHost checks a did:web domain: a plain hostname (no port, path or
-// scheme) that atproto allows.
+// WebDIDHost checks a did:web domain: a plain hostname (no path or
+// scheme) that atproto allows, and returns the DID's identifier. A port is
+// allowed only on localhost, for testing (the atproto did:web rules), and
+// is written percent-encoded: "localhost:2583" gives "localhost%3A2583".
 func WebDIDHost(raw string) (string, error) {
 	host := strings.ToLower(strings.TrimSpace(raw))
+	if name, port, ok := strings.Cut(strings.ReplaceAll(host, "%3a", ":"), ":"); ok {
+		if n, err := strconv.Atoi(port); name == "localhost" && err == nil && n > 0 && n < 65536 && strconv.Itoa(n) == port {
+			return name + "%3A" + port, nil
+		}
+		return "", errs.Invalid("did:web allows a port only on localhost, for testing (got %q)", raw)
+	}
 	h, err := syntax.ParseHandle(host)
 	if err != nil || !h.AllowedTLD() {
 		return "", errs.Invalid("did:web needs a plain domain name you own, like alice.example.com (got %q)", raw)
@@ -450,7 +465,8 @@ func (i *Identity) DIDDocument(ctx context.Context, did syntax.DID) (map[string]
 // WebDIDDocument returns the DID document for a did:web hosted here whose
 // domain is host (for /.well-known/did.json), or nil.
 func (i *Identity) WebDIDDocument(ctx context.Context, host string) map[string]any {
-	did, err := syntax.ParseDID("did:web:" + strings.ToLower(host))
+	// A port in the Host header is part of the DID, percent-encoded.
+	did, err := syntax.ParseDID("did:web:" + strings.ReplaceAll(strings.ToLower(host), ":", "%3A"))
 	if err != nil {
 		return nil
 	}

@@ -44,7 +44,7 @@ func (s *Server) Grants(ctx context.Context) ([]GrantInfo, error) {
 			}
 			g.DID = syntax.DID(did)
 			g.CreatedAt, g.LastUsedAt, g.ExpiresAt = time.Unix(c, 0), time.Unix(l, 0), time.Unix(e, 0)
-			sc, _ := ParseScopes(g.Scope)
+			sc, _ := ParseGrantedScopes(g.Scope)
 			g.Permissions = sc.Describe()
 			out = append(out, g)
 		}

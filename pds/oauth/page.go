@@ -159,7 +159,7 @@ func (s *Server) requestError(w http.ResponseWriter, err error) {
 }
 
 func (s *Server) showForm(w http.ResponseWriter, r *http.Request, p *pending, formErr string, status int) {
-	sc, _ := ParseScopes(p.Params.Scope)
+	sc, _ := ParseGrantedScopes(p.Params.Scope)
 	cookie := s.csrfCookie(w, r)
 	name := p.Params.ClientName
 	if name == "" {
@@ -167,7 +167,7 @@ func (s *Server) showForm(w http.ResponseWriter, r *http.Request, p *pending, fo
 	}
 	d := pageData{
 		Title: "Sign in", Error: formErr, ClientName: name, ClientID: p.Params.ClientID, ClientURI: p.Params.ClientURI,
-		Loopback: Loopback(p.Params.ClientID), Permissions: sc.Describe(),
+		Loopback: Loopback(p.Params.ClientID), Permissions: append(describeSets(p.Params.Includes), sc.Describe()...),
 		Action: PathAuthorize, RequestURI: requestURIPrefix + p.ID, CSRF: s.csrfToken(cookie, p.ID), LoginHint: p.Params.LoginHint,
 	}
 	if r.Method == http.MethodPost {
@@ -274,12 +274,32 @@ func (s *Server) consented(ctx context.Context, identifier string, p authParams)
 	if err != nil {
 		return false
 	}
-	want, _ := ParseScopes(p.Scope)
-	had, _ := ParseScopes(scope)
+	want, _ := ParseGrantedScopes(p.Scope)
+	had, _ := ParseGrantedScopes(scope)
 	return want.Subset(had)
 }
 
 func sameHost(origin, host string) bool {
 	u, err := url.Parse(origin)
 	return err == nil && u.Host == host
+}
+
+// describeSets names the request's permission sets (their permissions are
+// listed with the others): title, detail and NSID, as their lexicon says.
+func describeSets(sets []IncludedSet) []string {
+	var out []string
+	for _, set := range sets {
+		line := "Use the permission set " + set.NSID
+		if set.Title != "" {
+			line = fmt.Sprintf("%s (%s)", set.Title, set.NSID)
+		}
+		if set.Detail != "" {
+			line += ": " + set.Detail
+		}
+		if len(set.Granted) == 0 {
+			line += " (it grants nothing this server allows)"
+		}
+		out = append(out, line)
+	}
+	return out
 }

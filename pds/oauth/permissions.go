@@ -109,6 +109,11 @@ func parsePermission(s string) (*permission, error) {
 		if len(p.actions) == 0 {
 			p.actions = []string{"read"}
 		}
+		for _, a := range p.actions {
+			if a != "read" && a != "manage" {
+				return nil, bad("action must be read or manage")
+			}
+		}
 	case "identity":
 		p.attr = pos
 		if p.attr == "" {
@@ -169,9 +174,27 @@ func (p *permission) describe() string {
 	case "blob":
 		return fmt.Sprintf("Upload files (%s)", strings.Join(p.accept, ", "))
 	case "account":
+		manage := contains(p.actions, "manage")
+		switch {
+		case p.attr == "email" && manage:
+			return "See and change your email address, and confirm it"
+		case p.attr == "email":
+			return "See your email address"
+		case p.attr == "repo" && manage:
+			return "Replace your whole repository (import a repository from a file)"
+		case p.attr == "repo":
+			return "See your repository's state"
+		case p.attr == "status" && manage:
+			return "See your account's status and activate or deactivate your account"
+		case p.attr == "status":
+			return "See your account's status (active or deactivated)"
+		}
 		return fmt.Sprintf("Account %s: %s", p.attr, strings.Join(p.actions, ", "))
 	case "identity":
-		return fmt.Sprintf("Change your identity (%s)", p.attr)
+		if p.attr == "handle" {
+			return "Change your handle"
+		}
+		return "Control your identity: change your handle and your DID document (move your account to another server)"
 	}
 	return p.resource
 }

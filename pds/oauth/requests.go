@@ -35,6 +35,9 @@ type authParams struct {
 	ClientName    string `json:"client_name,omitempty"`
 	ClientURI     string `json:"client_uri,omitempty"`
 	Confidential  bool   `json:"confidential,omitempty"`
+	// Includes are the request's permission sets as resolved at PAR (their
+	// permissions are in Scope already), for the consent page.
+	Includes []IncludedSet `json:"includes,omitempty"`
 }
 
 // readForm reads a bounded application/x-www-form-urlencoded (or JSON
@@ -210,7 +213,13 @@ func (s *Server) pushRequest(ctx context.Context, form url.Values, proof *Proof)
 	if !want.Subset(allowed) {
 		return "", oauthErr(http.StatusBadRequest, "invalid_scope", "the request asks for scopes the client's metadata does not declare")
 	}
-	p.Scope = want.String()
+	// Permission sets become the granular permissions they list, resolved
+	// now through the network; the grant never holds an include: itself.
+	granted, sets, err := s.expandIncludes(ctx, want)
+	if err != nil {
+		return "", err
+	}
+	p.Scope, p.Includes = granted.String(), sets
 	p.ClientName, p.ClientURI, p.Confidential = meta.ClientName, meta.ClientURI, meta.Confidential()
 	params, err := json.Marshal(p)
 	if err != nil {

@@ -24,9 +24,20 @@ var ScopesSupported = []string{ScopeAtproto, ScopeGeneric, ScopeChat, ScopeEmail
 // Scopes is a parsed, normalised scope set.
 type Scopes []string
 
-// ParseScopes splits and checks a space-separated scope string.
+// ParseScopes splits and checks a space-separated scope string, as a
+// request may send it.
 func ParseScopes(raw string) (Scopes, error) {
-	if len(raw) > maxScopeLength {
+	return parseScopesLimited(raw, maxScopeLength, maxScopeEntries)
+}
+
+// ParseGrantedScopes parses a grant's scope: as requested, with the
+// permission sets expanded (so it may be longer than a request's).
+func ParseGrantedScopes(raw string) (Scopes, error) {
+	return parseScopesLimited(raw, maxGrantedLength, maxGrantedEntries)
+}
+
+func parseScopesLimited(raw string, maxLength, maxEntries int) (Scopes, error) {
+	if len(raw) > maxLength {
 		return nil, fmt.Errorf("the scope is too long")
 	}
 	seen := map[string]bool{}
@@ -41,7 +52,7 @@ func ParseScopes(raw string) (Scopes, error) {
 		}
 		out = append(out, s)
 	}
-	if len(out) > maxScopeEntries {
+	if len(out) > maxEntries {
 		return nil, fmt.Errorf("too many scopes")
 	}
 	sort.Strings(out)
@@ -52,18 +63,21 @@ func checkScopeSyntax(s string) error {
 	switch {
 	case s == ScopeAtproto, s == ScopeGeneric, s == ScopeChat, s == ScopeEmail:
 		return nil
-	case strings.HasPrefix(s, "include:"):
-		// Permission sets are resolved from a lexicon over the network;
-		// refuse clearly rather than grant something unknown.
-		return fmt.Errorf("permission sets (%q) are not supported by this server yet", s)
-	case strings.HasPrefix(s, "repo:"), strings.HasPrefix(s, "rpc:"), strings.HasPrefix(s, "blob:"),
-		strings.HasPrefix(s, "account:"), strings.HasPrefix(s, "identity:"):
-		if _, err := parsePermission(s); err != nil {
-			return err
-		}
-		return nil
+	case strings.HasPrefix(s, "include:"), strings.HasPrefix(s, "include?"):
+		// A permission set: resolved from its lexicon at PAR time
+		// (expandIncludes); grants never hold an include: itself.
+		_, err := parseInclude(s)
+		return err
 	}
-	return fmt.Errorf("unknown scope %q", s)
+	// A granular permission: resource:positional?params or resource?params.
+	p, err := parsePermission(s)
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		return fmt.Errorf("unknown scope %q", s)
+	}
+	return nil
 }
 
 // String joins the set with spaces.
@@ -152,6 +166,43 @@ func (s Scopes) AllowsBlob(mime string) error {
 		}
 	}
 	return fmt.Errorf("uploading %s blobs is not within the permissions granted to this app", mime)
+}
+
+// AllowsAccount reports whether the grant may act on an account attribute
+// (email, repo, status) with action (read or manage): transition:email
+// reads the email; account:<attr> permissions name their actions, and
+// manage includes read.
+func (s Scopes) AllowsAccount(attr, action string) bool {
+	if attr == "email" && action == "read" && s.Has(ScopeEmail) {
+		return true
+	}
+	for _, raw := range s {
+		p, err := parsePermission(raw)
+		if err != nil || p == nil || p.resource != "account" || p.attr != attr {
+			continue
+		}
+		if contains(p.actions, action) || (action == "read" && contains(p.actions, "manage")) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsIdentity reports whether the grant may change the account's
+// identity attribute attr: "handle" (identity:handle or identity:*) or
+// "*" (the DID document itself, PLC operations: identity:* only).
+// transition:generic never reaches identity, as in the reference.
+func (s Scopes) AllowsIdentity(attr string) bool {
+	for _, raw := range s {
+		p, err := parsePermission(raw)
+		if err != nil || p == nil || p.resource != "identity" {
+			continue
+		}
+		if p.attr == "*" || p.attr == attr {
+			return true
+		}
+	}
+	return false
 }
 
 // Describe is the scope set in plain language, for the consent page and

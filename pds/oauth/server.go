@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/bluesky-social/indigo/atproto/identity"
 	"github.com/bluesky-social/indigo/atproto/syntax"
 
 	"github.com/hearth-pds/hearth/pds/accounts"
@@ -49,9 +50,15 @@ type Config struct {
 	Box      *secrets.Box
 	// Fetch fetches client metadata documents and JWKS: the outbound
 	// policy's client.
-	Fetch  *http.Client
-	Now    func() time.Time
-	Logger *slog.Logger
+	Fetch *http.Client
+	// Directory resolves DIDs: the publisher of a permission set's lexicon.
+	Directory identity.Directory
+	// LookupTXT looks up DNS TXT records (a permission set's
+	// _lexicon.<authority> record); nil: the system resolver. The one
+	// seam tests replace, with a fixed table.
+	LookupTXT func(ctx context.Context, name string) ([]string, error)
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // Server is the authorization server.

@@ -450,7 +450,7 @@ func (s *Server) AuthenticateResource(ctx context.Context, r *http.Request, toke
 			s.cfg.Logger.Warn("oauth: recording last use failed", "err", err)
 		}
 	}
-	sc, err := ParseScopes(c.Scope)
+	sc, err := ParseGrantedScopes(c.Scope)
 	if err != nil {
 		return nil, s.ResourceErr(&ResourceError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the access token is not valid"})
 	}

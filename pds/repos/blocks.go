@@ -19,7 +19,7 @@ import (
 
 // The MST block tables: every node of each account's current tree, keyed
 // by binary CID, in mst_block or, for the nodes its latest commit added,
-// in the small mst_block_recent (see migration 0011): the next commit
+// in the small mst_block_recent (see migration 0012): the next commit
 // mostly replaces those, and deleting them from a table of a few hot pages
 // costs far less than from random pages of the big one. Commits keep the
 // two together exact in their transaction; writes read their paths from

@@ -34,7 +34,7 @@ var errorMap = map[error]xrpcError{
 	errs.ErrBlobNotFound:       {"BlobNotFound", http.StatusBadRequest},
 	errs.ErrBlockNotFound:      {"BlockNotFound", http.StatusBadRequest},
 	errs.ErrHandleNotFound:     {"HandleNotFound", http.StatusBadRequest},
-	errs.ErrAccountDeactivated: {"AccountDeactivated", http.StatusBadRequest},
+	errs.ErrAccountDeactivated: {"AccountDeactivated", http.StatusUnauthorized}, // as the reference PDS (tests/migrate)
 	errs.ErrRepoDeactivated:    {"RepoDeactivated", http.StatusBadRequest},
 	errs.ErrAccountTakedown:    {"AccountTakedown", http.StatusUnauthorized},
 	errs.ErrInvalidRecord:      {"InvalidRecord", http.StatusBadRequest},

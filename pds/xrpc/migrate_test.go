@@ -125,7 +125,7 @@ func TestMigrateAccountIn(t *testing.T) {
 	for _, e := range evs {
 		kinds += e.Kind
 	}
-	if kinds != "#identity#sync#account" {
+	if kinds != "#account#identity#sync" {
 		t.Fatalf("activation announced %s", kinds)
 	}
 	// The moved account writes on its new home.

@@ -81,6 +81,8 @@ func TestMoveOut(t *testing.T) {
 	var sess struct{ AccessJwt, RefreshJwt string }
 	_ = json.Unmarshal(b, &sess)
 	nc := atclient.ResumePasswordSession(atclient.PasswordSessionData{AccessToken: sess.AccessJwt, RefreshToken: sess.RefreshJwt, AccountDID: did, Host: nu.URL}, nil)
+	checkValidDID(t, "old, before the move", oc, true)
+	checkValidDID(t, "new, before the PLC operation", nc, false)
 
 	// 2. Data: repo, preferences, blobs.
 	if err := comatproto.RepoImportRepo(ctx, nc, bytes.NewReader(old.GetRepo(t, a.DID, ""))); err != nil {
@@ -141,6 +143,8 @@ func TestMoveOut(t *testing.T) {
 	if err := nc.Post(ctx, "com.atproto.identity.submitPlcOperation", map[string]any{"operation": op}, nil); err != nil {
 		t.Fatal(err)
 	}
+	checkValidDID(t, "new, after the PLC operation", nc, true)
+	checkValidDID(t, "old, after signing the identity over", oc, false)
 
 	// 4. Switch over.
 	if err := nc.Post(ctx, "com.atproto.server.activateAccount", nil, nil); err != nil {

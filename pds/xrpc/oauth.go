@@ -50,11 +50,19 @@ func (s *Server) authenticateOAuth(r *http.Request, kind authKind, token string)
 	if err != nil {
 		return nil, nil, err
 	}
+	nsid := r.PathValue("nsid")
+	if need, ok := accountMethods[nsid]; ok {
+		// An account or identity method: the grant must name its permission.
+		if !need.allowedBy(g.Scopes) {
+			return nil, nil, s.e.OAuth.ResourceErr(&oauth.ResourceError{Status: http.StatusForbidden, Code: "insufficient_scope",
+				Description: fmt.Sprintf("%s needs the %q permission, which this app was not granted", nsid, need.scope)})
+		}
+		return accounts.OAuthCaller(g.DID, g.Scopes.Privileged()), g, nil
+	}
 	if kind == authFull {
 		return nil, nil, s.e.OAuth.ResourceErr(&oauth.ResourceError{Status: http.StatusForbidden, Code: "insufficient_scope",
 			Description: "this needs a session made with the account password; apps signed in with OAuth cannot do it"})
 	}
-	nsid := r.PathValue("nsid")
 	aud := ""
 	if _, local := s.routes[nsid]; !local || !isLocalNSID(nsid) {
 		aud = r.Header.Get("Atproto-Proxy")
@@ -70,6 +78,51 @@ func (s *Server) authenticateOAuth(r *http.Request, kind authKind, token string)
 	return accounts.OAuthCaller(g.DID, g.Scopes.Privileged()), g, nil
 }
 
+// accountNeed is the account: or identity: permission a method needs of
+// an OAuth grant.
+type accountNeed struct {
+	resource string // account or identity
+	attr     string
+	action   string // account: read or manage
+	generic  bool   // transition:generic is enough too
+	scope    string // the scope to name in the refusal
+}
+
+func (n accountNeed) allowedBy(s oauth.Scopes) bool {
+	if !s.Has(oauth.ScopeAtproto) {
+		return false
+	}
+	if n.generic && s.Has(oauth.ScopeGeneric) {
+		return true
+	}
+	if n.resource == "identity" {
+		return s.AllowsIdentity(n.attr)
+	}
+	return s.AllowsAccount(n.attr, n.action)
+}
+
+// accountMethods are the methods the account: and identity: permissions
+// govern, as the reference PDS maps them (its authorize callbacks), and
+// the permission spec where the reference refuses OAuth outright
+// (activate/deactivate: account:status manage; the email update:
+// account:email manage). Every other "full" method stays refused to apps.
+// getSession's email (account:email read) is hideEmail.
+var accountMethods = map[string]accountNeed{
+	"com.atproto.server.requestEmailConfirmation":       {resource: "account", attr: "email", action: "manage", scope: "account:email?action=manage"},
+	"com.atproto.server.confirmEmail":                   {resource: "account", attr: "email", action: "manage", scope: "account:email?action=manage"},
+	"com.atproto.server.requestEmailUpdate":             {resource: "account", attr: "email", action: "manage", scope: "account:email?action=manage"},
+	"com.atproto.server.updateEmail":                    {resource: "account", attr: "email", action: "manage", scope: "account:email?action=manage"},
+	"com.atproto.repo.importRepo":                       {resource: "account", attr: "repo", action: "manage", scope: "account:repo?action=manage"},
+	"com.atproto.server.activateAccount":                {resource: "account", attr: "status", action: "manage", scope: "account:status?action=manage"},
+	"com.atproto.server.deactivateAccount":              {resource: "account", attr: "status", action: "manage", scope: "account:status?action=manage"},
+	"com.atproto.server.checkAccountStatus":             {resource: "account", attr: "status", action: "read", generic: true, scope: "account:status"},
+	"com.atproto.identity.updateHandle":                 {resource: "identity", attr: "handle", scope: "identity:handle"},
+	"com.atproto.identity.requestPlcOperationSignature": {resource: "identity", attr: "*", scope: "identity:*"},
+	"com.atproto.identity.signPlcOperation":             {resource: "identity", attr: "*", scope: "identity:*"},
+	"com.atproto.identity.submitPlcOperation":           {resource: "identity", attr: "*", scope: "identity:*"},
+	"com.atproto.identity.getRecommendedDidCredentials": {resource: "identity", attr: "*", generic: true, scope: "identity:*"},
+}
+
 func isLocalNSID(nsid string) bool {
 	return strings.HasPrefix(nsid, "com.atproto.") || nsid == "app.bsky.actor.getPreferences" || nsid == "app.bsky.actor.putPreferences"
 }
@@ -81,6 +134,19 @@ func (s *Server) oauthBearerMisuse(tok string) error {
 			Description: "this access token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof"})
 	}
 	return nil
+}
+
+// hideEmail drops the email fields of a session answer for an app whose
+// grant may not read the email (transition:email or account:email), as
+// the reference PDS's getSession does.
+func hideEmail(ctx context.Context, out map[string]any) {
+	g := grantOf(ctx)
+	if g == nil || g.Scopes.AllowsAccount("email", "read") {
+		return
+	}
+	delete(out, "email")
+	delete(out, "emailConfirmed")
+	delete(out, "emailAuthFactor")
 }
 
 // checkWrite refuses a repo write outside an OAuth grant's permissions.

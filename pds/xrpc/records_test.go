@@ -182,10 +182,10 @@ func TestApplyWrites(t *testing.T) {
 		t.Fatalf("events: %d %v", len(evs), err)
 	}
 	kinds := []string{}
-	for _, e := range evs[:3] {
+	for _, e := range evs[:4] {
 		kinds = append(kinds, e.Kind)
 	}
-	if strings.Join(kinds, ",") != "#identity,#account,#commit" {
+	if strings.Join(kinds, ",") != "#identity,#account,#commit,#sync" {
 		t.Fatalf("new account events = %v", kinds)
 	}
 }

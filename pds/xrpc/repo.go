@@ -21,7 +21,7 @@ func (s *Server) registerRepo() {
 	s.handle("com.atproto.repo.getRecord", http.MethodGet, authNone, s.getRecord)
 	s.handle("com.atproto.repo.listRecords", http.MethodGet, authNone, s.listRecords)
 	s.handle("com.atproto.repo.describeRepo", http.MethodGet, authNone, s.describeRepo)
-	s.handle("com.atproto.repo.uploadBlob", http.MethodPost, authAccess, s.uploadBlob)
+	s.handle("com.atproto.repo.uploadBlob", http.MethodPost, authAccessOrService, s.uploadBlob)
 	s.handle("com.atproto.repo.importRepo", http.MethodPost, authFull, s.importRepo)
 	s.handle("com.atproto.repo.listMissingBlobs", http.MethodGet, authAccess, s.listMissingBlobs)
 }

@@ -40,6 +40,9 @@ const (
 	authOptional
 	authAccess // any access token (incl. app passwords)
 	authFull   // main password session only
+	// authAccessOrService: any access token, or a service-auth token an
+	// account signed for this server and this method (serviceauth.go).
+	authAccessOrService
 )
 
 type handler func(w http.ResponseWriter, r *http.Request, c *accounts.Caller) error
@@ -61,6 +64,16 @@ type Options struct {
 	BodyTimeout, BlobBodyTimeout, ImportBodyTimeout time.Duration
 	// RateLimitKeys caps the rate limiter's counters (DefaultRateLimitKeys).
 	RateLimitKeys int
+	// OpenSignupDomains lets createAccount make accounts without an invite
+	// code when the handle ends with one of these suffixes (".test"): the
+	// offline developer network's open sign-up (hearthd devnet). describeServer
+	// lists them as availableUserDomains. Empty: an invite is always needed.
+	OpenSignupDomains []string
+	// JetstreamZstdDictionary is Jetstream's zstd dictionary (its
+	// pkg/models/zstd_dictionary, which its clients embed): with it,
+	// /subscribe compresses for subscribers that ask; without, they are
+	// refused.
+	JetstreamZstdDictionary []byte
 }
 
 func (o *Options) setDefaults() {
@@ -110,6 +123,10 @@ func New(e *pds.Engine, opts Options) (*Server, error) {
 	s.registerSync()
 	s.registerProxy(opts)
 	s.registerOAuth()
+	if err := s.registerJetstream(); err != nil {
+		hub.Close()
+		return nil, err
+	}
 	s.page("/xrpc/{nsid}", "routed", s.dispatch)
 	s.page("GET /xrpc/_health", "none", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"version": Version})
@@ -168,6 +185,8 @@ func (a authKind) String() string {
 		return "access"
 	case authFull:
 		return "full"
+	case authAccessOrService:
+		return "access+service"
 	}
 	return fmt.Sprintf("authKind(%d)", int(a))
 }
@@ -373,6 +392,9 @@ func (s *Server) authenticateLegacy(r *http.Request, kind authKind) (*accounts.C
 		}
 		return nil, errs.New(errAuthMissing, "Authentication Required")
 	}
+	if kind == authAccessOrService && isServiceAuthJWT(tok) {
+		return s.serviceCaller(r, tok)
+	}
 	c, err := s.e.Accounts.Authenticate(r.Context(), tok)
 	if err != nil {
 		return nil, err
@@ -547,10 +569,13 @@ func (s *Server) wellKnownDID(w http.ResponseWriter, r *http.Request) {
 // domain is the request's host.
 func (s *Server) wellKnownDIDDoc(w http.ResponseWriter, r *http.Request) {
 	host := r.Host
-	if i := strings.LastIndex(host, ":"); i > 0 && !strings.HasSuffix(host, "]") {
-		host = host[:i]
-	}
+	// A did:web may include the port (did:web:localhost%3A2583); else the
+	// DID is the bare hostname's.
 	doc := s.e.Identity.WebDIDDocument(r.Context(), host)
+	if i := strings.LastIndex(host, ":"); doc == nil && i > 0 && !strings.HasSuffix(host, "]") {
+		host = host[:i]
+		doc = s.e.Identity.WebDIDDocument(r.Context(), host)
+	}
 	if doc == nil {
 		writeError(w, errs.New(errNotFound, "no did:web account for %s here", host))
 		return

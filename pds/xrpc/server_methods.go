@@ -7,6 +7,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/edge"
 	"github.com/hearth-pds/hearth/pds/errs"
 	"net/http"
+	"slices"
 
 	"github.com/hearth-pds/hearth/pds"
 )
@@ -53,13 +54,24 @@ func (s *Server) registerServer() {
 }
 
 func (s *Server) describeServer(w http.ResponseWriter, r *http.Request, _ *accounts.Caller) error {
+	links, email := s.e.Identity.ServerLinks()
+	linkMap, contact := map[string]any{}, map[string]any{}
+	if links.PrivacyPolicy != "" {
+		linkMap["privacyPolicy"] = links.PrivacyPolicy
+	}
+	if links.TermsOfService != "" {
+		linkMap["termsOfService"] = links.TermsOfService
+	}
+	if email != "" {
+		contact["email"] = email
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"did":                       s.e.Identity.ServiceDID(),
-		"availableUserDomains":      []string{},
-		"inviteCodeRequired":        true,
+		"availableUserDomains":      s.availableUserDomains(),
+		"inviteCodeRequired":        len(s.opts.OpenSignupDomains) == 0,
 		"phoneVerificationRequired": false,
-		"links":                     map[string]any{},
-		"contact":                   map[string]any{},
+		"links":                     linkMap,
+		"contact":                   contact,
 	})
 	return nil
 }
@@ -91,6 +103,7 @@ func (s *Server) sessionJSON(r *http.Request, sess *accounts.Session, withTokens
 		out["accessJwt"] = sess.AccessJwt
 		out["refreshJwt"] = sess.RefreshJwt
 	}
+	hideEmail(r.Context(), out)
 	return out, nil
 }
 
@@ -131,7 +144,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, _ *accoun
 		}
 		moving = did
 	}
-	acc, err := s.e.CreateAccount(r.Context(), pds.NewAccount{Handle: in.Handle, Email: in.Email, Password: in.Password, InviteCode: in.InviteCode, RequireInvite: true, MigratingDID: moving})
+	acc, err := s.e.CreateAccount(r.Context(), pds.NewAccount{Handle: in.Handle, Email: in.Email, Password: in.Password, InviteCode: in.InviteCode, RequireInvite: !s.openSignup(in.Handle), MigratingDID: moving})
 	if err != nil {
 		return err
 	}
@@ -262,10 +275,26 @@ func (s *Server) checkAccountStatus(w http.ResponseWriter, r *http.Request, c *a
 			refd++
 		}
 	}
+	validDID, err := s.e.Identity.ValidDID(r.Context(), c.DID)
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"activated": st.Active, "validDid": true, "repoCommit": st.Head, "repoRev": st.Rev,
+		"activated": st.Active, "validDid": validDID, "repoCommit": st.Head, "repoRev": st.Rev,
 		"repoBlocks": n, "indexedRecords": n, "privateStateValues": 0,
 		"expectedBlobs": refd + len(missing), "importedBlobs": refd,
 	})
 	return nil
+}
+
+// availableUserDomains lists the handle domains accounts here may take:
+// the configured user domains and, on a devnet, the open sign-up ones.
+func (s *Server) availableUserDomains() []string {
+	out := append([]string{}, s.e.Identity.UserDomains()...)
+	for _, d := range s.opts.OpenSignupDomains {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }

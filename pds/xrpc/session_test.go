@@ -77,7 +77,7 @@ func TestGenesisPendingWhenPLCUnreachable(t *testing.T) {
 }
 
 func TestSessionLifecycle(t *testing.T) {
-	p := testpds.Start(t, func(c *pds.Config) { c.RefreshGrace = 300 * time.Millisecond })
+	p := testpds.Start(t, func(c *pds.Config) { c.RefreshGrace = 2 * time.Second }) // wide enough for a loaded -race run
 	a := p.CreateAccount(t, "alice.test")
 	c := p.Login(t, a) // resolves the PDS through the DID document
 
@@ -107,7 +107,7 @@ func TestSessionLifecycle(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("retry within grace: %d %s", st, b)
 	}
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(2100 * time.Millisecond)
 	st, _, b = raw(t, "POST", p.URL+"/xrpc/com.atproto.server.refreshSession", ref0, "", nil)
 	xrpcErr(t, st, b, 400, "ExpiredToken")
 
@@ -125,7 +125,9 @@ func TestSessionLifecycle(t *testing.T) {
 }
 
 func TestBadTokens(t *testing.T) {
-	p := testpds.Start(t, func(c *pds.Config) { c.AccessTTL = time.Second })
+	// Default lifetimes here: with a one-second access token a slow (race-
+	// enabled, loaded) run saw the token expire before these checks ran.
+	p := testpds.Start(t, nil)
 	a := p.CreateAccount(t, "alice.test")
 	c := p.Login(t, a)
 	access, refresh := tokens(c)
@@ -149,9 +151,17 @@ func TestBadTokens(t *testing.T) {
 	// An access token is not a refresh token.
 	st, _, b = raw(t, "POST", p.URL+"/xrpc/com.atproto.server.refreshSession", access, "", nil)
 	xrpcErr(t, st, b, 400, "InvalidToken")
+}
+
+func TestExpiredToken(t *testing.T) {
+	p := testpds.Start(t, func(c *pds.Config) { c.AccessTTL = time.Second })
+	a := p.CreateAccount(t, "alice.test")
+	c := p.Login(t, a)
+	access, _ := tokens(c)
+	url := p.URL + "/xrpc/com.atproto.server.getSession"
 	// Expired: a 400 ExpiredToken is what makes clients refresh.
 	time.Sleep(2100 * time.Millisecond)
-	st, _, b = raw(t, "GET", url, access, "", nil)
+	st, _, b := raw(t, "GET", url, access, "", nil)
 	xrpcErr(t, st, b, 400, "ExpiredToken")
 	// indigo's client refreshes on ExpiredToken and carries on.
 	if _, err := comatproto.ServerGetSession(ctx, c); err != nil {

@@ -4,6 +4,12 @@
 // without the generated wailsjs/ folder.
 import type {
   AccountInfo,
+  AccountSettings,
+  AppSettings,
+  LogEntry,
+  ImageUpload,
+  NewAppPassword,
+  ProfileInput,
   BackupInfo,
   BackupResult,
   BackupSchedule,
@@ -13,6 +19,8 @@ import type {
   CloseRequest,
   Collection,
   CommitInfo,
+  ConnectedApp,
+  DeveloperInfo,
   EventInfo,
   HandleInstructions,
   HistoryEntry,
@@ -26,6 +34,8 @@ import type {
   SelfCheckResult,
   StatusInfo,
   TunnelStatus,
+  OutsideCheck,
+  NgrokTokenCheck,
   VerifyReport,
   WriteResult,
 } from './types'
@@ -37,6 +47,7 @@ export interface GoApp {
   CreateInviteCode(uses: number): Promise<string>
   OpenDataDir(dir: string): Promise<string>
   Status(): Promise<StatusInfo>
+  DeveloperInfo(): Promise<DeveloperInfo>
   StartError(): Promise<string>
   UploadBlob(mimeType: string, dataBase64: string): Promise<BlobRef>
   Post(input: PostInput): Promise<WriteResult>
@@ -67,6 +78,7 @@ export interface GoApp {
   StopPublishing(): Promise<void>
   PublishingStatus(): Promise<PublishStatus>
   SelfCheck(): Promise<SelfCheckResult[] | null>
+  CheckNgrokToken(token: string): Promise<NgrokTokenCheck>
   ExportRecoveryKey(): Promise<RecoveryKeyExport>
   CreateRecoveryKey(): Promise<RecoveryKeyExport>
   AddRotationKey(didKey: string): Promise<void>
@@ -80,6 +92,28 @@ export interface GoApp {
   BackUpNow(passphrase: string, folder: string): Promise<BackupResult | null>
   RestoreBackup(path: string, passphrase: string): Promise<AccountInfo | null>
   ExportEverything(): Promise<string>
+  // Apps signed in with OAuth (app/oauth.go)
+  ConnectedApps(): Promise<ConnectedApp[] | null>
+  RevokeConnectedApp(id: string): Promise<ConnectedApp[] | null>
+  // Pictures readied like the Bluesky app does (app/images.go)
+  UploadImage(dataBase64: string, purpose: 'post' | 'avatar' | 'banner'): Promise<ImageUpload>
+  // Account settings (app/settings.go)
+  GetAccountSettings(): Promise<AccountSettings>
+  SaveProfile(input: ProfileInput): Promise<WriteResult>
+  ChangeHandle(handle: string): Promise<AccountInfo>
+  ChangePassword(current: string, next: string): Promise<void>
+  CreateAppPassword(name: string, privileged: boolean): Promise<NewAppPassword>
+  RevokeAppPassword(name: string): Promise<void>
+  SetEmail(email: string, code: string): Promise<boolean>
+  RequestEmailConfirmation(): Promise<void>
+  ConfirmEmail(code: string): Promise<void>
+  SetAccountActive(active: boolean): Promise<void>
+  DeleteAccount(confirm: string, password: string): Promise<void>
+  // Settings and logs (app/general_settings.go)
+  GetAppSettings(): Promise<AppSettings>
+  SetStartAtLogin(on: boolean): Promise<void>
+  Logs(): Promise<LogEntry[] | null>
+  BugReport(): Promise<string>
 }
 
 interface WailsRuntime {
@@ -135,6 +169,10 @@ export function onEvent(cb: (e: EventInfo) => void): () => void {
 }
 
 /** The "tunnel" event: the tunnel's status, on every change. */
+export function onOutsideCheck(cb: (c: OutsideCheck) => void): () => void {
+  return on('outside-check', (c) => cb(c as OutsideCheck))
+}
+
 export function onTunnel(cb: (t: TunnelStatus) => void): () => void {
   return on('tunnel', (t) => cb(t as TunnelStatus))
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { admitImages, bytesToBase64, checkImage, MAX_IMAGE_BYTES, MAX_IMAGES, sniffImageType } from './images'
+import { admitImages, bytesToBase64, checkImage, MAX_IMAGE_BYTES, MAX_IMAGES, MAX_INPUT_BYTES, sniffImageType } from './images'
 
 const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13])
 const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 16])
@@ -56,5 +56,14 @@ describe('image checks', () => {
     const big = new Uint8Array(200_000).map((_, i) => i % 251)
     const back = Uint8Array.from(atob(bytesToBase64(big)), (c) => c.charCodeAt(0))
     expect(back).toEqual(big)
+  })
+})
+
+describe('pictures Hearth shrinks', () => {
+  it('takes pictures over 1 MB up to the input limit, and says so past it', () => {
+    expect(checkImage({ name: 'photo.jpg', type: 'image/jpeg', size: 8_000_000 }, 'image/jpeg', MAX_INPUT_BYTES)).toBeNull()
+    expect(checkImage({ name: 'huge.jpg', type: 'image/jpeg', size: 60_000_000 }, 'image/jpeg', MAX_INPUT_BYTES)).toMatch(/Hearth can shrink pictures up to 50 MB/)
+    const f = (name: string, size: number) => ({ name, type: 'image/jpeg', size })
+    expect(admitImages([f('a', 5_000_000), f('b', 70_000_000)], 0, undefined, MAX_INPUT_BYTES).accepted.map((a) => a.file.name)).toEqual(['a'])
   })
 })

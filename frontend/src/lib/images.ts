@@ -7,6 +7,12 @@ export type ImageType = (typeof IMAGE_TYPES)[number]
 /** app.bsky.embed.images accepts at most 1,000,000 bytes per image. */
 export const MAX_IMAGE_BYTES = 1_000_000
 export const MAX_IMAGES = 4
+/**
+ * The largest picture the window takes: bigger than MAX_IMAGE_BYTES is
+ * fine, Hearth shrinks it before upload (App.UploadImage), as the Bluesky
+ * app does.
+ */
+export const MAX_INPUT_BYTES = 50_000_000
 /** Alt text limit of app.bsky.embed.images (graphemes; we check characters). */
 export const MAX_ALT = 2000
 
@@ -41,7 +47,7 @@ export function sniffImageType(b: Uint8Array): ImageType | null {
 }
 
 /** Why this file cannot be attached, in words, or null if it can. */
-export function checkImage(f: FileLike, sniffed?: ImageType | null): string | null {
+export function checkImage(f: FileLike, sniffed?: ImageType | null, maxBytes = MAX_IMAGE_BYTES): string | null {
   const name = f.name || 'This file'
   const declared = (IMAGE_TYPES as readonly string[]).includes(f.type) ? (f.type as ImageType) : null
   const type = sniffed === undefined ? declared : sniffed
@@ -49,14 +55,15 @@ export function checkImage(f: FileLike, sniffed?: ImageType | null): string | nu
     return `${name} is not an image Bluesky accepts: use PNG, JPEG, GIF or WebP.`
   }
   if (f.size === 0) return `${name} is empty.`
-  if (f.size > MAX_IMAGE_BYTES) {
+  if (f.size > maxBytes) {
     let size = formatBytes(f.size)
-    let max = formatBytes(MAX_IMAGE_BYTES)
+    let max = formatBytes(maxBytes)
     if (size === max) {
       // Just over the limit: "1 MB; … up to 1 MB" would make no sense.
       size = `${f.size.toLocaleString('en-US')} bytes`
-      max = `${MAX_IMAGE_BYTES.toLocaleString('en-US')} bytes`
+      max = `${maxBytes.toLocaleString('en-US')} bytes`
     }
+    if (maxBytes > MAX_IMAGE_BYTES) return `${name} is ${size}; Hearth can shrink pictures up to ${max}. Choose a smaller one.`
     return `${name} is ${size}; Bluesky accepts images up to ${max}. Make it smaller and try again.`
   }
   return null
@@ -74,6 +81,7 @@ export function admitImages<T extends FileLike>(
   files: T[],
   current: number,
   sniff?: (f: T) => ImageType | null,
+  maxBytes = MAX_IMAGE_BYTES,
 ): { accepted: { file: T; type: ImageType }[]; errors: string[] } {
   const accepted: { file: T; type: ImageType }[] = []
   const errors: string[] = []
@@ -81,7 +89,7 @@ export function admitImages<T extends FileLike>(
   let skipped = 0
   for (const f of files) {
     const sniffed = sniff ? sniff(f) : undefined
-    const err = checkImage(f, sniffed)
+    const err = checkImage(f, sniffed, maxBytes)
     if (err) {
       errors.push(err)
       continue

@@ -27,8 +27,10 @@ import {
   tokenToSend,
   tunnelHandle,
   tunnelView,
+  verified,
+  retryIn,
 } from './publish'
-import type { RelayStatus, TunnelStatus } from './types'
+import type { OutsideCheck, RelayStatus, TunnelStatus } from './types'
 
 const ZERO = '0001-01-01T00:00:00Z'
 const tunnel = (state: TunnelStatus['state'], since: string, extra: Partial<TunnelStatus> = {}): TunnelStatus => ({
@@ -36,6 +38,8 @@ const tunnel = (state: TunnelStatus['state'], since: string, extra: Partial<Tunn
   state,
   url: '',
   reason: '',
+  detail: '',
+  stuck: false,
   since,
   ...extra,
 })
@@ -50,28 +54,58 @@ class MemStore {
   }
 }
 
-describe('tunnel status in words and colours', () => {
+const outside = (o: Partial<OutsideCheck>): OutsideCheck => ({
+  state: 'verified',
+  url: 'https://abc.ngrok.app',
+  checkedAt: ZERO,
+  nextCheck: ZERO,
+  checks: [],
+  failing: '',
+  hint: '',
+  passed: 4,
+  ...o,
+})
+
+describe('tunnel status in words and colours (honest)', () => {
   it.each([
     ['stopped', 'Off', 'muted'],
     ['connecting', 'Connecting…', 'info'],
     ['online', 'Online', 'ok'],
     ['offline', 'Offline', 'danger'],
-  ] as const)('%s → %s (%s)', (state, label, tone) => {
-    const v = tunnelView(tunnel(state, ZERO, { url: 'https://abc.ngrok.app', reason: 'x' }))
+  ] as const)('%s → %s (%s) with a passing outside check', (state, label, tone) => {
+    const v = tunnelView(tunnel(state, ZERO, { url: 'https://abc.ngrok.app', reason: 'x' }), outside({}))
     expect(v.label).toBe(label)
     expect(v.tone).toBe(tone)
+  })
+
+  it('online is never claimed without a passing outside check for this URL', () => {
+    const t = tunnel('online', ZERO, { url: 'https://abc.ngrok.app' })
+    expect(tunnelView(t).label).toBe('Checking…')
+    expect(tunnelView(t, outside({ state: 'checking' })).label).toBe('Checking…')
+    expect(tunnelView(t, outside({ url: 'https://old.ngrok.app' })).label).toBe('Checking…')
+    const f = tunnelView(t, outside({ state: 'failing', failing: 'Your DID document points at this PDS', hint: 'wait a moment or check the PLC status', passed: 3 }))
+    expect(f).toMatchObject({ label: 'Not reachable', tone: 'warn' })
+    expect(f.text).toBe(
+      'The tunnel is up at https://abc.ngrok.app, but the outside check fails at “Your DID document points at this PDS”. Wait a moment or check the PLC status.',
+    )
+    expect(verified(t, outside({}))).toBe(true)
+    expect(verified(t, outside({ state: 'failing' }))).toBe(false)
+    expect(verified(tunnel('offline', ZERO, { url: 'https://abc.ngrok.app' }), outside({}))).toBe(false)
   })
 
   it('says why it is offline, as a sentence', () => {
     const v = tunnelView(tunnel('offline', ZERO, { reason: 'the tunnel connection was lost: EOF' }))
     expect(v.text).toBe('The tunnel connection was lost: EOF. Hearth keeps trying to reconnect.')
     expect(tunnelView(tunnel('offline', ZERO)).text).toMatch(/^The tunnel is down\./)
+    const stuck = tunnelView(tunnel('offline', ZERO, { stuck: true, reason: 'ngrok did not accept this authtoken: copy it again.' }))
+    expect(stuck.text).toBe('Ngrok did not accept this authtoken: copy it again. Hearth does not retry this on its own: fix it, then start publishing again.')
   })
 
   it('marks a local test address as such', () => {
-    expect(tunnelView(tunnel('online', ZERO, { url: 'http://localhost:4321' })).text).toMatch(/only this computer/)
-    expect(tunnelView(tunnel('online', ZERO, { url: 'https://abc.ngrok.app' })).text).toBe(
-      'Your PDS is on the internet at https://abc.ngrok.app.',
+    const t = tunnel('online', ZERO, { url: 'http://localhost:4321' })
+    expect(tunnelView(t, outside({ url: t.url })).text).toMatch(/only this computer/)
+    expect(tunnelView(tunnel('online', ZERO, { url: 'https://abc.ngrok.app' }), outside({})).text).toBe(
+      'Your PDS is on the internet at https://abc.ngrok.app; the outside check passes.',
     )
   })
 
@@ -80,45 +114,51 @@ describe('tunnel status in words and colours', () => {
   })
 })
 
-describe('relay crawl status', () => {
+describe('relay status under the supervisor', () => {
   const relay = (r: Partial<RelayStatus>): RelayStatus => ({
     relay: 'https://bsky.network',
     state: 'idle',
     attempts: 0,
     lastError: '',
     hostname: '',
+    explicit: false,
+    hostStatus: '',
+    seq: 0,
+    hasSeq: false,
+    nextRetry: ZERO,
+    lastCheck: ZERO,
     ...r,
   })
+  const now = Date.parse('2026-01-01T12:00:00Z')
 
-  it('accepted', () => {
-    const v = relayView(relay({ state: 'ok', hostname: 'abc.ngrok.app', attempts: 1 }))
-    expect(v).toMatchObject({ label: 'Crawl requested', tone: 'ok' })
-    expect(v.text).toMatch(/abc\.ngrok\.app/)
-  })
-
-  it('retrying shows the error and the attempts', () => {
-    const v = relayView(relay({ state: 'pending', attempts: 3, lastError: 'request crawl from https://bsky.network: dial tcp: i/o timeout' }))
-    expect(v).toMatchObject({ label: 'Retrying', tone: 'warn' })
-    expect(v.text).toBe(
-      '3 attempts failed: Request crawl from https://bsky.network: dial tcp: i/o timeout. Hearth tries again, waiting longer each time.',
+  it('subscribed, with the last seq the relay reports', () => {
+    const v = relayView(relay({ state: 'subscribed', hostname: 'abc.ngrok.app', hasSeq: true, seq: 42 }))
+    expect(v).toMatchObject({ label: 'Subscribed', tone: 'ok' })
+    expect(v.text).toBe('The relay follows abc.ngrok.app; it has seen up to event #42.')
+    expect(relayView(relay({ state: 'subscribed', hostname: 'h', lastError: 'the relay does not report host status; 1 connected' })).text).toMatch(
+      /does not report host status/,
     )
-    expect(relayView(relay({ state: 'pending', attempts: 1, lastError: 'x' })).text).toMatch(/^The first attempt failed/)
-    expect(relayView(relay({ state: 'pending' })).label).toBe('Asking…')
   })
 
-  it('refused', () => {
-    const v = relayView(relay({ state: 'refused', attempts: 1, lastError: 'relay https://r answered 400: InvalidRequest bad host' }))
-    expect(v).toMatchObject({ label: 'Refused', tone: 'danger' })
-    expect(v.text).toMatch(/^The relay said no: Relay https:\/\/r answered 400/)
+  it('not subscribed: the reason and the next retry', () => {
+    const v = relayView(
+      relay({ state: 'not-subscribed', lastError: 'the relay does not know this host', nextRetry: '2026-01-01T12:00:40Z' }),
+      '',
+      now,
+    )
+    expect(v).toMatchObject({ label: 'Not subscribed', tone: 'warn' })
+    expect(v.text).toBe('The relay does not know this host. Hearth asks again in 40 s.')
+    expect(retryIn('2026-01-01T12:05:00Z', now)).toBe('Hearth asks again in 5 min.')
+    expect(retryIn(ZERO, now)).toBe('')
   })
 
   it('the Status screen has only "relay: state"', () => {
-    expect(parseRelayCrawl('https://bsky.network: pending')).toEqual({ relay: 'https://bsky.network', state: 'pending' })
-    expect(parseRelayCrawl('http://127.0.0.1:9: ok')).toEqual({ relay: 'http://127.0.0.1:9', state: 'ok' })
+    expect(parseRelayCrawl('https://bsky.network: subscribed')).toEqual({ relay: 'https://bsky.network', state: 'subscribed' })
+    expect(parseRelayCrawl('http://127.0.0.1:9: not-subscribed')).toEqual({ relay: 'http://127.0.0.1:9', state: 'not-subscribed' })
     expect(parseRelayCrawl('odd')).toEqual({ relay: 'odd', state: '' })
-    expect(relayStateLabel('pending')).toEqual({ label: 'Trying', tone: 'warn' })
-    expect(relayStateLabel('refused').tone).toBe('danger')
-    expect(relayStateLabel('idle').label).toBe('Not requested')
+    expect(relayStateLabel('not-subscribed')).toEqual({ label: 'Not subscribed', tone: 'warn' })
+    expect(relayStateLabel('subscribed').tone).toBe('ok')
+    expect(relayStateLabel('idle').label).toBe('Not asked')
     expect(relayStateLabel('').label).toBe('Unknown')
   })
 

@@ -2,7 +2,7 @@
 // colours; checks of what a person types (public URL, ngrok domain and
 // authtoken, relays, did:key) that mirror the Go side's; and keeping the
 // tunnel status right when "tunnel" events and polled answers cross.
-import type { PublishConfig, PublishStatus, RelayStatus, TunnelKind, TunnelStatus } from './types'
+import type { OutsideCheck, PublishConfig, PublishStatus, RelayStatus, TunnelKind, TunnelStatus } from './types'
 
 /** Badge colours of app.css (plus "danger", added for the Publish panel). */
 export type Tone = 'ok' | 'warn' | 'danger' | 'info' | 'muted'
@@ -56,23 +56,32 @@ export function hostnameOf(url: string): string {
 
 // --- states in words --------------------------------------------------------
 
-export function tunnelView(t: TunnelStatus | null | undefined): StateView {
+export function tunnelView(t: TunnelStatus | null | undefined, outside?: OutsideCheck | null): StateView {
   switch (t?.state) {
     case 'connecting':
       return { label: 'Connecting…', tone: 'info', text: 'Opening the tunnel. This takes a few seconds.' }
     case 'online':
-      return isLocalURL(t.url)
-        ? {
-            label: 'Online',
-            tone: 'ok',
-            text: `Published at ${t.url}, a local test address: only this computer can reach it.`,
+      // "Online" only while the outside check passes (honest status).
+      if (outside && outside.url === t.url) {
+        if (outside.state === 'failing')
+          return {
+            label: 'Not reachable',
+            tone: 'warn',
+            text: `The tunnel is up at ${t.url}, but the outside check fails at “${outside.failing}”. ${sentence(outside.hint)}`.trim(),
           }
-        : { label: 'Online', tone: 'ok', text: `Your PDS is on the internet at ${t.url}.` }
+        if (outside.state === 'verified')
+          return isLocalURL(t.url)
+            ? { label: 'Online', tone: 'ok', text: `Published at ${t.url}, a local test address: only this computer can reach it.` }
+            : { label: 'Online', tone: 'ok', text: `Your PDS is on the internet at ${t.url}; the outside check passes.` }
+      }
+      return { label: 'Checking…', tone: 'info', text: `The tunnel is up at ${t.url}; checking from the outside that relays and apps can reach it.` }
     case 'offline':
       return {
         label: 'Offline',
         tone: 'danger',
-        text: `${sentence(t.reason) || 'The tunnel is down.'} Hearth keeps trying to reconnect.`,
+        text: t.stuck
+          ? `${sentence(t.reason)} Hearth does not retry this on its own: fix it, then start publishing again.`
+          : `${sentence(t.reason) || 'The tunnel is down.'} Hearth keeps trying to reconnect.`,
       }
     case 'stopped':
     case undefined:
@@ -82,17 +91,22 @@ export function tunnelView(t: TunnelStatus | null | undefined): StateView {
   }
 }
 
+/** Whether the window may say "Online"/"Published": the outside check passes for the current URL. */
+export function verified(t: TunnelStatus | null | undefined, outside: OutsideCheck | null | undefined): boolean {
+  return t?.state === 'online' && outside?.state === 'verified' && outside.url === t.url
+}
+
 /** A relay's crawl state alone (the Status screen has no more than that). */
 export function relayStateLabel(state: string): { label: string; tone: Tone } {
   switch (state) {
-    case 'ok':
-      return { label: 'Crawl requested', tone: 'ok' }
-    case 'pending':
-      return { label: 'Trying', tone: 'warn' }
-    case 'refused':
-      return { label: 'Refused', tone: 'danger' }
+    case 'subscribed':
+      return { label: 'Subscribed', tone: 'ok' }
+    case 'announcing':
+      return { label: 'Asking…', tone: 'info' }
+    case 'not-subscribed':
+      return { label: 'Not subscribed', tone: 'warn' }
     case 'idle':
-      return { label: 'Not requested', tone: 'muted' }
+      return { label: 'Not asked', tone: 'muted' }
     default:
       return { label: state || 'Unknown', tone: 'muted' }
   }
@@ -105,39 +119,46 @@ export function parseRelayCrawl(line: string): { relay: string; state: string } 
 }
 
 /** One relay's crawl request, for a person; tunnelURL says why one is idle. */
-export function relayView(r: RelayStatus, tunnelURL = ''): StateView {
+export function relayView(r: RelayStatus, tunnelURL = '', now = Date.now()): StateView {
+  const { label, tone } = relayStateLabel(r.state)
   switch (r.state) {
-    case 'ok':
+    case 'subscribed':
       return {
-        label: 'Crawl requested',
-        tone: 'ok',
-        text: `The relay accepted the request to crawl ${r.hostname || 'your PDS'}; it follows your firehose from now on.`,
+        label,
+        tone,
+        text: r.hasSeq
+          ? `The relay follows ${r.hostname || 'your PDS'}; it has seen up to event #${r.seq}.`
+          : `The relay follows ${r.hostname || 'your PDS'}. ${sentence(r.lastError)}`.trim(),
       }
-    case 'pending':
-      if (!r.attempts || !r.lastError) return { label: 'Asking…', tone: 'info', text: 'Sending the crawl request.' }
+    case 'announcing':
+      return { label, tone, text: `Asking the relay to crawl ${r.hostname || 'your PDS'}, then checking that it subscribed.` }
+    case 'not-subscribed':
       return {
-        label: 'Retrying',
-        tone: 'warn',
-        text: `${r.attempts === 1 ? 'The first attempt' : `${r.attempts} attempts`} failed: ${sentence(r.lastError)} Hearth tries again, waiting longer each time.`,
-      }
-    case 'refused':
-      return {
-        label: 'Refused',
-        tone: 'danger',
-        text: `The relay said no: ${sentence(r.lastError) || 'no reason given.'} It is asked again when your address changes or publishing restarts.`,
+        label,
+        tone,
+        text: `${sentence(r.lastError) || 'The relay does not follow your PDS.'} ${retryIn(r.nextRetry, now)}`.trim(),
       }
     case 'idle':
       return {
-        label: 'Not requested',
-        tone: 'muted',
+        label,
+        tone,
         text:
-          tunnelURL && isLocalURL(tunnelURL)
-            ? 'Your public URL is a local address, which no relay can reach, so none is asked to crawl it.'
-            : 'Relays are asked to crawl your PDS once the tunnel is online.',
+          sentence(r.lastError) ||
+          (tunnelURL && isLocalURL(tunnelURL)
+            ? 'Your public URL is a local address, which no relay on the internet can reach.'
+            : 'Relays are asked to crawl your PDS once the tunnel is online.'),
       }
     default:
-      return { label: String(r.state), tone: 'muted', text: r.lastError }
+      return { label, tone, text: sentence(r.lastError) }
   }
+}
+
+/** "Hearth asks again in 40 s." for a retry time (RFC 3339); "" without one. */
+export function retryIn(at: string, now = Date.now()): string {
+  const t = Date.parse(at)
+  if (!at || Number.isNaN(t) || t < Date.parse('0002-01-01T00:00:00Z')) return ''
+  const s = Math.max(0, Math.round((t - now) / 1000))
+  return s <= 1 ? 'Hearth asks again now.' : `Hearth asks again in ${s < 90 ? `${s} s` : `${Math.round(s / 60)} min`}.`
 }
 
 /** The account's identity operations (PLC directory) in words. */

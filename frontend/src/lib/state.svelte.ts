@@ -1,10 +1,10 @@
 // The window's shared state (Svelte 5 runes): which screen is showing, the
 // account, progress of long jobs, live events, notices and the one modal
 // confirmation dialog.
-import type { AccountInfo, CARInfo, EventInfo, Progress, TunnelStatus } from './types'
+import type { AccountInfo, BlobRef, CARInfo, EventInfo, OutsideCheck, Progress, TunnelStatus } from './types'
 import { mergeTunnel } from './publish'
 
-export type Screen = 'home' | 'blobs' | 'repo' | 'backup' | 'status' | 'publish'
+export type Screen = 'home' | 'blobs' | 'repo' | 'backup' | 'status' | 'publish' | 'account' | 'settings' | 'apps' | 'developer'
 
 export const SCREENS: { id: Screen; label: string; key: string }[] = [
   { id: 'home', label: 'Posts', key: '1' },
@@ -13,6 +13,10 @@ export const SCREENS: { id: Screen; label: string; key: string }[] = [
   { id: 'backup', label: 'Export & import', key: '4' },
   { id: 'status', label: 'Status', key: '5' },
   { id: 'publish', label: 'Publish', key: '6' },
+  { id: 'account', label: 'Account', key: '7' },
+  { id: 'settings', label: 'Settings & logs', key: '8' },
+  { id: 'apps', label: 'Connected apps', key: '9' },
+  { id: 'developer', label: 'Developer', key: '0' },
 ]
 
 export function screenFromHash(hash: string): Screen | null {
@@ -62,8 +66,12 @@ class AppState {
   repoVersion = $state(0)
   /** A CAR action asked for by a shortcut (Ctrl+E, Ctrl+I, Ctrl+O). */
   carAction = $state<CarAction | null>(null)
+  /** Stored blobs to attach to the next post (the gallery's "Use in a new post"). */
+  attach = $state<BlobRef[]>([])
   /** The publishing tunnel (from "tunnel" events and the Publish panel's polls). */
   tunnel = $state<TunnelStatus | null>(null)
+  /** The outside check ("outside-check" events and the Publish panel's polls): "Online" only while verified. */
+  outside = $state<OutsideCheck | null>(null)
 
   go(screen: Screen) {
     this.screen = screen
@@ -75,6 +83,12 @@ class AppState {
   openRecord(uri: string) {
     this.openURI = uri
     this.go('repo')
+  }
+
+  /** Attaches a stored picture to a new post and shows the composer. */
+  attachToPost(b: BlobRef) {
+    this.attach = [...this.attach, b]
+    this.go('home')
   }
 
   showBlob(cid: string) {

@@ -18,6 +18,15 @@ export interface EventInfo {
   time: string
 }
 
+/** app/developer.go DeveloperInfo: where an app connects. */
+export interface DeveloperInfo {
+  xrpcUrl: string
+  jetstreamUrl: string
+  publicXrpcUrl: string
+  publicJetstreamUrl: string
+  plcUrl: string
+}
+
 export interface StatusInfo {
   dataDir: string
   localURL: string
@@ -195,18 +204,49 @@ export interface TunnelStatus {
   kind: string
   state: TunnelState
   url: string // the public URL while online (and the last one after)
-  reason: string // why offline
+  reason: string // why offline, one plain sentence
+  detail: string // the raw error behind it (folds out)
+  stuck: boolean // retrying cannot help (a wrong token): Hearth waits for new settings
   since: string // RFC 3339 with nanoseconds; year 1 when publishing never started
 }
 
-export type RelayState = 'pending' | 'ok' | 'refused' | 'idle'
+/** A relay under the reachability supervisor (pds/reach). */
+export type RelayState = 'idle' | 'announcing' | 'subscribed' | 'not-subscribed'
 
 export interface RelayStatus {
   relay: string
   state: RelayState
-  attempts: number
-  lastError: string
+  attempts: number // crawl requests sent for this hostname
+  lastError: string // why not subscribed, or why not asked
   hostname: string
+  explicit: boolean // named by the user: asked even for a local URL
+  hostStatus: string // the relay's own word (active, idle, offline, throttled, banned)
+  seq: number // the last seq of ours the relay reports having seen
+  hasSeq: boolean
+  nextRetry: string // RFC 3339; year 1 when none
+  lastCheck: string
+}
+
+/** CheckNgrokToken's answer: one plain sentence, the raw error to fold out. */
+export interface NgrokTokenCheck {
+  ok: boolean
+  kind: '' | 'invalid-token' | 'account-limit' | 'domain' | 'no-network' | 'other'
+  sentence: string
+  detail: string
+}
+
+/** The honest publishing status: the outside check (app/reach.go). */
+export type OutsideState = 'off' | 'down' | 'checking' | 'verified' | 'failing'
+
+export interface OutsideCheck {
+  state: OutsideState
+  url: string
+  checkedAt: string
+  nextCheck: string
+  checks: SelfCheckResult[] | null
+  failing: string // the first failing step
+  hint: string // and how to fix it
+  passed: number
 }
 
 export interface PublishConfig {
@@ -225,6 +265,7 @@ export interface PublishStatus {
   refusedOps: number
   lastError: string
   config: PublishConfig
+  outside: OutsideCheck
 }
 
 export interface SelfCheckResult {
@@ -284,4 +325,102 @@ export interface BackupResult {
   takenAt: string
   removed: number
   duration: string
+}
+
+// app.ConnectedApp: an app signed in to the account with OAuth (app/oauth.go).
+export interface ConnectedApp {
+  id: string
+  name: string // the app's name (client_name), its host, or "An app on this computer"
+  clientId: string
+  site: string // the client_id's origin; "" for loopback (development) apps
+  loopback: boolean
+  permissions: string[] // in plain language
+  scope: string
+  signedInAt: string // RFC 3339
+  lastUsedAt: string
+  expiresAt: string // when it has to sign in again
+}
+
+// Account settings (app/settings.go)
+export interface Profile {
+  displayName: string
+  description: string
+  avatar: BlobRef | null
+  banner: BlobRef | null
+  avatarUrl: string
+  bannerUrl: string
+  cid: string
+}
+
+export interface ProfileInput {
+  displayName: string
+  description: string
+  avatar: BlobRef | null
+  banner: BlobRef | null
+  baseCid: string
+}
+
+/** What the reference PDS would have emailed (the outbox). */
+export interface OutboxMessage {
+  purpose: string
+  token: string
+  email: string
+  createdAt: string
+  expiresAt: string
+  expired: boolean
+}
+
+export interface AppPasswordInfo {
+  name: string
+  createdAt: string
+  privileged: boolean
+}
+
+export interface NewAppPassword extends AppPasswordInfo {
+  password: string
+}
+
+export interface AccountSettings {
+  did: string
+  handle: string
+  email: string
+  emailConfirmed: boolean
+  emailNote: string
+  outbox: OutboxMessage[] | null
+  active: boolean
+  status: string
+  userDomains: string[] | null
+  appPasswords: AppPasswordInfo[] | null
+  profile: Profile
+  blueskyUrl: string
+}
+
+/** A picture readied and stored by App.UploadImage (app/images.go). */
+export interface ImageUpload extends BlobRef {
+  width: number
+  height: number
+  originalSize: number
+  resized: boolean
+  reencoded: boolean
+  stripped: boolean
+}
+
+// The Settings screen and the log viewer (app/general_settings.go, app/logring.go)
+export interface AppSettings {
+  dataDir: string
+  localURL: string
+  relays: string[] | null
+  relayNote: string
+  appView: { url: string; did: string }
+  plcURL: string
+  startAtLogin: { supported: boolean; on: boolean; path: string }
+  developer: { allowPrivateNetwork: boolean; userDomains: string[] | null; keyStore: string }
+}
+
+export interface LogEntry {
+  time: string
+  level: string
+  message: string
+  attrs: string
+  source: 'engine' | 'tunnel'
 }
