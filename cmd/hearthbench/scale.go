@@ -33,6 +33,7 @@ type scaleResult struct {
 	ReadyMs          float64 `json:"ready_after_restart_ms"`
 	FirstWriteMs     float64 `json:"first_write_after_restart_ms"`
 	WritesPerS       float64 `json:"create_record_per_s_after"`
+	WriteCPUMs       float64 `json:"create_record_server_cpu_ms"`
 	GetRepoMBPerS    float64 `json:"get_repo_mb_per_s"`
 	RSSAfterMB       float64 `json:"rss_after_restart_writes_get_repo_mb"`
 	DBBytesPerRecord float64 `json:"db_bytes_per_record"`
@@ -129,6 +130,7 @@ func (b *bench) scaleOne(n, writes int) (*scaleResult, error) {
 		return nil, err
 	}
 	res.FirstWriteMs = round(ms(time.Since(t0)), 1)
+	cpu0, cpuErr := procCPU(s.cmd.Process.Pid)
 	t0 = time.Now()
 	for i := 1; i <= writes; i++ {
 		if err := ss.createRecord(b.ctx, i); err != nil {
@@ -136,6 +138,9 @@ func (b *bench) scaleOne(n, writes int) (*scaleResult, error) {
 		}
 	}
 	res.WritesPerS = round(float64(writes)/time.Since(t0).Seconds(), 1)
+	if cpu1, err := procCPU(s.cmd.Process.Pid); err == nil && cpuErr == nil {
+		res.WriteCPUMs = round(ms(cpu1-cpu0)/float64(writes), 3)
+	}
 	got, d, err := s.getRepoDiscard(b.ctx, ss.did)
 	if err != nil {
 		return nil, err
@@ -268,4 +273,34 @@ func generateCAR(did string, n int) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// procCPU is the CPU time (user and system) process pid has used so far:
+// per-write CPU is a steadier figure than throughput on a shared machine.
+func procCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; the fields after its
+	// closing parenthesis are plain numbers, utime and stime the 12th and 13th.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	// Linux reports in clock ticks of USER_HZ, 100 a second on every
+	// architecture Go supports there.
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
