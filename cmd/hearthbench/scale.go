@@ -54,6 +54,8 @@ func runScale(args []string) error {
 	fs.StringVar(&c.plcURL, "plc-url", "http://127.0.0.1:9", "PLC URL given to hearthd (unreachable on purpose)")
 	sizes := fs.String("records", "10000,100000,1000000", "repo sizes, comma-separated")
 	writes := fs.Int("writes", 1000, "createRecord calls after the restart")
+	clients := fs.Int("clients", 16, "concurrent createRecord clients (one account each) in the group-commit figure; 0 skips it")
+	concWrites := fs.Int("concurrent-writes", 2000, "createRecord calls in each run of the group-commit figure")
 	fs.DurationVar(&c.timeout, "timeout", 2*time.Hour, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -84,6 +86,16 @@ func runScale(args []string) error {
 		results = append(results, *r)
 	}
 	out["results"] = results
+	if *clients > 0 {
+		r, err := b.concurrentWriters(*clients, *concWrites)
+		err = errors.Join(err, b.stopAll())
+		b.servers = nil
+		if err != nil {
+			b.dumpLogs()
+			return fmt.Errorf("concurrent writers: %w", err)
+		}
+		out["concurrent_writers"] = r
+	}
 	out["loadavg_end"] = loadAvg()
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
