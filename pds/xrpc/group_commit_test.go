@@ -27,6 +27,7 @@ func TestConcurrentWritersCommitTogether(t *testing.T) {
 	accts := make([]*acct, accounts)
 	var wg sync.WaitGroup
 	errs := make(chan error, accounts*perAccount)
+	start := make(chan struct{}) // every client starts once all accounts exist
 	for i := range accts {
 		a := p.CreateAccount(t, fmt.Sprintf("w%d.test", i))
 		c := p.Login(t, a)
@@ -34,6 +35,7 @@ func TestConcurrentWritersCommitTogether(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start
 			for j := range perAccount {
 				if j%7 == 3 { // refused inside the write: the swap does not match
 					err := c.Post(ctx, "com.atproto.repo.createRecord", map[string]any{"repo": a.DID, "collection": "app.bsky.feed.post",
@@ -53,6 +55,7 @@ func TestConcurrentWritersCommitTogether(t *testing.T) {
 			}
 		}()
 	}
+	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
