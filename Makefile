@@ -8,7 +8,7 @@ PORT ?= 2583
 DATA_DIR ?= $(HOME)/.local/share/hearth/hearthd
 APT_PACKAGES := build-essential python3 pkg-config ca-certificates curl git libgtk-3-dev libwebkit2gtk-4.0-dev xvfb xauth chromium
 
-.PHONY: deps apt-deps go-deps build run test test-go test-race test-fuzz lint test-ts test-oauth test-statusphere test-relay test-jetstream test-migrate bench clean \
+.PHONY: deps apt-deps go-deps build run test test-go test-race test-fuzz lint test-ts test-oauth test-statusphere test-relay test-jetstream test-migrate bench bench-scale clean \
 	frontend-deps frontend app run-headless test-ui test-gui screenshots
 
 deps: apt-deps go-deps
@@ -119,6 +119,11 @@ screenshots: app
 
 bench: deps build
 	bash scripts/bench.sh
+
+# Repos of 10k, 100k and 1M records (SCALE_RECORDS=10000,100000 to choose):
+# import, restart, first write, writes, getRepo, memory, database size.
+bench-scale: deps build
+	bash scripts/bench-scale.sh
 
 clean:
 	rm -rf $(BIN) $(CACHE)

@@ -65,6 +65,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) >= 2 && os.Args[1] == "scale" {
+		if err := runScale(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "hearthbench scale: FAILED:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var c config
 	flag.StringVar(&c.hearthd, "hearthd", "bin/hearthd", "hearthd binary to benchmark")
 	flag.StringVar(&c.workDir, "work-dir", "", "directory for data dirs, logs and the fsync probe (required)")

@@ -108,6 +108,11 @@ type CommitResult struct {
 	Blocks []Block
 	// Records maps path -> record block for creates and updates.
 	Records map[string]Block
+	// Nodes are the MST nodes this commit added (also in Blocks); Removed
+	// the nodes of the previous tree it no longer holds (only known for a
+	// lazily opened repo). The engine's block table applies both.
+	Nodes   []Block
+	Removed []cid.Cid
 }
 
 // Repo is one account's repository state.
@@ -119,6 +124,10 @@ type Repo struct {
 	// nodeBytes caches encoded MST nodes by CID (they are immutable), so an
 	// export does not re-encode and re-hash the whole tree.
 	nodeBytes map[cid.Cid][]byte
+	// src, for a lazily opened repo (Open), gives the nodes not in memory;
+	// loaded holds the CIDs of the nodes read from it since the last commit.
+	src    NodeSource
+	loaded map[cid.Cid]struct{}
 }
 
 // New returns an empty repo (no commit yet).
@@ -205,6 +214,9 @@ func (r *Repo) Plan(ops []Op, swapCommit *cid.Cid) (*Plan, error) {
 		if c, ok := state[path]; ok {
 			return c, nil
 		}
+		if err := r.hydrate([]byte(path), false); err != nil {
+			return nil, err
+		}
 		return r.tree.Get([]byte(path))
 	}
 	applied := make([]AppliedOp, 0, len(ops))
@@ -284,15 +296,22 @@ func (r *Repo) Commit(p *Plan, key atcrypto.PrivateKey) (*CommitResult, error) {
 	applied, records := p.Ops, p.Records
 	// Mutate the tree.
 	for _, op := range applied {
-		var err error
-		switch op.Action {
-		case Create, Update:
-			_, err = r.tree.Insert([]byte(op.Path()), *op.CID)
-		case Delete:
-			_, err = r.tree.Remove([]byte(op.Path()))
+		err := r.hydrate([]byte(op.Path()), op.Action == Delete)
+		if err == nil {
+			switch op.Action {
+			case Create, Update:
+				_, err = r.tree.Insert([]byte(op.Path()), *op.CID)
+			case Delete:
+				_, err = r.tree.Remove([]byte(op.Path()))
+			}
 		}
 		if err != nil {
 			return nil, &BrokenTreeError{Err: fmt.Errorf("apply %s %s: %w", op.Action, op.Path(), err)}
+		}
+	}
+	if r.src != nil {
+		if err := r.unstubRoot(); err != nil {
+			return nil, &BrokenTreeError{Err: fmt.Errorf("settle MST root: %w", err)}
 		}
 	}
 	col := &collector{}
@@ -318,7 +337,7 @@ func (r *Repo) Commit(p *Plan, key atcrypto.PrivateKey) (*CommitResult, error) {
 		return nil, &BrokenTreeError{Err: err}
 	}
 	head := Head{CID: cc, Commit: commit, Bytes: buf.Bytes()}
-	res := &CommitResult{Head: head, Since: p.since, PrevData: p.prevData, Ops: applied, Records: records}
+	res := &CommitResult{Head: head, Since: p.since, PrevData: p.prevData, Ops: applied, Records: records, Nodes: col.blocks}
 	res.Blocks = append(res.Blocks, Block{CID: cc, Data: head.Bytes})
 	res.Blocks = append(res.Blocks, col.blocks...)
 	if r.nodeBytes != nil {
@@ -340,6 +359,7 @@ func (r *Repo) Commit(p *Plan, key atcrypto.PrivateKey) (*CommitResult, error) {
 		return nil, &BrokenTreeError{Err: fmt.Errorf("%w: the commit's blocks are %d bytes, the limit is %d", ErrTooLarge, n, MaxCommitBlocks)}
 	}
 	r.head = &head
+	res.Nodes, res.Removed = r.settle(res.Nodes)
 	return res, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/ipfs/go-cid"
@@ -30,21 +29,24 @@ type Progress func(ProgressEvent)
 // OpenExports reports how many exports hold a streamed read transaction now (at most store.MaxLongReads).
 func (r *Repos) OpenExports() int { return r.db.LongReadsInUse() }
 
-// snapshot opens a streamed read transaction on did's repo and runs fn on
-// the warm tree in the same state; records are then read from that
-// transaction without blocking writers. The caller rolls it back.
-//
-// The account's write lock is never held while waiting: the transaction
-// (and its read connection) is taken first, outside the lock. Under the
-// lock the transaction's first read fixes its snapshot (no write of this
-// repo can be in flight then, as writes hold the lock until they commit),
-// so the tree and the snapshot agree; a cold tree is loaded from the
-// transaction itself rather than from another connection.
+// snapshot opens a read transaction on did's repo and reads its head
+// there; the MST nodes (block table) and records are then read from that
+// transaction, which sees one commit's state whole, without blocking
+// writers. The caller rolls it back. The account's write lock is taken
+// only briefly, before the transaction, the first time a repo written
+// before the block table existed is read (to fill the table once).
 //
 // streamed says the caller writes to a client while it holds the
 // transaction (an export), so it takes one of the store's few streamed-read
 // slots; short reads (getBlocks, which buffers, and small proofs) do not.
-func (r *Repos) snapshot(ctx context.Context, did syntax.DID, streamed bool, fn func(repo *actorrepo.Repo) error) (*store.Tx, actorrepo.Head, error) {
+func (r *Repos) snapshot(ctx context.Context, did syntax.DID, streamed bool) (*store.Tx, actorrepo.Head, error) {
+	w := r.warm(did)
+	w.mu.Lock()
+	err := r.ensureBlocks(ctx, w, did)
+	w.mu.Unlock()
+	if err != nil {
+		return nil, actorrepo.Head{}, err
+	}
 	open := r.db.Snapshot
 	if streamed {
 		open = r.db.StreamSnapshot
@@ -53,46 +55,20 @@ func (r *Repos) snapshot(ctx context.Context, did syntax.DID, streamed bool, fn 
 	if err != nil {
 		return nil, actorrepo.Head{}, err
 	}
-	head, err := r.underLock(tx, did, fn)
+	var headBytes []byte
+	if err := tx.QueryRow(sqlHeadBytes, did.String()).Scan(&headBytes); err != nil {
+		_ = tx.Rollback() // read-only: nothing to undo
+		if err == sql.ErrNoRows {
+			return nil, actorrepo.Head{}, errs.RepoNotFound(did.String())
+		}
+		return nil, actorrepo.Head{}, fmt.Errorf("read repo head: %w", err)
+	}
+	head, err := actorrepo.ParseHead(headBytes)
 	if err != nil {
-		_ = tx.Rollback() // read-only: nothing to undo; err is the one to report
+		_ = tx.Rollback()
 		return nil, actorrepo.Head{}, err
 	}
 	return tx, head, nil
-}
-
-// underLock is snapshot's short critical section.
-func (r *Repos) underLock(tx *store.Tx, did syntax.DID, fn func(repo *actorrepo.Repo) error) (actorrepo.Head, error) {
-	w := r.warm(did)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var headBytes []byte
-	if err := tx.QueryRow(sqlHeadBytes, did.String()).Scan(&headBytes); err != nil {
-		if err == sql.ErrNoRows {
-			return actorrepo.Head{}, errs.RepoNotFound(did.String())
-		}
-		return actorrepo.Head{}, fmt.Errorf("read repo head: %w", err)
-	}
-	if w.repo == nil {
-		repo, err := loadIn(tx, did, headBytes)
-		if err != nil {
-			return actorrepo.Head{}, err
-		}
-		w.repo = repo
-	}
-	stored, err := actorrepo.ParseHead(headBytes)
-	if err != nil {
-		return actorrepo.Head{}, err
-	}
-	head := *w.repo.Head()
-	if stored.Rev() != head.Rev() {
-		w.repo = nil
-		return actorrepo.Head{}, fmt.Errorf("repo %s changed underneath; try again", did)
-	}
-	if err := fn(w.repo); err != nil {
-		return actorrepo.Head{}, err
-	}
-	return head, nil
 }
 
 // ExportRepo writes did's whole repo (or, with since, the commit, every MST
@@ -115,16 +91,15 @@ func (r *Repos) exportRepo(ctx context.Context, did syntax.DID, since string, w 
 	if _, err := r.accounts.Get(ctx, did); err != nil {
 		return err
 	}
-	var nodes []actorrepo.Block
-	tx, head, err := r.snapshot(ctx, did, streamed, func(repo *actorrepo.Repo) error {
-		var err error
-		nodes, err = repo.Nodes()
-		return err
-	})
+	tx, head, err := r.snapshot(ctx, did, streamed)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
+	var nodeCount int64
+	if err := tx.QueryRow(sqlCountNodes, did.String()).Scan(&nodeCount); err != nil {
+		return fmt.Errorf("count MST nodes: %w", err)
+	}
 	recordsQuery := "SELECT cid, bytes FROM record WHERE did = ?"
 	countQuery := "SELECT count(*) FROM record WHERE did = ?"
 	args := []any{did.String()}
@@ -137,7 +112,7 @@ func (r *Repos) exportRepo(ctx context.Context, did syntax.DID, since string, w 
 	if err := tx.QueryRow(countQuery, args...).Scan(&total); err != nil {
 		return fmt.Errorf("count records: %w", err)
 	}
-	total += int64(len(nodes)) + 1
+	total += nodeCount + 1
 	bw := bufio.NewWriterSize(w, 256<<10)
 	cw, err := actorrepo.NewCARWriter(bw, head.CID)
 	if err != nil {
@@ -147,11 +122,10 @@ func (r *Repos) exportRepo(ctx context.Context, did syntax.DID, since string, w 
 		return err
 	}
 	done := int64(1)
-	for _, n := range nodes {
-		if err := cw.Put(n); err != nil {
-			return err
-		}
-		done++
+	// The nodes stream from the block table (which holds exactly the
+	// current tree), in CID order: a CAR's blocks may come in any order.
+	if err := putNodes(tx, did, cw, &done); err != nil {
+		return err
 	}
 	rows, err := tx.Query(recordsQuery, args...)
 	if err != nil {
@@ -209,18 +183,15 @@ func (r *Repos) RecordProof(ctx context.Context, did syntax.DID, collection synt
 	var proof []actorrepo.Block
 	var recCID *cid.Cid
 	path := collection.String() + "/" + rkey.String()
-	tx, head, err := r.snapshot(ctx, did, false, func(repo *actorrepo.Repo) error {
-		var err error
-		if proof, err = repo.ProofNodes(path); err != nil {
-			return err
-		}
-		recCID, err = repo.Get(path)
-		return err
-	})
+	tx, head, err := r.snapshot(ctx, did, false)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
+	src := nodeSource{ctx: ctx, cache: r.nodes, q: txRows{tx}, did: did.String()}
+	if proof, recCID, err = actorrepo.ProofPath(src, head.Commit.Data, path); err != nil {
+		return err
+	}
 	blocks := append([]actorrepo.Block{{CID: head.CID, Data: head.Bytes}}, proof...)
 	if recCID != nil {
 		var b []byte
@@ -250,24 +221,7 @@ func (r *Repos) GetBlocks(ctx context.Context, did syntax.DID, cids []cid.Cid, w
 		want[c.String()] = true
 	}
 	found := map[string]actorrepo.Block{}
-	paths := map[string]string{} // record CID -> a path holding it
-	tx, head, err := r.snapshot(ctx, did, false, func(repo *actorrepo.Repo) error {
-		nodes, err := repo.Nodes()
-		if err != nil {
-			return err
-		}
-		for _, n := range nodes {
-			if want[n.CID.String()] {
-				found[n.CID.String()] = n
-			}
-		}
-		return repo.Walk(func(path string, c cid.Cid) error {
-			if s := c.String(); want[s] {
-				paths[s] = path
-			}
-			return nil
-		})
-	})
+	tx, head, err := r.snapshot(ctx, did, false)
 	if err != nil {
 		return err
 	}
@@ -280,18 +234,17 @@ func (r *Repos) GetBlocks(ctx context.Context, did syntax.DID, cids []cid.Cid, w
 		if _, ok := found[s]; ok {
 			continue
 		}
-		path, ok := paths[s]
-		if !ok {
-			return errs.New(errs.ErrBlockNotFound, "block not found: %s", s)
-		}
-		col, rkey, _ := strings.Cut(path, "/")
 		var b []byte
-		err := tx.QueryRow("SELECT bytes FROM record WHERE did = ? AND collection = ? AND rkey = ?", did.String(), col, rkey).Scan(&b)
+		err := tx.QueryRow(sqlNodeBytes, did.String(), c.Bytes()).Scan(&b)
+		if err == sql.ErrNoRows {
+			// Not a node of the current tree: one of its records?
+			err = tx.QueryRow("SELECT bytes FROM record WHERE did = ? AND cid = ? LIMIT 1", did.String(), s).Scan(&b)
+		}
 		if err == sql.ErrNoRows {
 			return errs.New(errs.ErrBlockNotFound, "block not found: %s", s)
 		}
 		if err != nil {
-			return fmt.Errorf("read record: %w", err)
+			return fmt.Errorf("read block: %w", err)
 		}
 		found[s] = actorrepo.Block{CID: c, Data: b}
 	}
@@ -307,6 +260,29 @@ func (r *Repos) GetBlocks(ctx context.Context, did syntax.DID, cids []cid.Cid, w
 			}
 			delete(found, c.String())
 		}
+	}
+	return nil
+}
+
+// putNodes writes did's MST nodes from the block table to cw.
+func putNodes(tx *store.Tx, did syntax.DID, cw *actorrepo.CARWriter, done *int64) error {
+	rows, err := tx.Query("SELECT cid, bytes FROM mst_block WHERE did = ?1 UNION ALL SELECT cid, bytes FROM mst_block_recent WHERE did = ?1", did.String())
+	if err != nil {
+		return fmt.Errorf("read MST nodes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c, b sql.RawBytes
+		if err := rows.Scan(&c, &b); err != nil {
+			return fmt.Errorf("read MST nodes: %w", err)
+		}
+		if err := cw.PutRaw(c, b); err != nil {
+			return err
+		}
+		*done++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read MST nodes: %w", err)
 	}
 	return nil
 }

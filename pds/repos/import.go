@@ -36,6 +36,9 @@ type CARSummary struct {
 	Bytes       int64
 }
 
+// NodeCount is the number of MST nodes in the CAR's tree.
+func (p *ParsedCAR) NodeCount() int { return p.nodes }
+
 // ParsedCAR is a repo CAR read and verified in memory.
 type ParsedCAR struct {
 	Summary CARSummary
@@ -43,6 +46,7 @@ type ParsedCAR struct {
 	tree    *mst.Tree
 	blocks  memBlocks
 	records []importedRecord
+	nodes   int // MST nodes in the tree
 }
 
 type importedRecord struct {
@@ -145,7 +149,7 @@ func parseRepoCAR(ctx context.Context, r io.Reader, size int64, progress Progres
 	if err := p.Commit.MarshalCBOR(&canon); err != nil || !bytes.Equal(canon.Bytes(), cb) {
 		return nil, badCAR("the commit block is not canonical DAG-CBOR")
 	}
-	if err := checkMST(bs, p.Commit.Data); err != nil {
+	if p.nodes, err = checkMST(bs, p.Commit.Data); err != nil {
 		return nil, err
 	}
 	tree, err := mst.LoadTreeFromStore(ctx, bs, p.Commit.Data)
@@ -303,6 +307,9 @@ func (r *Repos) importRepo(ctx context.Context, did syntax.DID, in io.Reader, si
 		if err := r.storeHead(tx, did, head); err != nil {
 			return err
 		}
+		if _, err := storeAllNodes(tx, did, nr); err != nil {
+			return err
+		}
 		migrating, err := r.accounts.Migrating(tx, did)
 		if err != nil || migrating {
 			return err // a moving account is announced with #sync when activated
@@ -314,7 +321,8 @@ func (r *Repos) importRepo(ctx context.Context, did syntax.DID, in io.Reader, si
 		return nil, fmt.Errorf("store imported repo: %w", err)
 	}
 	progress(ProgressEvent{Phase: "write", Done: total, Total: total})
-	w.repo = nr
+	// The next write opens the tree lazily from the stored nodes.
+	w.repo, w.blocksOK, w.recentKnown = nil, true, false
 	sum := p.Summary
 	sum.Rev, sum.Commit = head.Rev(), head.CID.String()
 	r.log.Info("imported repo", "did", did, "records", sum.Records, "rev", sum.Rev)

@@ -24,23 +24,27 @@ func isRepoCID(c cid.Cid) bool {
 // subtree, when a layer has no keys there; the root may not); prefix lengths are within the previous
 // key and as long as the shared prefix; keys are valid and strictly
 // increasing across the whole tree; every key of a node has the node's
-// layer, and children are exactly one layer down.
-func checkMST(bs memBlocks, root cid.Cid) error {
+// layer, and children are exactly one layer down. It returns the number
+// of nodes.
+func checkMST(bs memBlocks, root cid.Cid) (nodes int, err error) {
 	w := mstCheck{bs: bs, seen: map[string]bool{}}
 	nd, err := w.load(root)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if len(nd.Entries) == 0 {
 		if nd.Left != nil {
-			return badCAR("MST root %s has a subtree but no entries", root)
+			return 0, badCAR("MST root %s has a subtree but no entries", root)
 		}
-		return nil // the empty repo
+		return 1, nil // the empty repo
 	}
 	// The root's layer is that of its first key (the prefix is checked
 	// when the node is walked).
 	layer := mst.HeightForKey(nd.Entries[0].KeySuffix)
-	return w.walk(root, nd, layer)
+	if err := w.walk(root, nd, layer); err != nil {
+		return 0, err
+	}
+	return len(w.seen), nil
 }
 
 type mstCheck struct {

@@ -32,6 +32,7 @@ type Repos struct {
 	repos map[syntax.DID]*warm // per account: its lock and warm tree
 
 	collections nsidCache
+	nodes       *nodeCache // encoded MST nodes, shared by all accounts
 }
 
 // warm is one account's single-writer lock and its tree, loaded on first
@@ -39,6 +40,12 @@ type Repos struct {
 type warm struct {
 	mu   sync.Mutex
 	repo *actorrepo.Repo // nil until loaded, or after a failed write
+	// blocksOK: the block tables are known to hold the current tree.
+	blocksOK bool
+	// recent holds the nodes in mst_block_recent for this account, when
+	// recentKnown (after a commit of this process); see storeNodes.
+	recent      map[cid.Cid][]byte
+	recentKnown bool
 }
 
 // Open wires the component and prepares the write path's statements.
@@ -50,7 +57,10 @@ func Open(ctx context.Context, db *store.Store, events *eventlog.Log, accts *acc
 	if err := db.Prepare(ctx, hotStatements...); err != nil {
 		return nil, err
 	}
-	return &Repos{db: db, events: events, accounts: accts, blobs: bl, lex: lex, log: log, repos: map[syntax.DID]*warm{}}, nil
+	if err := db.Prepare(ctx, blockStatements...); err != nil {
+		return nil, err
+	}
+	return &Repos{db: db, events: events, accounts: accts, blobs: bl, lex: lex, log: log, repos: map[syntax.DID]*warm{}, nodes: newNodeCache(NodeCacheBytes)}, nil
 }
 
 // ParseCollection parses a collection NSID, remembering names that parsed
@@ -89,12 +99,14 @@ const (
 	sqlHeadBytes = "SELECT commit_bytes FROM repo_root WHERE did = ?"
 )
 
-// Init stores a new account's first commit in tx and, when announce is
-// set, its #commit event. The tree stays warm once tx commits. The caller
-// holds Lock(did).
+// Init stores a new account's first commit (head and MST nodes) in tx and,
+// when announce is set, its #commit event. The caller holds Lock(did).
 func (r *Repos) Init(tx *store.Tx, repo *actorrepo.Repo, res *actorrepo.CommitResult, announce bool) error {
 	did := syntax.DID(res.Head.Commit.DID)
 	if err := r.storeHead(tx, did, res.Head); err != nil {
+		return err
+	}
+	if _, err := storeAllNodes(tx, did, repo); err != nil {
 		return err
 	}
 	if announce {
@@ -102,7 +114,11 @@ func (r *Repos) Init(tx *store.Tx, repo *actorrepo.Repo, res *actorrepo.CommitRe
 			return err
 		}
 	}
-	tx.OnCommit(func() { r.warm(did).repo = repo })
+	// The next write opens the tree lazily from the stored nodes.
+	tx.OnCommit(func() {
+		w := r.warm(did)
+		w.repo, w.blocksOK, w.recentKnown = nil, true, false
+	})
 	return nil
 }
 
@@ -116,7 +132,7 @@ func (r *Repos) storeHead(tx *store.Tx, did syntax.DID, h actorrepo.Head) error 
 // Delete removes did's records and head in tx; the warm tree is dropped
 // once tx commits. The caller holds Lock(did).
 func (r *Repos) Delete(tx *store.Tx, did syntax.DID) error {
-	for _, q := range []string{"DELETE FROM record WHERE did = ?", "DELETE FROM repo_root WHERE did = ?"} {
+	for _, q := range []string{"DELETE FROM record WHERE did = ?", "DELETE FROM mst_block WHERE did = ?", sqlClearRecent, "DELETE FROM repo_root WHERE did = ?"} {
 		if _, err := tx.Exec(q, did.String()); err != nil {
 			return fmt.Errorf("delete repo: %w", err)
 		}
@@ -144,40 +160,32 @@ func (r *Repos) HeadIn(tx *store.Tx, did syntax.DID) (actorrepo.Head, error) {
 	return actorrepo.ParseHead(b)
 }
 
-// load returns the account's warm repo, loading it from storage if
-// needed. The caller holds w.mu.
+// load returns the account's warm repo, opening it lazily from its head
+// and the block table if needed: O(1) reads, whatever the repo's size.
+// The caller holds w.mu.
 func (r *Repos) load(ctx context.Context, w *warm, did syntax.DID) (*actorrepo.Repo, error) {
 	if w.repo != nil {
 		return w.repo, nil
 	}
-	err := r.db.Read(ctx, func(tx *store.Tx) error {
-		var head []byte
-		if err := tx.QueryRow(sqlHeadBytes, did.String()).Scan(&head); err != nil {
-			if err == sql.ErrNoRows {
-				return errs.RepoNotFound(did.String())
-			}
-			return fmt.Errorf("read repo root: %w", err)
+	if err := r.ensureBlocks(ctx, w, did); err != nil {
+		return nil, err
+	}
+	var head []byte
+	if err := r.db.R.QueryRowContext(ctx, sqlHeadBytes, did.String()).Scan(&head); err != nil {
+		if err == sql.ErrNoRows {
+			return nil, errs.RepoNotFound(did.String())
 		}
-		repo, err := loadIn(tx, did, head)
-		if err != nil {
-			return err
-		}
-		w.repo = repo
-		return nil
-	})
+		return nil, fmt.Errorf("read repo root: %w", err)
+	}
+	// The source reads with the background context: the repo outlives
+	// this request, and each read is one indexed row.
+	src := nodeSource{ctx: context.Background(), cache: r.nodes, q: r.db.R, did: did.String()}
+	repo, err := actorrepo.Open(did, head, src)
 	if err != nil {
 		return nil, err
 	}
-	return w.repo, nil
-}
-
-// loadIn builds did's tree from the record index in tx and its head.
-func loadIn(tx *store.Tx, did syntax.DID, head []byte) (*actorrepo.Repo, error) {
-	m, err := recordIndex(tx, did)
-	if err != nil {
-		return nil, err
-	}
-	return actorrepo.Load(did, m, head)
+	w.repo = repo
+	return repo, nil
 }
 
 func recordIndex(tx *store.Tx, did syntax.DID) (map[string]cid.Cid, error) {

@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
+
+	"github.com/hearth-pds/hearth/pds/store"
 )
 
 // Check is what verifying one repo found. Problems is empty for a sound
@@ -51,6 +53,22 @@ func (r *Repos) Verify(ctx context.Context, did syntax.DID) (*Check, error) {
 	chk.Rev, chk.Commit, chk.Records = p.Summary.Rev, p.Summary.Commit, p.Summary.Records
 	if p.Commit.DID != did.String() {
 		chk.Problems = append(chk.Problems, fmt.Sprintf("the head commit names %s", p.Commit.DID))
+	}
+	// The block table must hold exactly the tree (compared when no write
+	// came since the export: the count and head are read together).
+	var stored int
+	var headRev string
+	err := r.db.Read(ctx, func(tx *store.Tx) error {
+		if err := tx.QueryRow("SELECT rev FROM repo_root WHERE did = ?", did.String()).Scan(&headRev); err != nil {
+			return err
+		}
+		return tx.QueryRow(sqlCountNodes, did.String()).Scan(&stored)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count MST nodes: %w", err)
+	}
+	if headRev == p.Commit.Rev && stored != p.NodeCount() {
+		chk.Problems = append(chk.Problems, fmt.Sprintf("the MST block table holds %d nodes, the tree %d", stored, p.NodeCount()))
 	}
 	keys, err := r.accounts.Keys(ctx, did)
 	if err != nil {

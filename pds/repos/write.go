@@ -160,9 +160,20 @@ func (r *Repos) ApplyWrites(ctx context.Context, did syntax.DID, writes []Write,
 		res       *actorrepo.CommitResult
 		commitErr error
 	)
+	// A small batch's tree change and signature are made before the write
+	// transaction, under the account's lock only: concurrent writers' SQL
+	// is committed together by one goroutine (store's group commit), which
+	// must not sign for all of them in turn.
+	parallel := len(plan.Ops) >= parallelWrites
+	if !parallel {
+		if res, commitErr = repo.Commit(plan, keys.Signing); commitErr != nil {
+			w.repo, w.recentKnown = nil, false // the tree may be half changed
+			return nil, repoError(commitErr)
+		}
+	}
 	err = r.db.Write(ctx, func(tx *store.Tx) error {
 		var rowsErr error
-		if len(plan.Ops) >= parallelWrites {
+		if parallel {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
@@ -177,7 +188,7 @@ func (r *Repos) ApplyWrites(ctx context.Context, did syntax.DID, writes []Write,
 			}()
 			rowsErr = r.writeRecordRows(tx, did, plan, prepared)
 			<-done
-		} else if res, commitErr = repo.Commit(plan, keys.Signing); commitErr == nil {
+		} else {
 			rowsErr = r.writeRecordRows(tx, did, plan, prepared)
 		}
 		if commitErr != nil {
@@ -189,12 +200,15 @@ func (r *Repos) ApplyWrites(ctx context.Context, did syntax.DID, writes []Write,
 		if err := r.storeHead(tx, did, res.Head); err != nil {
 			return err
 		}
+		if err := r.storeNodes(tx, w, did, res); err != nil {
+			return err
+		}
 		_, err := r.events.Append(tx, eventlog.Commit(did, res))
 		return err
 	})
 	if err != nil {
 		// The in-memory tree may be ahead of storage: reload it next time.
-		w.repo = nil
+		w.repo, w.recentKnown = nil, false
 		if commitErr != nil {
 			return nil, repoError(commitErr)
 		}

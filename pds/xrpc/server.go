@@ -381,11 +381,6 @@ func (s *Server) authorize(r *http.Request, kind authKind) (*accounts.Caller, *o
 
 func (s *Server) authenticateLegacy(r *http.Request, kind authKind) (*accounts.Caller, error) {
 	tok, ok := bearer(r)
-	if ok {
-		if err := s.oauthBearerMisuse(tok); err != nil {
-			return nil, err
-		}
-	}
 	if !ok {
 		if kind == authOptional {
 			return nil, nil
@@ -397,6 +392,12 @@ func (s *Server) authenticateLegacy(r *http.Request, kind authKind) (*accounts.C
 	}
 	c, err := s.e.Accounts.Authenticate(r.Context(), tok)
 	if err != nil {
+		// An OAuth access token (signed with another key) is never a
+		// session token: say why it is refused. Checked only here, so
+		// that a session token is not also parsed as an OAuth one.
+		if merr := s.oauthBearerMisuse(tok); merr != nil {
+			return nil, merr
+		}
 		return nil, err
 	}
 	if kind == authFull && !c.Full() {
