@@ -164,6 +164,9 @@ type Engine struct {
 
 	stateMu sync.Mutex // serialises hearth.state updates
 	state   folder.State
+	// quickChecked says whether this start ran SQLite's quick_check (it
+	// is skipped when the database is as a clean stop left it).
+	quickChecked bool
 
 	bg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -264,7 +267,30 @@ func (e *Engine) Close() error {
 	e.bg.Wait()
 	e.Events.Close()
 	err := e.db.Close()
+	if err == nil {
+		e.markCleanStop()
+	}
 	return errors.Join(err, e.lock.Release())
+}
+
+// markCleanStop records in hearth.state the database file as this clean
+// stop leaves it (the WAL checkpointed by the close), so the next start
+// may skip the full-file quick_check. Failing to record it only costs the
+// next start that check.
+func (e *Engine) markCleanStop() {
+	fp, ok := folder.TakeFingerprint(e.cfg.DataDir)
+	if !ok {
+		return
+	}
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	st := e.state
+	st.Clean = &fp
+	if err := folder.WriteState(e.cfg.DataDir, st); err != nil {
+		e.log.Warn("clean stop not recorded in hearth.state: the next start checks the whole database", "err", err)
+		return
+	}
+	e.state = st
 }
 
 // Outbound returns the engine's policy for fetching URLs that came from

@@ -35,6 +35,8 @@ func openChecked(ctx context.Context, cfg Config, pu *url.URL) (*Engine, error) 
 	path := filepath.Join(dir, folder.DatabaseFile)
 	fi, err := os.Stat(path)
 	existed := err == nil && fi.Size() > 0
+	// Decided before the database is opened (opening may touch it).
+	unchanged := folder.DatabaseUnchanged(dir, st)
 	orig := st
 	if st, err = folder.Secure(dir, st); err != nil {
 		return nil, err
@@ -46,7 +48,7 @@ func openChecked(ctx context.Context, cfg Config, pu *url.URL) (*Engine, error) 
 		}
 		return nil, err
 	}
-	e, err := checkAndWire(ctx, db, cfg, pu, orig, st)
+	e, err := checkAndWire(ctx, db, cfg, pu, orig, st, unchanged)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
@@ -54,15 +56,19 @@ func openChecked(ctx context.Context, cfg Config, pu *url.URL) (*Engine, error) 
 }
 
 // checkAndWire is openChecked once the database is open; orig is the
-// marker as read, st as it is after the file-mode repair.
-func checkAndWire(ctx context.Context, db *store.Store, cfg Config, pu *url.URL, orig, st folder.State) (*Engine, error) {
+// marker as read, st as it is after the file-mode repair; unchanged says
+// the database file is as the last clean stop left it, so SQLite's
+// quick_check (which reads every page) is skipped.
+func checkAndWire(ctx context.Context, db *store.Store, cfg Config, pu *url.URL, orig, st folder.State, unchanged bool) (*Engine, error) {
 	dir := cfg.DataDir
-	problems, err := db.QuickCheck(ctx)
-	if err != nil {
-		return nil, folder.Damaged(dir, "the database cannot be checked (%v)", err)
-	}
-	if len(problems) > 0 {
-		return nil, folder.Damaged(dir, "the database fails SQLite's integrity check (%s)", strings.Join(first(problems, 3), "; "))
+	if !unchanged {
+		problems, err := db.QuickCheck(ctx)
+		if err != nil {
+			return nil, folder.Damaged(dir, "the database cannot be checked (%v)", err)
+		}
+		if len(problems) > 0 {
+			return nil, folder.Damaged(dir, "the database fails SQLite's integrity check (%s)", strings.Join(first(problems, 3), "; "))
+		}
 	}
 	box, err := secrets.Load(dir, cfg.KeyStore, cfg.Keyring)
 	if err != nil {
@@ -82,8 +88,13 @@ func checkAndWire(ctx context.Context, db *store.Store, cfg Config, pu *url.URL,
 	if err := e.checkHeads(ctx); err != nil {
 		return nil, err
 	}
-	e.log.Info("data folder checked", "data_dir", dir, "accounts", len(accs), "data_key", box.Where)
+	e.log.Info("data folder checked", "data_dir", dir, "accounts", len(accs), "data_key", box.Where,
+		"quick_check", !unchanged)
+	e.quickChecked = !unchanged
 	st.Accounts = len(accs)
+	// From here the database is in use: the next start checks it in full
+	// unless Close records a clean stop again.
+	st.Clean = nil
 	if st != orig {
 		if err := folder.WriteState(dir, st); err != nil {
 			return nil, err

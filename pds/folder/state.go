@@ -25,6 +25,43 @@ type State struct {
 	// Layout is the last file-mode repair that ran over the whole folder
 	// (see Secure); 0 for none.
 	Layout int `json:"layout"`
+	// Clean is the database file as a clean stop left it (nil while a
+	// process has it open, or after a crash): see DatabaseUnchanged.
+	Clean *Fingerprint `json:"clean,omitempty"`
+}
+
+// Fingerprint identifies the database file's state on disk: its size and
+// modification time, taken after a clean stop checkpointed the WAL.
+type Fingerprint struct {
+	Size    int64 `json:"size"`
+	ModNano int64 `json:"modNano"`
+}
+
+// TakeFingerprint reads the database's fingerprint; ok is false when the
+// file is missing or a WAL with content is beside it (a stop that did not
+// checkpoint is not clean).
+func TakeFingerprint(dir string) (Fingerprint, bool) {
+	fi, err := os.Stat(filepath.Join(dir, DatabaseFile))
+	if err != nil || fi.Size() == 0 {
+		return Fingerprint{}, false
+	}
+	if w, err := os.Stat(filepath.Join(dir, DatabaseFile+"-wal")); err == nil && w.Size() > 0 {
+		return Fingerprint{}, false
+	}
+	return Fingerprint{Size: fi.Size(), ModNano: fi.ModTime().UnixNano()}, true
+}
+
+// DatabaseUnchanged reports whether the database file is exactly as the
+// last clean stop left it (same size and modification time, no WAL
+// content): then the start may skip SQLite's full-file quick_check, which
+// reads every page (seconds for a million records). Anything else — a
+// crash, a file copied or edited, a restore — gets the full check.
+func DatabaseUnchanged(dir string, st State) bool {
+	if st.Clean == nil {
+		return false
+	}
+	fp, ok := TakeFingerprint(dir)
+	return ok && fp == *st.Clean
 }
 
 // ReadState reads the marker; a missing marker is the zero State (a new
