@@ -343,3 +343,85 @@ func TestImportRefusesBadCARsKeepingTheRepo(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestImportLossAcrossCollectionsSharingAPrefix: the loss guard compares
+// the record table with the CAR in MST key order, where a collection
+// named like another plus ".more" comes first ('.' sorts before '/'),
+// unlike in the table's (collection, rkey) order: the comparison still
+// finds exactly what is missing and what changed.
+func TestImportLossAcrossCollectionsSharingAPrefix(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "prefix.test")
+	did := syntax.DID(a.DID)
+	cols := []string{"com.example.foo", "com.example.foo.bar", "com.example.fop"}
+	var ws []repos.Write
+	for _, col := range cols {
+		for _, rk := range []string{"k1", "k2", "k3"} {
+			ws = append(ws, repos.Write{Action: actorrepo.Create, Collection: syntax.NSID(col), Rkey: syntax.RecordKey(rk),
+				Record: map[string]any{"$type": col, "n": int64(1)}})
+		}
+	}
+	if _, err := p.Engine.Repos.ApplyWrites(ctx, did, ws, repos.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The CAR: the same records but com.example.foo/k2 and
+	// com.example.foo.bar/k1 missing, com.example.foo.bar/k3 changed, and
+	// one record the repo does not have.
+	paths := map[string]cid.Cid{}
+	var recs []actorrepo.Block
+	for _, col := range cols {
+		for _, rk := range []string{"k1", "k2", "k3", "k4"} {
+			path := col + "/" + rk
+			n := int64(1)
+			switch path {
+			case "com.example.foo/k2", "com.example.foo.bar/k1":
+				continue
+			case "com.example.foo.bar/k3":
+				n = 2
+			}
+			if rk == "k4" && col != "com.example.fop" {
+				continue
+			}
+			blk, err := actorrepo.EncodeRecord(map[string]any{"$type": col, "n": n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			paths[path], recs = blk.CID, append(recs, blk)
+		}
+	}
+	tree, err := mst.LoadTreeFromMap(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := actorrepo.Rebase(did, tree, seedKey(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, _ := r.Nodes()
+	car := carWith(t, r.Head().CID, append(append([]actorrepo.Block{{CID: r.Head().CID, Data: r.Head().Bytes}}, nodes...), recs...))
+	parsed, err := p.Engine.Repos.ParseCAR(ctx, bytes.NewReader(car), int64(len(car)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = parsed.Close() }()
+	loss, err := p.Engine.Repos.ImportLoss(ctx, did, parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprintf("missing %d changed %d %+v", loss.Missing, loss.Changed, loss.Collections)
+	want := "missing 2 changed 1 [{Collection:com.example.foo Missing:1 Changed:0} {Collection:com.example.foo.bar Missing:1 Changed:1}]"
+	if got != want {
+		t.Fatalf("loss: %s\nwant: %s", got, want)
+	}
+	// The guarded import refuses that loss, and takes it once confirmed.
+	var le *repos.LossError
+	if _, err := p.Engine.Repos.ImportGuarded(ctx, did, bytes.NewReader(car), 0, nil, ""); !errors.As(err, &le) {
+		t.Fatalf("unconfirmed loss: %v", err)
+	}
+	if _, err := p.Engine.Repos.ImportGuarded(ctx, did, bytes.NewReader(car), 0, nil, loss.Head); err != nil {
+		t.Fatalf("confirmed loss: %v", err)
+	}
+	if n := len(testpds.VerifyRepoCAR(t, p.Dir, p.GetRepo(t, a.DID, "")).Records); n != len(paths) {
+		t.Fatalf("%d records after the import, want %d", n, len(paths))
+	}
+}
