@@ -205,8 +205,27 @@ func parseRepoCAR(ctx context.Context, p *ParsedCAR, dir string, r io.Reader, si
 	counts := map[string]int{}
 	blobSet := map[string]struct{}{}
 	var n int64
-	var rec planRecord
-	p.nodes, err = checkMST(p.sp, p.Commit.Data, func(k []byte, v cid.Cid) error {
+	// Records are checked on every core while the walk goes on, and
+	// written to the plan in key order.
+	pool := newCheckPool(func(rec *planRecord) error {
+		if _, ok := p.colStart[rec.collection]; !ok {
+			p.colStart[rec.collection] = p.plan.size
+		}
+		if err := p.plan.add(rec); err != nil {
+			return err
+		}
+		for _, c := range rec.blobs {
+			blobSet[c.KeyString()] = struct{}{}
+		}
+		counts[rec.collection]++
+		n++
+		if n%2048 == 0 {
+			progress(ProgressEvent{Phase: "verify", Done: n})
+		}
+		return nil
+	})
+	var walked int
+	nodes, werr := checkMST(p.sp, p.Commit.Data, func(k []byte, v cid.Cid) error {
 		col, rkey, err := syntax.ParseRepoPath(string(k))
 		if err != nil {
 			return badCAR("record path %q: %v", k, err)
@@ -221,33 +240,22 @@ func parseRepoCAR(ctx context.Context, p *ParsedCAR, dir string, r io.Reader, si
 		if err != nil {
 			return err
 		}
-		blobs, err := checkRecord(k, data)
-		if err != nil {
-			return err
-		}
-		rec = planRecord{collection: col.String(), rkey: rkey.String(), cid: v, pos: pos, blobs: blobs}
-		if _, ok := p.colStart[rec.collection]; !ok {
-			p.colStart[rec.collection] = p.plan.size
-		}
-		if err := p.plan.add(&rec); err != nil {
-			return err
-		}
-		for _, c := range blobs {
-			blobSet[c.KeyString()] = struct{}{}
-		}
-		counts[rec.collection]++
-		n++
-		if n%2048 == 0 {
+		if walked++; walked%2048 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			progress(ProgressEvent{Phase: "verify", Done: n})
 		}
-		return nil
+		return pool.add(k, planRecord{collection: col.String(), rkey: rkey.String(), cid: v, pos: pos}, data)
 	})
-	if err != nil {
+	// A record's failure comes first: the walk stops at it or goes past
+	// it only into the records being checked.
+	if err := pool.wait(); err != nil {
 		return err
 	}
+	if werr != nil {
+		return werr
+	}
+	p.nodes = nodes
 	if err := p.plan.finish(); err != nil {
 		return err
 	}

@@ -1,0 +1,156 @@
+package repos
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"sync"
+
+	"github.com/hearth-pds/hearth/pds/errs"
+)
+
+// Checking records (decode, data model, re-encode) is most of an import's
+// CPU: a checkPool spreads it over the cores while the MST walk goes on,
+// and hands the checked records on in key order. Batches in flight are
+// bounded, so memory does not grow with the CAR.
+const (
+	checkBatch    = 256
+	checkInFlight = 8 // batches queued for the in-order consumer
+)
+
+// pendingRecord is a record the walk found, waiting to be checked.
+type pendingRecord struct {
+	rec  planRecord
+	key  string
+	data []byte // a copy: the spill reuses its buffer
+}
+
+type checkJob struct {
+	recs []pendingRecord
+	err  error
+	done chan struct{}
+}
+
+// checkPool checks records in parallel; emit gets them in the order added.
+type checkPool struct {
+	jobs    chan *checkJob
+	ordered chan *checkJob
+	workers sync.WaitGroup
+	emitted chan struct{} // closed when the consumer ends
+	cur     *checkJob
+
+	mu  sync.Mutex
+	err error // the first failure, in key order (the consumer stops there)
+}
+
+func newCheckPool(emit func(r *planRecord) error) *checkPool {
+	n := max(1, runtime.GOMAXPROCS(0))
+	p := &checkPool{jobs: make(chan *checkJob, n), ordered: make(chan *checkJob, checkInFlight), emitted: make(chan struct{})}
+	for range n {
+		p.workers.Add(1)
+		go p.work()
+	}
+	go p.consume(emit)
+	return p
+}
+
+func (p *checkPool) work() {
+	defer p.workers.Done()
+	for j := range p.jobs {
+		j.err = checkJobRecords(j)
+		close(j.done)
+	}
+}
+
+// checkJobRecords checks a batch; a decoder's panic becomes a refusal (it
+// would otherwise end the process: the caller's recover is on another
+// goroutine).
+func checkJobRecords(j *checkJob) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = errs.Wrap(errs.ErrInvalidRequest, fmt.Errorf("panic checking a record: %v\n%s", v, debug.Stack()),
+				"invalid repo CAR: a record could not be decoded")
+		}
+	}()
+	for i := range j.recs {
+		r := &j.recs[i]
+		blobs, err := checkRecord([]byte(r.key), r.data)
+		if err != nil {
+			return err
+		}
+		r.rec.blobs = blobs
+	}
+	return nil
+}
+
+func (p *checkPool) consume(emit func(r *planRecord) error) {
+	defer close(p.emitted)
+	for j := range p.ordered {
+		<-j.done
+		if p.failed() {
+			continue // drain
+		}
+		err := j.err
+		for i := 0; err == nil && i < len(j.recs); i++ {
+			err = emit(&j.recs[i].rec)
+		}
+		if err != nil {
+			p.fail(err)
+		}
+	}
+}
+
+func (p *checkPool) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		p.err = err
+	}
+}
+
+func (p *checkPool) failed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err != nil
+}
+
+// add queues a record (data is copied); it returns the failure of a record
+// before it, so that the walk stops early.
+func (p *checkPool) add(key []byte, rec planRecord, data []byte) error {
+	if p.failed() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.err
+	}
+	if p.cur == nil {
+		p.cur = &checkJob{recs: make([]pendingRecord, 0, checkBatch), done: make(chan struct{})}
+	}
+	p.cur.recs = append(p.cur.recs, pendingRecord{rec: rec, key: string(key), data: append([]byte(nil), data...)})
+	if len(p.cur.recs) == checkBatch {
+		p.flush()
+	}
+	return nil
+}
+
+func (p *checkPool) flush() {
+	if p.cur == nil {
+		return
+	}
+	j := p.cur
+	p.cur = nil
+	p.ordered <- j // bounded: waits for the consumer
+	p.jobs <- j
+}
+
+// wait checks what is queued, stops the workers and returns the first
+// failure in key order (nil if every record passed and was emitted).
+func (p *checkPool) wait() error {
+	p.flush()
+	close(p.jobs)
+	close(p.ordered)
+	p.workers.Wait()
+	<-p.emitted
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
