@@ -455,3 +455,47 @@ func BenchmarkParseRepoCAR(b *testing.B) {
 		_ = p.Close()
 	}
 }
+
+// cancelReader cancels its context once n bytes were read: the caller
+// went away in the middle of an upload.
+type cancelReader struct {
+	r      io.Reader
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if c.n -= n; c.n <= 0 {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestImportCancelledKeepsTheRepo: an import whose caller goes away
+// (context cancelled while the CAR streams in) stops with the context's
+// error and changes nothing, leaving no temporary file.
+func TestImportCancelledKeepsTheRepo(t *testing.T) {
+	p := testpds.Start(t, nil)
+	a := p.CreateAccount(t, "cancel.test")
+	did := syntax.DID(a.DID)
+	old := generateRepo(t, a.DID, 200, 7).car(t, 7)
+	if _, err := p.Engine.Repos.Import(ctx, did, bytes.NewReader(old), 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := testpds.VerifyRepoCAR(t, p.Dir, p.GetRepo(t, a.DID, ""))
+	car := generateRepo(t, a.DID, 4000, 8).car(t, 8)
+	for _, at := range []int{len(car) / 3, len(car) - 1} {
+		cctx, cancel := context.WithCancel(ctx)
+		_, err := p.Engine.Repos.Import(cctx, did, &cancelReader{r: bytes.NewReader(car), n: at, cancel: cancel}, 0, nil)
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled at byte %d: %v", at, err)
+		}
+		now := testpds.VerifyRepoCAR(t, p.Dir, p.GetRepo(t, a.DID, ""))
+		if now.Commit.Rev != before.Commit.Rev || len(now.Records) != len(before.Records) {
+			t.Fatalf("the cancelled import changed the repo")
+		}
+		noSpills(t, p.Config.DataDir)
+	}
+}
