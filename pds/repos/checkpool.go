@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/bluesky-social/indigo/atproto/syntax"
+
 	"github.com/hearth-pds/hearth/pds/errs"
 )
 
@@ -74,6 +76,11 @@ func checkJobRecords(j *checkJob) (err error) {
 	}()
 	for i := range j.recs {
 		r := &j.recs[i]
+		col, rkey, err := syntax.ParseRepoPath(r.key)
+		if err != nil {
+			return badCAR("record path %q: %v", r.key, err)
+		}
+		r.rec.collection, r.rec.rkey = col.String(), rkey.String()
 		blobs, err := checkRecord([]byte(r.key), r.data)
 		if err != nil {
 			return err
