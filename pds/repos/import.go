@@ -267,6 +267,14 @@ func parseRepoCAR(ctx context.Context, p *ParsedCAR, dir string, r io.Reader, si
 // checkRecord checks that a record block (at key k) is canonical,
 // data-model-valid DAG-CBOR, and returns the blobs it references.
 func checkRecord(k []byte, data []byte) ([]cid.Cid, error) {
+	if plainRecord(data) {
+		return nil, nil // the common case, read without decoding
+	}
+	return checkRecordFull(k, data)
+}
+
+// checkRecordFull is checkRecord by decoding and re-encoding the record.
+func checkRecordFull(k []byte, data []byte) ([]cid.Cid, error) {
 	rec, err := atdata.UnmarshalCBOR(data)
 	if err != nil {
 		return nil, badCAR("record %s is not valid atproto data: %v", k, err)
