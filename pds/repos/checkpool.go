@@ -22,9 +22,8 @@ const (
 
 // pendingRecord is a record the walk found, waiting to be checked.
 type pendingRecord struct {
-	rec  planRecord
-	key  string
-	data []byte // a copy: the spill reuses its buffer
+	rec planRecord // rec.data is a copy: the spill reuses its buffer
+	key string
 }
 
 type checkJob struct {
@@ -81,7 +80,7 @@ func checkJobRecords(j *checkJob) (err error) {
 			return badCAR("record path %q: %v", r.key, err)
 		}
 		r.rec.collection, r.rec.rkey = col.String(), rkey.String()
-		blobs, err := checkRecord([]byte(r.key), r.data)
+		blobs, err := checkRecord([]byte(r.key), r.rec.data)
 		if err != nil {
 			return err
 		}
@@ -132,7 +131,8 @@ func (p *checkPool) add(key []byte, rec planRecord, data []byte) error {
 	if p.cur == nil {
 		p.cur = &checkJob{recs: make([]pendingRecord, 0, checkBatch), done: make(chan struct{})}
 	}
-	p.cur.recs = append(p.cur.recs, pendingRecord{rec: rec, key: string(key), data: append([]byte(nil), data...)})
+	rec.data = append([]byte(nil), data...)
+	p.cur.recs = append(p.cur.recs, pendingRecord{rec: rec, key: string(key)})
 	if len(p.cur.recs) == checkBatch {
 		p.flush()
 	}

@@ -230,7 +230,7 @@ func parseRepoCAR(ctx context.Context, p *ParsedCAR, dir string, r io.Reader, si
 		if !isRepoCID(v) {
 			return badCAR("record %s: %s is not a DAG-CBOR, SHA-256 CID", k, v)
 		}
-		data, pos, err := p.sp.get(v)
+		data, _, err := p.sp.get(v)
 		if errors.Is(err, errNoBlock) {
 			return badCAR("record %s (%s) is missing", k, v)
 		}
@@ -242,7 +242,7 @@ func parseRepoCAR(ctx context.Context, p *ParsedCAR, dir string, r io.Reader, si
 				return err
 			}
 		}
-		return pool.add(k, planRecord{cid: v, pos: pos}, data) // the path is checked there
+		return pool.add(k, planRecord{cid: v}, data) // the path is checked there
 	})
 	// A record's failure comes first: the walk stops at it or goes past
 	// it only into the records being checked.
@@ -303,11 +303,7 @@ func (p *ParsedCAR) eachRecord(from int64, fn func(r *planRecord, data []byte) (
 		return errors.New("the CAR is closed")
 	}
 	return p.plan.each(from, func(_ int64, r *planRecord) (bool, error) {
-		data, err := p.sp.at(r.pos)
-		if err != nil {
-			return true, err
-		}
-		return fn(r, data)
+		return fn(r, r.data)
 	})
 }
 

@@ -14,8 +14,9 @@ import (
 // A plan is the verified records of an imported CAR, in key order, on
 // disk: what the import writes and what the loss guard and the CAR
 // browser read, without holding a million records in memory. Each entry
-// is the record's path, its CID, its block's position in the spill and
-// the blobs it references.
+// is the record's path, its CID, its bytes and the blobs it references,
+// so that the write reads the file in order rather than each block where
+// it was in the CAR.
 type plan struct {
 	f    *os.File
 	name string // removed on close when not unlinked already
@@ -28,7 +29,7 @@ type plan struct {
 type planRecord struct {
 	collection, rkey string
 	cid              cid.Cid
-	pos              int // the block's position in the spill index
+	data             []byte // valid until the next entry is read
 	blobs            []cid.Cid
 }
 
@@ -47,7 +48,8 @@ func (p *plan) add(r *planRecord) error {
 	b = appendString(b, r.collection)
 	b = appendString(b, r.rkey)
 	b = appendString(b, r.cid.KeyString())
-	b = binary.AppendUvarint(b, uint64(r.pos))
+	b = binary.AppendUvarint(b, uint64(len(r.data)))
+	b = append(b, r.data...)
 	b = binary.AppendUvarint(b, uint64(len(r.blobs)))
 	for _, c := range r.blobs {
 		b = appendString(b, c.KeyString())
@@ -78,7 +80,7 @@ func (p *plan) each(from int64, fn func(off int64, r *planRecord) (stop bool, er
 	br := bufio.NewReaderSize(io.NewSectionReader(p.f, from, p.size-from), 256<<10)
 	off := from
 	var r planRecord
-	var s []byte
+	var s, data []byte
 	str := func() (string, error) {
 		n, err := binary.ReadUvarint(br)
 		if err != nil {
@@ -113,11 +115,20 @@ func (p *plan) each(from int64, fn func(off int64, r *planRecord) (stop bool, er
 			if r.cid, err = cid.Cast([]byte(cs)); err != nil {
 				return err
 			}
-			pos, err := binary.ReadUvarint(br)
+			dn, err := binary.ReadUvarint(br)
 			if err != nil {
 				return err
 			}
-			r.pos = int(pos)
+			if dn > 1<<24 {
+				return errors.New("corrupt entry")
+			}
+			if uint64(cap(data)) < dn {
+				data = make([]byte, dn)
+			}
+			r.data = data[:dn]
+			if _, err := io.ReadFull(br, r.data); err != nil {
+				return err
+			}
 			nb, err := binary.ReadUvarint(br)
 			if err != nil {
 				return err
@@ -150,7 +161,7 @@ func (p *plan) each(from int64, fn func(off int64, r *planRecord) (stop bool, er
 
 // encodedLen is the size of r's entry.
 func (r *planRecord) encodedLen() int {
-	n := strLen(len(r.collection)) + strLen(len(r.rkey)) + strLen(r.cid.ByteLen()) + uvarintLen(uint64(r.pos)) + uvarintLen(uint64(len(r.blobs)))
+	n := strLen(len(r.collection)) + strLen(len(r.rkey)) + strLen(r.cid.ByteLen()) + strLen(len(r.data)) + uvarintLen(uint64(len(r.blobs)))
 	for _, b := range r.blobs {
 		n += strLen(b.ByteLen())
 	}

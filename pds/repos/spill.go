@@ -180,15 +180,6 @@ func (s *spill) get(c cid.Cid) ([]byte, int, error) {
 	return nil, 0, errNoBlock
 }
 
-// at returns the bytes of the block at index position i.
-func (s *spill) at(i int) ([]byte, error) {
-	b, err := s.read(s.idx[i])
-	if err != nil {
-		return nil, err
-	}
-	return b[digestLen:], nil
-}
-
 func (s *spill) read(e spillEntry) ([]byte, error) {
 	n := digestLen + e.size()
 	if cap(s.buf) < n {
