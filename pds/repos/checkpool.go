@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
@@ -57,16 +58,60 @@ func newCheckPool(emit func(r *planRecord) error) *checkPool {
 
 func (p *checkPool) work() {
 	defer p.workers.Done()
+	cols := map[string]bool{} // collections seen valid by this worker
 	for j := range p.jobs {
-		j.err = checkJobRecords(j)
+		j.err = checkJobRecords(j, cols)
 		close(j.done)
 	}
+}
+
+// maxCachedCollections bounds a worker's cache of valid collection names.
+const maxCachedCollections = 1024
+
+// parseRecordPath splits a record path as syntax.ParseRepoPath does (its
+// regular expressions cost more than the rest of checking a plain record),
+// remembering the collections that parsed in cols. Anything the quick
+// checks do not accept goes to ParseRepoPath, for its verdict and error.
+func parseRecordPath(key string, cols map[string]bool) (col, rkey string, err error) {
+	i := strings.IndexByte(key, '/')
+	if i > 0 && strings.IndexByte(key[i+1:], '/') < 0 && quickRecordKey(key[i+1:]) {
+		col, rkey = key[:i], key[i+1:]
+		if cols[col] {
+			return col, rkey, nil
+		}
+		if _, err := syntax.ParseNSID(col); err == nil {
+			if len(cols) < maxCachedCollections {
+				cols[col] = true
+			}
+			return col, rkey, nil
+		}
+	}
+	c, r, err := syntax.ParseRepoPath(key)
+	if err != nil {
+		return "", "", err
+	}
+	return c.String(), r.String(), nil
+}
+
+// quickRecordKey is the record key syntax: 1 to 512 of A-Z a-z 0-9 _ ~ . :
+// -, and neither "." nor "..".
+func quickRecordKey(s string) bool {
+	if len(s) == 0 || len(s) > 512 || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '~' || c == '.' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkJobRecords checks a batch; a decoder's panic becomes a refusal (it
 // would otherwise end the process: the caller's recover is on another
 // goroutine).
-func checkJobRecords(j *checkJob) (err error) {
+func checkJobRecords(j *checkJob, cols map[string]bool) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = errs.Wrap(errs.ErrInvalidRequest, fmt.Errorf("panic checking a record: %v\n%s", v, debug.Stack()),
@@ -75,11 +120,11 @@ func checkJobRecords(j *checkJob) (err error) {
 	}()
 	for i := range j.recs {
 		r := &j.recs[i]
-		col, rkey, err := syntax.ParseRepoPath(r.key)
+		col, rkey, err := parseRecordPath(r.key, cols)
 		if err != nil {
 			return badCAR("record path %q: %v", r.key, err)
 		}
-		r.rec.collection, r.rec.rkey = col.String(), rkey.String()
+		r.rec.collection, r.rec.rkey = col, rkey
 		blobs, err := checkRecord([]byte(r.key), r.rec.data)
 		if err != nil {
 			return err

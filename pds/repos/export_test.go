@@ -6,4 +6,5 @@ var (
 	CheckDataModel  = checkDataModel
 	PlainRecord     = plainRecord
 	CheckRecordFull = checkRecordFull
+	ParseRecordPath = parseRecordPath
 )

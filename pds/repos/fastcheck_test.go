@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/bluesky-social/indigo/atproto/atdata"
+	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/ipfs/go-cid"
 
 	"github.com/hearth-pds/hearth/pds/actorrepo"
@@ -126,4 +127,41 @@ func FuzzPlainRecord(f *testing.F) {
 			t.Fatalf("plain, but the full check says %v (blobs %v): %x", err, blobs, data)
 		}
 	})
+}
+
+var recordPaths = []string{
+	"app.bsky.feed.post/3kaaaaaaaaaaa", "com.example.x/self", "com.example.x/a:b~c_d.e-f",
+	"com.example.x/.", "com.example.x/..", "com.example.x/", "/k", "com.example.x", "com.example.x/a/b",
+	"com.example.x/a b", "com.example.x/é", "not an nsid/k", "com..example/k", "com.example.x/" + strings.Repeat("a", 512),
+	"com.example.x/" + strings.Repeat("a", 513), "a/b",
+}
+
+// TestParseRecordPath: the quick path parser agrees with
+// syntax.ParseRepoPath on every path, the second time too (the collection
+// cache).
+func TestParseRecordPath(t *testing.T) {
+	cols := map[string]bool{}
+	for range 2 {
+		for _, p := range recordPaths {
+			checkRecordPath(t, p, cols)
+		}
+	}
+}
+
+func checkRecordPath(t *testing.T, p string, cols map[string]bool) {
+	t.Helper()
+	col, rkey, err := repos.ParseRecordPath(p, cols)
+	wc, wr, werr := syntax.ParseRepoPath(p)
+	if (err == nil) != (werr == nil) || col != wc.String() || rkey != wr.String() {
+		t.Fatalf("%q: got %q %q %v, ParseRepoPath %q %q %v", p, col, rkey, err, wc, wr, werr)
+	}
+}
+
+// FuzzRecordPath: the quick path parser agrees with syntax.ParseRepoPath.
+func FuzzRecordPath(f *testing.F) {
+	for _, p := range recordPaths {
+		f.Add(p)
+	}
+	cols := map[string]bool{}
+	f.Fuzz(func(t *testing.T, p string) { checkRecordPath(t, p, cols) })
 }
