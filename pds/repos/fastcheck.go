@@ -179,7 +179,8 @@ func (s *cborScan) object(n uint64, depth int) bool {
 			return false
 		}
 	}
-	return !(n == 2 && hasMime && hasCID) // a legacy blob
+	legacyBlob := n == 2 && hasMime && hasCID
+	return !legacyBlob
 }
 
 // link scans a CID link's content (tag 42 read): a byte string of 0x00
