@@ -23,6 +23,7 @@ import (
 	"github.com/hearth-pds/hearth/pds/errs"
 	"github.com/hearth-pds/hearth/pds/events"
 	"github.com/hearth-pds/hearth/pds/repos"
+	"github.com/hearth-pds/hearth/pds/xrpc"
 )
 
 // genRepo is a generated repo: its blocks (commit first, then the MST
@@ -497,5 +498,25 @@ func TestImportCancelledKeepsTheRepo(t *testing.T) {
 			t.Fatalf("the cancelled import changed the repo")
 		}
 		noSpills(t, p.Config.DataDir)
+	}
+}
+
+// TestImportThroughTheTunnelTakesABigCAR: through the server the tunnel
+// uses (a stranger's request, with the public edge's body limits), a CAR
+// bigger than the 5 MiB JSON body limit streams into importRepo.
+func TestImportThroughTheTunnelTakesABigCAR(t *testing.T) {
+	p := testpds.StartThroughTunnel(t, xrpc.Options{})
+	a := p.CreateAccount(t, "tunnel.test")
+	g := generateRepo(t, a.DID, 20000, 11)
+	car := g.car(t, 11)
+	if len(car) <= xrpc.MaxJSONBody {
+		t.Fatalf("the CAR is only %d bytes", len(car))
+	}
+	if err := comatproto.RepoImportRepo(context.Background(), p.Login(t, a), bytes.NewReader(car)); err != nil {
+		t.Fatalf("importRepo of %d bytes through the tunnel: %v", len(car), err)
+	}
+	v := testpds.VerifyRepoCAR(t, p.Dir, p.GetRepo(t, a.DID, ""))
+	if v.Commit.Data != g.root || len(v.Records) != 20000 {
+		t.Fatalf("after the import: root %s (want %s), %d records", v.Commit.Data, g.root, len(v.Records))
 	}
 }
