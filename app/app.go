@@ -333,6 +333,7 @@ func Shutdown(ctx context.Context, a *App) { a.stop(ctx) }
 func (a *App) stop(ctx context.Context) {
 	a.stopBackups()
 	a.stopPublishing()
+	a.CloseCAR() // its temporary files
 	a.mu.Lock()
 	e, srv, hs := a.engine, a.server, a.httpSrv
 	a.engine, a.server, a.httpSrv = nil, nil, nil

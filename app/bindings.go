@@ -858,6 +858,7 @@ func (a *App) InspectCAR() (_ *CARInfo, err error) {
 	if err != nil {
 		return nil, err
 	}
+	defer a.closeRead("verified CAR", p)
 	e, acc, err := a.account(bg)
 	if err != nil {
 		return carInfo(path, p.Summary, ""), nil // no account yet: nothing to lose
@@ -883,9 +884,15 @@ func (a *App) parseCAR(path, job string) (*repos.ParsedCAR, error) {
 	if err != nil {
 		return nil, err
 	}
-	return repos.ParseRepoCAR(bg, f, st.Size(), func(p repos.ProgressEvent) {
+	progress := func(p repos.ProgressEvent) {
 		a.emit("progress", Progress{Job: job, Phase: p.Phase, Done: p.Done, Total: p.Total})
-	})
+	}
+	// The CAR streams from the file; its blocks wait in temporary files in
+	// the data folder when the engine runs (the OS's temp dir otherwise).
+	if e, err := a.eng(); err == nil {
+		return e.Repos.ParseCAR(bg, f, st.Size(), progress)
+	}
+	return repos.ParseRepoCAR(bg, f, st.Size(), progress)
 }
 
 // ImportCAR imports a CAR (chosen and confirmed after InspectCAR) into your
@@ -930,8 +937,12 @@ func (a *App) OpenCARReadOnly() (_ *CARInfo, err error) {
 		return nil, err
 	}
 	a.mu.Lock()
+	prev := a.carView
 	a.carView, a.carPath = p, path
 	a.mu.Unlock()
+	if prev != nil {
+		a.closeRead("CAR opened read-only", prev)
+	}
 	return carInfo(path, p.Summary, ""), nil
 }
 
@@ -983,8 +994,12 @@ func (a *App) CARRecord(uri string) (_ *RecordView, err error) {
 // CloseCAR forgets the CAR opened read-only.
 func (a *App) CloseCAR() {
 	a.mu.Lock()
+	p := a.carView
 	a.carView, a.carPath = nil, ""
 	a.mu.Unlock()
+	if p != nil {
+		a.closeRead("CAR opened read-only", p)
+	}
 }
 
 // VerifyData checks everything in the data folder, as `hearthd verify`

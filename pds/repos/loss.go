@@ -112,32 +112,19 @@ func importLoss(tx *store.Tx, did syntax.DID, p *ParsedCAR) (*ImportLoss, error)
 		return nil, fmt.Errorf("read repo head: %w", err)
 	}
 	l.Older = p.Commit.Rev < l.Rev
-	inCAR := make(map[string]string, len(p.records))
-	for _, rec := range p.records {
-		inCAR[rec.collection+"/"+rec.rkey] = rec.cid.String()
-	}
-	rows, err := tx.Query("SELECT collection, rkey, cid FROM record WHERE did = ?", did.String())
-	if err != nil {
-		return nil, fmt.Errorf("read record index: %w", err)
-	}
-	defer rows.Close()
 	counts := map[string]*LostCount{}
 	var posts []LostPost
-	for rows.Next() {
-		var col, rkey, cs string
-		if err := rows.Scan(&col, &rkey, &cs); err != nil {
-			return nil, fmt.Errorf("read record index: %w", err)
+	err := mergeRecords(tx.Query, did.String(), p, func(col, rkey, have, inCAR string) error {
+		if have == "" || have == inCAR {
+			return nil
 		}
-		other, ok := inCAR[col+"/"+rkey]
-		if ok && other == cs {
-			continue
-		}
+		changed := inCAR != ""
 		c := counts[col]
 		if c == nil {
 			c = &LostCount{Collection: col}
 			counts[col] = c
 		}
-		if ok {
+		if changed {
 			c.Changed++
 			l.Changed++
 		} else {
@@ -145,14 +132,12 @@ func importLoss(tx *store.Tx, did syntax.DID, p *ParsedCAR) (*ImportLoss, error)
 			l.Missing++
 		}
 		if col == postCollection {
-			posts = append(posts, LostPost{RKey: rkey, Changed: ok})
+			posts = append(posts, LostPost{RKey: rkey, Changed: changed})
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read record index: %w", err)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, fmt.Errorf("read record index: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, c := range counts {
 		l.Collections = append(l.Collections, *c)

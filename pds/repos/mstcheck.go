@@ -2,6 +2,7 @@ package repos
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/bluesky-social/indigo/atproto/repo/mst"
 	"github.com/ipfs/go-cid"
@@ -24,10 +25,12 @@ func isRepoCID(c cid.Cid) bool {
 // subtree, when a layer has no keys there; the root may not); prefix lengths are within the previous
 // key and as long as the shared prefix; keys are valid and strictly
 // increasing across the whole tree; every key of a node has the node's
-// layer, and children are exactly one layer down. It returns the number
-// of nodes.
-func checkMST(bs memBlocks, root cid.Cid) (nodes int, err error) {
-	w := mstCheck{bs: bs, seen: map[string]bool{}}
+// layer, and children are exactly one layer down. It reads the nodes
+// from the spill (marking them there: a node marked already is referenced
+// twice), calls record with each key and value in key order, and returns
+// the number of nodes.
+func checkMST(sp *spill, root cid.Cid, record func(key []byte, v cid.Cid) error) (nodes int, err error) {
+	w := mstCheck{sp: sp, record: record}
 	nd, err := w.load(root)
 	if err != nil {
 		return 0, err
@@ -36,7 +39,7 @@ func checkMST(bs memBlocks, root cid.Cid) (nodes int, err error) {
 		if nd.Left != nil {
 			return 0, badCAR("MST root %s has a subtree but no entries", root)
 		}
-		return 1, nil // the empty repo
+		return w.nodes, nil // the empty repo
 	}
 	// The root's layer is that of its first key (the prefix is checked
 	// when the node is walked).
@@ -44,28 +47,31 @@ func checkMST(bs memBlocks, root cid.Cid) (nodes int, err error) {
 	if err := w.walk(root, nd, layer); err != nil {
 		return 0, err
 	}
-	return len(w.seen), nil
+	return w.nodes, nil
 }
 
 type mstCheck struct {
-	bs   memBlocks
-	seen map[string]bool
-	last []byte // the last key seen, in key order
+	sp     *spill
+	record func(key []byte, v cid.Cid) error
+	nodes  int
+	last   []byte // the last key seen, in key order
 }
 
 func (w *mstCheck) load(c cid.Cid) (*mst.NodeData, error) {
-	k := c.KeyString()
-	if w.seen[k] {
-		return nil, badCAR("MST node %s is referenced more than once", c)
-	}
-	w.seen[k] = true
 	if !isRepoCID(c) {
 		return nil, badCAR("MST node %s is not a DAG-CBOR, SHA-256 CID", c)
 	}
-	data, ok := w.bs[k]
-	if !ok {
+	data, pos, err := w.sp.get(c)
+	if errors.Is(err, errNoBlock) {
 		return nil, badCAR("MST node %s is missing", c)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if !w.sp.markNode(pos) {
+		return nil, badCAR("MST node %s is referenced more than once", c)
+	}
+	w.nodes++
 	nd, err := mst.NodeDataFromCBOR(bytes.NewReader(data))
 	if err != nil {
 		return nil, badCAR("MST node %s: %v", c, err)
@@ -118,6 +124,9 @@ func (w *mstCheck) walk(c cid.Cid, nd *mst.NodeData, layer int) error {
 			return badCAR("MST node %s: key %q is out of order (after %q)", c, key, w.last)
 		}
 		w.last, prev = key, key
+		if err := w.record(key, e.Value); err != nil {
+			return err
+		}
 		if e.Right != nil {
 			if err := child(*e.Right); err != nil {
 				return err

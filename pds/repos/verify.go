@@ -2,6 +2,7 @@ package repos
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 
@@ -34,8 +35,9 @@ func (r *Repos) Verify(ctx context.Context, did syntax.DID) (*Check, error) {
 		pw.CloseWithError(err)
 		exported <- err
 	}()
-	p, perr := ParseRepoCAR(ctx, pr, 0, nil)
+	p, perr := r.ParseCAR(ctx, pr, 0, nil)
 	_ = pr.CloseWithError(io.ErrClosedPipe) // unblocks the export if parsing stopped early
+	defer func() { _ = p.Close() }()
 	if err := <-exported; err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -81,15 +83,6 @@ func (r *Repos) Verify(ctx context.Context, did syntax.DID) (*Check, error) {
 	if err := p.Commit.VerifySignature(pub); err != nil {
 		chk.Problems = append(chk.Problems, fmt.Sprintf("the head commit's signature does not verify with the account's signing key: %v", err))
 	}
-	inTree := make(map[string]string, len(p.records))
-	for _, rec := range p.records {
-		inTree[rec.collection+"/"+rec.rkey] = rec.cid.String()
-	}
-	rows, err := r.db.R.QueryContext(ctx, "SELECT collection, rkey, cid FROM record WHERE did = ?", did.String())
-	if err != nil {
-		return nil, fmt.Errorf("read the record table: %w", err)
-	}
-	defer rows.Close()
 	const maxListed = 20
 	extra := 0
 	problem := func(format string, args ...any) {
@@ -98,26 +91,21 @@ func (r *Repos) Verify(ctx context.Context, did syntax.DID) (*Check, error) {
 		}
 		extra++
 	}
-	for rows.Next() {
-		var col, rkey, cs string
-		if err := rows.Scan(&col, &rkey, &cs); err != nil {
-			return nil, fmt.Errorf("read the record table: %w", err)
-		}
+	query := func(q string, args ...any) (*sql.Rows, error) { return r.db.R.QueryContext(ctx, q, args...) }
+	err = mergeRecords(query, did.String(), p, func(col, rkey, have, inTree string) error {
 		path := col + "/" + rkey
-		want, ok := inTree[path]
 		switch {
-		case !ok:
+		case inTree == "":
 			problem("record %s is in the record table but not in the repo's tree", path)
-		case want != cs:
-			problem("record %s: the table has %s, the tree %s", path, cs, want)
+		case have == "":
+			problem("record %s is in the repo's tree but not in the record table", path)
+		case have != inTree:
+			problem("record %s: the table has %s, the tree %s", path, have, inTree)
 		}
-		delete(inTree, path)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read the record table: %w", err)
-	}
-	for path := range inTree {
-		problem("record %s is in the repo's tree but not in the record table", path)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("compare the record table with the tree: %w", err)
 	}
 	if extra > maxListed {
 		chk.Problems = append(chk.Problems, fmt.Sprintf("…and %d more record mismatches", extra-maxListed))
