@@ -33,6 +33,7 @@ type moveRunner struct {
 	mu      sync.Mutex
 	running bool
 	secrets moving.Input // passwords given in this app session
+	seq     uint64       // the last MoveView's Seq (under mu)
 }
 
 // MoveStartInput starts a wizard.
@@ -81,6 +82,10 @@ type MoveView struct {
 	CanDiscard bool `json:"canDiscard"`
 	// Warning is shown above the wizard (Hearth not published, …).
 	Warning string `json:"warning"`
+	// Seq orders the views this app produced: events and call results
+	// reach the window on different paths, so a late "running" event can
+	// arrive after the final view; the window keeps the highest Seq.
+	Seq uint64 `json:"seq"`
 }
 
 var moveLabels = map[moving.Step]string{
@@ -359,8 +364,10 @@ func livePLCToken(ctx context.Context, e *pds.Engine, did syntax.DID) (string, e
 func (a *App) moveView(st moving.State) *MoveView {
 	a.move.mu.Lock()
 	running := a.move.running
+	a.move.seq++
+	seq := a.move.seq
 	a.move.mu.Unlock()
-	v := &MoveView{
+	v := &MoveView{Seq: seq,
 		Direction: string(st.Plan.Direction), OldURL: st.Plan.OldURL, NewURL: st.Plan.NewURL, DID: st.DID,
 		NewHandle: st.Plan.NewHandle, Email: st.Plan.Email, Next: string(st.Next), Need: string(st.Need),
 		Problem: st.Problem, Running: running, Done: st.Next == moving.StepDone, Summary: st.Summary,

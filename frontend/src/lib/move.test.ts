@@ -15,7 +15,7 @@ const base: MoveStartInput = {
 
 function view(over: Partial<MoveView>): MoveView {
   return {
-    direction: 'in', oldUrl: '', newUrl: '', did: '', newHandle: '', email: '', next: 'sign_in', need: '', problem: '',
+    seq: 1, direction: 'in', oldUrl: '', newUrl: '', did: '', newHandle: '', email: '', next: 'sign_in', need: '', problem: '',
     running: false, done: false, summary: null, report: null, updatedAt: '', canDiscard: true, warning: '',
     blobs: { expected: 0, imported: 0, copied: 0, skipped: 0, missing: null },
     steps: [

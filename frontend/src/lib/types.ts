@@ -513,6 +513,8 @@ export interface MoveReport {
 }
 
 export interface MoveView {
+  /** Orders views: the window keeps the highest (a late event may arrive after a call's result). */
+  seq: number
   direction: 'in' | 'out'
   oldUrl: string
   newUrl: string
