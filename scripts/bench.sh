@@ -10,6 +10,8 @@
 #                    it is the filesystem whose fsync floor is measured
 #   KEEP_BENCH_DIR=1 keep the work dir (server logs, databases) afterwards
 #   HEARTHBENCH_ARGS extra flags for hearthbench (e.g. "--import-records 20000")
+# Arguments, if any, come first on hearthbench's command line (scripts/
+# bench-scale.sh passes "scale --records …").
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,7 +39,7 @@ cleanup() {
 		done <"$PIDS"
 	fi
 	if [[ ${KEEP_BENCH_DIR:-} == 1 ]]; then
-		echo "bench: kept $WORK" >&2
+		echo "${BENCH_NAME:-bench}: kept $WORK" >&2
 	else
 		rm -rf "$WORK"
 	fi
@@ -49,5 +51,5 @@ trap 'exit 130' INT TERM
 REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 
 # shellcheck disable=SC2086 # HEARTHBENCH_ARGS is split on purpose
-"$WORK/hearthbench" --hearthd "$HEARTHD" --work-dir "$WORK" --pid-file "$PIDS" --revision "$REV" ${HEARTHBENCH_ARGS:-} >"$WORK/result.json"
+"$WORK/hearthbench" "$@" --hearthd "$HEARTHD" --work-dir "$WORK" --pid-file "$PIDS" --revision "$REV" ${HEARTHBENCH_ARGS:-} >"$WORK/result.json"
 cat "$WORK/result.json"
