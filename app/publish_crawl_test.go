@@ -25,23 +25,7 @@ func TestRelaysFor(t *testing.T) {
 // TestPublishingCrawlPolicy: with a local public URL (the loopback tunnel)
 // the default relay is not asked to crawl, a relay the user named is.
 func TestPublishingCrawlPolicy(t *testing.T) {
-	asked := make(chan string, 16)
-	relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/xrpc/com.atproto.sync.requestCrawl" {
-			http.NotFound(w, r)
-			return
-		}
-		var in struct{ Hostname string }
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			http.Error(w, "bad body", http.StatusBadRequest)
-			return
-		}
-		select {
-		case asked <- in.Hostname:
-		default:
-		}
-	}))
-	t.Cleanup(relay.Close)
+	relay, asked := crawlRecorder(t)
 
 	a, _ := startApp(t)
 	if _, err := a.CreateAccount("me.test", "password123", ""); err != nil {
@@ -85,4 +69,28 @@ func TestPublishingCrawlPolicy(t *testing.T) {
 	if len(st.Relays) != 2 {
 		t.Errorf("relays %+v, want 2", st.Relays)
 	}
+}
+
+// crawlRecorder is a relay that only answers requestCrawl and hands on
+// each hostname it is asked to crawl.
+func crawlRecorder(t *testing.T) (*httptest.Server, <-chan string) {
+	t.Helper()
+	asked := make(chan string, 16)
+	relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/xrpc/com.atproto.sync.requestCrawl" {
+			http.NotFound(w, r)
+			return
+		}
+		var in struct{ Hostname string }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		select {
+		case asked <- in.Hostname:
+		default:
+		}
+	}))
+	t.Cleanup(relay.Close)
+	return relay, asked
 }

@@ -1,9 +1,6 @@
 package app
 
 import (
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -43,23 +40,7 @@ func TestCheckRelays(t *testing.T) {
 // StartPublishing uses, and the other way round; while publishing, a relay
 // added in Settings is asked to crawl at once, without a restart.
 func TestRelaysOneSourceOfTruth(t *testing.T) {
-	asked := make(chan string, 16)
-	relay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/xrpc/com.atproto.sync.requestCrawl" {
-			http.NotFound(w, r)
-			return
-		}
-		var in struct{ Hostname string }
-		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			http.Error(w, "bad body", http.StatusBadRequest)
-			return
-		}
-		select {
-		case asked <- in.Hostname:
-		default:
-		}
-	}))
-	t.Cleanup(relay.Close)
+	relay, asked := crawlRecorder(t)
 
 	a, _ := startApp(t)
 	if _, err := a.CreateAccount("me.test", "password123", ""); err != nil {

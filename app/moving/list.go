@@ -86,3 +86,26 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// inventory is what one side holds of the account: what the summary shows
+// before a move and the report compares after it.
+type inventory struct {
+	collections map[string]int
+	records     int
+	handle      string
+	blobs       []string
+	preferences []json.RawMessage
+}
+
+func takeInventory(ctx context.Context, c *client, did string) (inventory, error) {
+	var inv inventory
+	var err error
+	if inv.collections, inv.records, inv.handle, err = countRecords(ctx, c, did); err != nil {
+		return inv, err
+	}
+	if inv.blobs, err = listBlobs(ctx, c, did); err != nil {
+		return inv, err
+	}
+	inv.preferences, err = getPreferences(ctx, c)
+	return inv, err
+}

@@ -359,18 +359,12 @@ func (m *Mover) summary(ctx context.Context, in Input) error {
 		if err := m.old.ensure(ctx); err != nil {
 			return m.sessionLost(err, NeedOldPassword)
 		}
-		cols, total, handle, err := countRecords(ctx, m.old, m.st.DID)
+		inv, err := takeInventory(ctx, m.old, m.st.DID)
 		if err != nil {
 			return err
 		}
-		blobs, err := listBlobs(ctx, m.old, m.st.DID)
-		if err != nil {
-			return err
-		}
-		prefs, err := getPreferences(ctx, m.old)
-		if err != nil {
-			return err
-		}
+		cols, total, handle := inv.collections, inv.records, inv.handle
+		blobs, prefs := inv.blobs, inv.preferences
 		var ds describeServer
 		if err := m.new.get(ctx, "com.atproto.server.describeServer", nil, &ds); err != nil {
 			return err
@@ -819,18 +813,12 @@ func (m *Mover) report(ctx context.Context) error {
 		return m.sessionLost(err, NeedNewPassword)
 	}
 	sum := m.st.Summary
-	cols, total, handle, err := countRecords(ctx, m.new, m.st.DID)
+	inv, err := takeInventory(ctx, m.new, m.st.DID)
 	if err != nil {
 		return err
 	}
-	blobs, err := listBlobs(ctx, m.new, m.st.DID)
-	if err != nil {
-		return err
-	}
-	prefs, err := getPreferences(ctx, m.new)
-	if err != nil {
-		return err
-	}
+	cols, total, handle := inv.collections, inv.records, inv.handle
+	blobs, prefs := inv.blobs, inv.preferences
 	r := &Report{OldRecords: sum.Records, NewRecords: total, OldBlobs: sum.Blobs, NewBlobs: len(blobs),
 		MissingBlobs: m.st.Blobs.Missing, OldPreferences: sum.Preferences, NewPreferences: len(prefs),
 		OldHandle: sum.Handle, NewHandle: handle}

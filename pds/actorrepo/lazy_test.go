@@ -88,15 +88,7 @@ func TestLazyRepoMatchesFullTree(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nodes, err := full.Nodes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := &mapSource{m: map[cid.Cid][]byte{}}
-	for _, n := range nodes {
-		src.m[n.CID] = n.Data
-	}
-
+	src := nodeSource(t, full)
 	r, err := actorrepo.Open(did, res.Head.Bytes, src)
 	if err != nil {
 		t.Fatal(err)
@@ -228,14 +220,7 @@ func TestLazyOpenReadsDepthNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nodes, err := full.Nodes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := &mapSource{m: map[cid.Cid][]byte{}}
-	for _, n := range nodes {
-		src.m[n.CID] = n.Data
-	}
+	src := nodeSource(t, full)
 	r, err := actorrepo.Open(did, res.Head.Bytes, src)
 	if err != nil {
 		t.Fatal(err)
@@ -244,9 +229,9 @@ func TestLazyOpenReadsDepthNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if src.reads > 40 {
-		t.Fatalf("one create in a repo of 10,000 records read %d of its %d nodes", src.reads, len(nodes))
+		t.Fatalf("one create in a repo of 10,000 records read %d of its %d nodes", src.reads, len(src.m))
 	}
-	t.Logf("one create read %d of %d nodes", src.reads, len(nodes))
+	t.Logf("one create read %d of %d nodes", src.reads, len(src.m))
 }
 
 // TestLazyOpenRefusesDamagedNode: a node whose bytes do not hash to its
@@ -263,4 +248,18 @@ func TestLazyOpenRefusesDamagedNode(t *testing.T) {
 	if _, err := actorrepo.Open(did, res.Head.Bytes, src); err == nil {
 		t.Fatal("Open accepted a damaged root node")
 	}
+}
+
+// nodeSource holds every MST node of repo, as the node table would.
+func nodeSource(t *testing.T, repo *actorrepo.Repo) *mapSource {
+	t.Helper()
+	nodes, err := repo.Nodes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &mapSource{m: map[cid.Cid][]byte{}}
+	for _, n := range nodes {
+		src.m[n.CID] = n.Data
+	}
+	return src
 }

@@ -2,7 +2,6 @@ package repos
 
 import (
 	"bytes"
-	"encoding/binary"
 	"unicode/utf8"
 
 	"github.com/bluesky-social/indigo/atproto/atdata"
@@ -51,31 +50,16 @@ func (s *cborScan) head() (major byte, arg uint64, ok bool) {
 		}
 		arg = uint64(s.b[s.i])
 		s.i++
-	case info == 25:
-		if s.i+2 > len(s.b) {
+	case info <= 27: // a 2-, 4- or 8-byte argument, too big for the next smaller width
+		n := 1 << (info - 24)
+		if s.i+n > len(s.b) {
 			return 0, 0, false
 		}
-		arg = uint64(binary.BigEndian.Uint16(s.b[s.i:]))
-		s.i += 2
-		if arg <= 0xff {
-			return 0, 0, false
+		for _, c := range s.b[s.i : s.i+n] {
+			arg = arg<<8 | uint64(c)
 		}
-	case info == 26:
-		if s.i+4 > len(s.b) {
-			return 0, 0, false
-		}
-		arg = uint64(binary.BigEndian.Uint32(s.b[s.i:]))
-		s.i += 4
-		if arg <= 0xffff {
-			return 0, 0, false
-		}
-	case info == 27:
-		if s.i+8 > len(s.b) {
-			return 0, 0, false
-		}
-		arg = binary.BigEndian.Uint64(s.b[s.i:])
-		s.i += 8
-		if arg <= 0xffffffff {
+		s.i += n
+		if arg < 1<<(4*n) {
 			return 0, 0, false
 		}
 	default:

@@ -58,6 +58,34 @@ let publicURL = ''
 let broken = false
 const pageErrors = []
 
+/**
+ * A minimal relay on loopback: it accepts requestCrawl (the hostnames land
+ * in asked) and then reports the host active at seq through
+ * getHostStatus, as indigo's does.
+ */
+async function fakeRelay(seq) {
+  const asked = []
+  const srv = http.createServer((req, res) => {
+    const u = new globalThis.URL(req.url, 'http://x')
+    res.setHeader('content-type', 'application/json')
+    if (u.pathname === '/xrpc/com.atproto.sync.requestCrawl') {
+      let body = ''
+      req.on('data', (c) => (body += c))
+      req.on('end', () => {
+        asked.push(JSON.parse(body).hostname)
+        res.end('{}')
+      })
+    } else if (u.pathname === '/xrpc/com.atproto.sync.getHostStatus' && asked.includes(u.searchParams.get('hostname'))) {
+      res.end(JSON.stringify({ hostname: u.searchParams.get('hostname'), seq, status: 'active' }))
+    } else {
+      res.statusCode = 404
+      res.end(JSON.stringify({ error: 'HostNotFound', message: 'host not found' }))
+    }
+  })
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  return { asked, srv, relayURL: `http://127.0.0.1:${srv.address().port}` }
+}
+
 /** A test step; after one fails the rest are skipped (they build on it). */
 function step(name, fn) {
   it(name, async (t) => {
@@ -913,28 +941,7 @@ describe('Hearth desktop window', { concurrency: false }, () => {
   })
 
   step('publish: a relay that follows the PDS shows Subscribed with the last event it has seen', async () => {
-    // A minimal relay on loopback: it accepts requestCrawl and then reports
-    // the host active at seq 42 through getHostStatus, as indigo's does.
-    const asked = []
-    const srv = http.createServer((req, res) => {
-      const u = new globalThis.URL(req.url, 'http://x')
-      res.setHeader('content-type', 'application/json')
-      if (u.pathname === '/xrpc/com.atproto.sync.requestCrawl') {
-        let body = ''
-        req.on('data', (c) => (body += c))
-        req.on('end', () => {
-          asked.push(JSON.parse(body).hostname)
-          res.end('{}')
-        })
-      } else if (u.pathname === '/xrpc/com.atproto.sync.getHostStatus' && asked.includes(u.searchParams.get('hostname'))) {
-        res.end(JSON.stringify({ hostname: u.searchParams.get('hostname'), seq: 42, status: 'active' }))
-      } else {
-        res.statusCode = 404
-        res.end(JSON.stringify({ error: 'HostNotFound', message: 'host not found' }))
-      }
-    })
-    await new Promise((r) => srv.listen(0, '127.0.0.1', r))
-    const relayURL = `http://127.0.0.1:${srv.address().port}`
+    const { asked, srv, relayURL } = await fakeRelay(42)
     try {
       await page.keyboard.press('Control+6')
       await kinds().getByRole('radio', { name: /Loopback/ }).check()
@@ -1137,26 +1144,7 @@ describe('Hearth desktop window', { concurrency: false }, () => {
   })
 
   step('settings: relays edited here are the Publish screen\'s, and a relay added while publishing is asked at once', async () => {
-    const asked = []
-    const srv = http.createServer((req, res) => {
-      const u = new globalThis.URL(req.url, 'http://x')
-      res.setHeader('content-type', 'application/json')
-      if (u.pathname === '/xrpc/com.atproto.sync.requestCrawl') {
-        let body = ''
-        req.on('data', (c) => (body += c))
-        req.on('end', () => {
-          asked.push(JSON.parse(body).hostname)
-          res.end('{}')
-        })
-      } else if (u.pathname === '/xrpc/com.atproto.sync.getHostStatus' && asked.includes(u.searchParams.get('hostname'))) {
-        res.end(JSON.stringify({ hostname: u.searchParams.get('hostname'), seq: 7, status: 'active' }))
-      } else {
-        res.statusCode = 404
-        res.end(JSON.stringify({ error: 'HostNotFound', message: 'host not found' }))
-      }
-    })
-    await new Promise((r) => srv.listen(0, '127.0.0.1', r))
-    const relayURL = `http://127.0.0.1:${srv.address().port}`
+    const { asked, srv, relayURL } = await fakeRelay(7)
     try {
       await page.keyboard.press('Control+6')
       await kinds().getByRole('radio', { name: /Loopback/ }).check()

@@ -47,18 +47,7 @@ func TestGoatMigrateInAndOut(t *testing.T) {
 	passA, passH, passB := "pass-on-a-1234", "pass-on-hearth-1234", "pass-on-b-1234"
 
 	// --- an account on A with records, a blob and preferences -----------------
-	ca := &client{base: a.url}
-	var created struct {
-		DID       string `json:"did"`
-		AccessJwt string `json:"accessJwt"`
-	}
-	if err := ca.post("com.atproto.server.createAccount", map[string]any{
-		"handle": handleA, "email": email, "password": passA,
-	}, &created); err != nil {
-		t.Fatalf("create the account on A: %v", err)
-	}
-	did := created.DID
-	ca.token = created.AccessJwt
+	ca, did := createOnA(t, a.url, handleA, email, passA)
 	t.Logf("account %s on A (%s)", did, a.url)
 	pngBytes := testPNG(t)
 	want := seed(t, ca, did, pngBytes)
@@ -450,4 +439,22 @@ func testPNG(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// createOnA creates the account to be moved on the reference PDS at url and
+// returns a client signed in as it, and its DID.
+func createOnA(t *testing.T, url, handle, email, password string) (*client, string) {
+	t.Helper()
+	c := &client{base: url}
+	var created struct {
+		DID       string `json:"did"`
+		AccessJwt string `json:"accessJwt"`
+	}
+	if err := c.post("com.atproto.server.createAccount", map[string]any{
+		"handle": handle, "email": email, "password": password,
+	}, &created); err != nil {
+		t.Fatalf("create the account on A: %v", err)
+	}
+	c.token = created.AccessJwt
+	return c, created.DID
 }

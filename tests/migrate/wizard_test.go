@@ -124,18 +124,7 @@ func TestWizardMoveInAndOut(t *testing.T) {
 	)
 	passA, passH, passB := "wizard-pass-a-1234", "wizard-pass-hearth-1234", "wizard-pass-b-1234"
 
-	ca := &client{base: a.url}
-	var created struct {
-		DID       string `json:"did"`
-		AccessJwt string `json:"accessJwt"`
-	}
-	if err := ca.post("com.atproto.server.createAccount", map[string]any{
-		"handle": handleA, "email": email, "password": passA,
-	}, &created); err != nil {
-		t.Fatalf("create the account on A: %v", err)
-	}
-	did := created.DID
-	ca.token = created.AccessJwt
+	ca, did := createOnA(t, a.url, handleA, email, passA)
 	pngBytes := testPNG(t)
 	want := seed(t, ca, did, pngBytes)
 	want = seedMoreBlobs(t, ca, did, want, 2)
